@@ -1,0 +1,118 @@
+"""The ``motcua`` command: run one role of the office, or look after a site."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import SiteConfig, load_config
+from .errors import MotcuaError
+
+log = logging.getLogger("motcua")
+
+DEFAULT_CONFIG = "/etc/motcua/site.toml"
+
+# role -> module whose run(config, options) -> int runs that daemon
+ROLES = {
+    "kiosk": "motcua.kiosk.daemon",
+    "counter": "motcua.counter.daemon",
+    "caller": "motcua.caller.daemon",
+    "display": "motcua.display.daemon",
+}
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+    if not (64 <= width <= 8192 and 64 <= height <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a screen size")
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="motcua", description="Queue system for a one-stop office (bộ phận một cửa).")
+    parser.add_argument("--version", action="version", version=f"motcua {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def role(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("--config", default=DEFAULT_CONFIG, help="site config (TOML)")
+        sub.add_argument("--broker", metavar="mqtt://HOST:PORT", help="override broker.url")
+        sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        return sub
+
+    kiosk = role("kiosk", "run the ticket kiosk")
+    kiosk.add_argument("--kiosk", metavar="ID", help="which [[kiosks]] entry (default: the only one)")
+    kiosk.add_argument("--printer", metavar="SPEC",
+                       help="usb:VID:PID, serial:DEVICE[:BAUD], network:HOST[:PORT], file:PATH "
+                            "or png:DIR (overrides the config)")
+    kiosk.add_argument("--keyboard", action="store_true",
+                       help="characters on standard input press the buttons")
+
+    counter = role("counter", "run one counter's pad")
+    counter.add_argument("--counter", metavar="ID", required=True)
+    counter.add_argument("--keyboard", action="store_true",
+                         help="characters on standard input press the buttons")
+
+    caller = role("caller", "run the caller (queue, voice, board state) on the hub")
+    caller.add_argument("--audio", metavar="SPEC", default="speaker",
+                        help="speaker, wav:DIR or none (default: speaker)")
+    caller.add_argument("--db", metavar="PATH", help="event log (default: STATE_DIR/caller.db)")
+
+    display = role("display", "run the waiting-room board")
+    display.add_argument("--snapshot", metavar="FILE.png",
+                         help="wait for the board, render one frame to FILE.png, exit")
+    display.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1920x1080")
+    display.add_argument("--counter", metavar="ID", help="show one counter (small screen mode)")
+    display.add_argument("--timeout", type=float, default=10.0,
+                         help="with --snapshot: seconds to wait for the board (default 10)")
+
+    check = commands.add_parser("check-config", help="check a site config and exit")
+    check.add_argument("file")
+
+    demo = commands.add_parser("demo", help="the whole office on this machine, no hardware")
+    demo.add_argument("--config", help="site config (default: the built-in example office)")
+    demo.add_argument("--out", default="motcua-demo", help="folder for tickets, sounds, snapshots")
+    demo.add_argument("--audio", help="speaker, wav:DIR or none (default: speaker if any)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    try:
+        return _dispatch(options)
+    except MotcuaError as exc:
+        print(f"motcua: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(options: argparse.Namespace) -> int:
+    if options.command == "check-config":
+        config = load_config(options.file)
+        from .checks import check_site
+
+        for problem in check_site(config):
+            raise problem
+        print(f"{options.file}: ok ({len(config.services)} services, "
+              f"{len(config.counters)} counters, {len(config.kiosks)} kiosks)")
+        return 0
+    if options.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(options)
+    config: SiteConfig = load_config(options.config, broker_url=options.broker)
+    module = importlib.import_module(ROLES[options.command])
+    return module.run(config, options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The site config: one TOML file for a whole office, the same on every Pi.
+
+Site-wide keys (site, broker, services, counters) are read here; each room reads
+its own section with its ``settings`` module, so the rules for a key live beside
+the code that uses it. Every key is documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .config_reader import Table
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from motcua.caller.settings import CallerSettings
+    from motcua.counter.settings import CounterPadSettings
+    from motcua.display.settings import BoardSettings
+    from motcua.kiosk.settings import KioskSettings
+
+PAD_ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: str
+    name: str
+    unit: str
+    timezone: str
+    day_starts_at: time
+    state_dir: Path
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password_file: Path | None
+    ca_file: Path | None
+    keepalive: int
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    def password(self) -> str | None:
+        """Read the secret only when connecting; it never enters logs or reprs."""
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    prefix: str
+    first: int
+    last: int
+    on_exhausted: str  # "wrap" or "stop"
+
+
+@dataclass(frozen=True)
+class Counter:
+    id: str
+    name: str
+    services: tuple[str, ...]
+    keys: dict[str, str] = field(default_factory=dict)  # pad action -> keyboard key
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    file: Path
+    site: SiteInfo
+    broker: BrokerSettings
+    services: tuple[Service, ...]
+    counters: tuple[Counter, ...]
+    kiosks: tuple[KioskSettings, ...]
+    counter_pad: CounterPadSettings
+    caller: CallerSettings
+    board: BoardSettings
+
+    def service(self, service_id: str) -> Service:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
+
+    def counter(self, counter_id: str) -> Counter:
+        for counter in self.counters:
+            if counter.id == counter_id:
+                return counter
+        raise KeyError(counter_id)
+
+
+def parse_broker_url(url: str) -> tuple[str, int, bool]:
+    """Split mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; raises ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"{url!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ValueError(f"{url!r} has a bad port") from exc
+    return parts.hostname, port, tls
+
+
+def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfig:
+    """Read and check a site config; raises ConfigError naming file, key and reason."""
+    path = Path(path)
+    file = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot be read: {exc.strerror}") from None
+    return parse_config(data, file, broker_url=broker_url)
+
+
+def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> SiteConfig:
+    # Imported here: the room settings modules import config_reader, not this module.
+    from motcua.caller import settings as caller_settings
+    from motcua.counter import settings as counter_settings
+    from motcua.display import settings as board_settings
+    from motcua.kiosk import settings as kiosk_settings
+
+    root = Table(data, "", file)
+    site = _parse_site(root.table("site", required=True))
+    broker = _parse_broker(root.table("broker", required=True), broker_url)
+    services = _parse_services(root)
+    counters = _parse_counters(root, services)
+    config = SiteConfig(
+        file=Path(file),
+        site=site,
+        broker=broker,
+        services=services,
+        counters=counters,
+        kiosks=kiosk_settings.parse(root, services),
+        counter_pad=counter_settings.parse(root, counters),
+        caller=caller_settings.parse(root),
+        board=board_settings.parse(root),
+    )
+    root.finish()
+    return config
+
+
+def _parse_site(table: Table) -> SiteInfo:
+    timezone = table.str("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise table.error("timezone", f"{timezone!r} is not a known time zone") from None
+    info = SiteInfo(
+        id=table.str("id", pattern=ID_PATTERN),
+        name=table.str("name"),
+        unit=table.str("unit", "Bộ phận Tiếp nhận và Trả kết quả"),
+        timezone=timezone,
+        day_starts_at=table.time("day_starts_at", time(0, 0)),
+        state_dir=Path(table.str("state_dir", "/var/lib/motcua")),
+    )
+    table.finish()
+    return info
+
+
+def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
+    url = table.str("url", "mqtt://localhost:1883")
+    key = "url"
+    if override_url is not None:
+        url, key = override_url, "--broker"
+    try:
+        host, port, tls = parse_broker_url(url)
+    except ValueError as exc:
+        if key == "--broker":
+            raise ConfigError("command line", "--broker", str(exc)) from None
+        raise table.error(key, str(exc)) from None
+    password_file = table.str("password_file", None)
+    ca_file = table.str("ca_file", None)
+    settings = BrokerSettings(
+        host=host,
+        port=port,
+        tls=tls,
+        username=table.str("username", None),
+        password_file=Path(password_file) if password_file else None,
+        ca_file=Path(ca_file) if ca_file else None,
+        keepalive=table.int("keepalive", 30, min=5, max=600),
+    )
+    table.finish()
+    return settings
+
+
+def _parse_services(root: Table) -> tuple[Service, ...]:
+    services: list[Service] = []
+    for table in root.tables("services", required=True):
+        service = Service(
+            id=table.str("id", pattern=ID_PATTERN),
+            name=table.str("name"),
+            prefix=table.str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
+            first=table.int("first", 1, min=0, max=99999),
+            last=table.int("last", 999, min=0, max=99999),
+            on_exhausted=table.str("on_exhausted", "wrap", choices=("wrap", "stop")),
+        )
+        if service.last < service.first:
+            raise table.error("last", f"must not be below first ({service.first})")
+        if any(s.id == service.id for s in services):
+            raise table.error("id", f"service {service.id!r} is listed twice")
+        table.finish()
+        services.append(service)
+    return tuple(services)
+
+
+def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter, ...]:
+    known = {s.id for s in services}
+    counters: list[Counter] = []
+    for table in root.tables("counters", required=True):
+        counter_id = table.str("id", pattern=ID_PATTERN)
+        if any(c.id == counter_id for c in counters):
+            raise table.error("id", f"counter {counter_id!r} is listed twice")
+        served = table.str_list("services", nonempty=True)
+        for service_id in served:
+            if service_id not in known:
+                raise table.error("services", f"unknown service {service_id!r}; known: "
+                                  f"{', '.join(sorted(known))}")
+        keys_table = table.table("keys")
+        keys = {action: keys_table.str(action, None) for action in PAD_ACTIONS}
+        keys_table.finish()
+        counters.append(Counter(
+            id=counter_id,
+            name=table.str("name", f"Quầy {counter_id}"),
+            services=tuple(served),
+            keys={action: key for action, key in keys.items() if key is not None},
+        ))
+        table.finish()
+    return tuple(counters)

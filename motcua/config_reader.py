@@ -1,0 +1,151 @@
+"""Reading TOML tables with errors that name the file, the key and the reason.
+
+Each room parses its own section of the site config with a :class:`Table`; a key
+that is read is checked, and :meth:`Table.finish` rejects keys nobody read, so a
+typo in the config is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import time
+from typing import Any
+
+from .errors import ConfigError
+
+_REQUIRED: Any = object()
+
+
+class Table:
+    """One TOML table of the config, read key by key."""
+
+    def __init__(self, data: dict[str, Any], path: str, file: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(file, path, "must be a table")
+        self.data = data
+        self.path = path
+        self.file = file
+        self._read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), reason)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def _get(self, name: str, default: Any) -> Any:
+        self._read.add(name)
+        if name in self.data:
+            return self.data[name]
+        if default is _REQUIRED:
+            raise self.error(name, "is required")
+        return default
+
+    def str(self, name: str, default: Any = _REQUIRED, *, choices: Iterable[str] | None = None,
+            pattern: str | None = None, nonempty: bool = True) -> Any:
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if not isinstance(value, str):
+            raise self.error(name, f"must be a string, not {_kind(value)}")
+        if nonempty and not value.strip():
+            raise self.error(name, "must not be empty")
+        if choices is not None and value not in set(choices):
+            raise self.error(name, f"must be one of {', '.join(sorted(choices))}, not {value!r}")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise self.error(name, f"{value!r} does not match {pattern}")
+        return value
+
+    def int(self, name: str, default: Any = _REQUIRED, *, min: int | None = None,
+            max: int | None = None) -> Any:
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, f"must be a whole number, not {_kind(value)}")
+        _check_range(self, name, value, min, max)
+        return value
+
+    def float(self, name: str, default: Any = _REQUIRED, *, min: float | None = None,
+              max: float | None = None) -> Any:
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(name, f"must be a number, not {_kind(value)}")
+        _check_range(self, name, value, min, max)
+        return float(value)
+
+    def bool(self, name: str, default: Any = _REQUIRED) -> Any:
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if not isinstance(value, bool):
+            raise self.error(name, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def time(self, name: str, default: Any = _REQUIRED) -> Any:
+        """A local time of day written "HH:MM"."""
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if isinstance(value, time):
+            return value
+        if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value):
+            raise self.error(name, f"must be a time written \"HH:MM\", not {value!r}")
+        hours, minutes = (int(part) for part in value.split(":"))
+        if hours > 23 or minutes > 59:
+            raise self.error(name, f"{value!r} is not a time of day")
+        return time(hours, minutes)
+
+    def str_list(self, name: str, default: Any = _REQUIRED, *, nonempty: bool = False) -> Any:
+        value = self._get(name, default)
+        if value is default and name not in self.data:
+            return value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(name, "must be a list of strings")
+        if nonempty and not value:
+            raise self.error(name, "must not be empty")
+        return list(value)
+
+    def table(self, name: str, *, required: bool = False) -> Table:
+        """A sub-table; an absent one reads as empty unless required."""
+        value = self._get(name, _REQUIRED if required else {})
+        if not isinstance(value, dict):
+            raise self.error(name, f"must be a table, not {_kind(value)}")
+        return Table(value, self.key(name), self.file)
+
+    def tables(self, name: str, *, required: bool = False) -> list[Table]:
+        """An array of tables ([[name]] in TOML)."""
+        value = self._get(name, _REQUIRED if required else [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(name, "must be an array of tables ([[...]])")
+        if required and not value:
+            raise self.error(name, "must list at least one entry")
+        return [Table(v, f"{self.key(name)}[{i}]", self.file) for i, v in enumerate(value)]
+
+    def raw(self, name: str, default: Any = _REQUIRED) -> Any:
+        return self._get(name, default)
+
+    def finish(self) -> None:
+        """Reject keys that no reader asked for: they are typos or misplaced."""
+        unknown = sorted(set(self.data) - self._read)
+        if unknown:
+            raise self.error(unknown[0], "is not a known key here")
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _check_range(table: Table, name: str, value: float, low: float | None,
+                 high: float | None) -> None:
+    if low is not None and value < low:
+        raise table.error(name, f"must be at least {low}, not {value}")
+    if high is not None and value > high:
+        raise table.error(name, f"must be at most {high}, not {value}")

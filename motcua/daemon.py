@@ -1,0 +1,69 @@
+"""What every long-running role shares: logging, signals and systemd's notify protocol."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def setup_logging(role: str, device: str, *, verbose: bool = False) -> None:
+    """Log lines for the journal (no timestamp there) or a terminal (with one)."""
+    under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
+    prefix = "" if under_journal else "%(asctime)s "
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=f"{prefix}{role}/{device} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+class Systemd:
+    """sd_notify over $NOTIFY_SOCKET; does nothing when not run by systemd."""
+
+    def __init__(self) -> None:
+        self.address = os.environ.get("NOTIFY_SOCKET")
+        usec = os.environ.get("WATCHDOG_USEC")
+        # Ping at half the watchdog period, as sd_watchdog_enabled(3) advises.
+        self.watchdog_interval = int(usec) / 2e6 if usec and usec.isdigit() else None
+
+    def notify(self, state: str) -> None:
+        if not self.address:
+            return
+        address = self.address
+        if address.startswith("@"):
+            address = "\0" + address[1:]
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.connect(address)
+                sock.sendall(state.encode())
+        except OSError as exc:
+            log.warning("sd_notify %r failed: %s", state, exc)
+
+    def ready(self, status: str = "") -> None:
+        self.notify("READY=1" + (f"\nSTATUS={status}" if status else ""))
+
+    def watchdog(self) -> None:
+        self.notify("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self.notify("STOPPING=1")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so the owner loop ends and cleans up."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop

@@ -1,0 +1,335 @@
+"""The contract between the Pis: topics and JSON payloads (see docs/protocol.md).
+
+Every payload is a JSON object in UTF-8 with ``"v": 1``. Decoders raise
+:class:`ProtocolError` for anything off-contract; daemons log and drop such
+messages. Messages that change state carry a unique ``id`` so a redelivered
+copy is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import ProtocolError
+
+VERSION = 1
+ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
+MAX_PAYLOAD = 64 * 1024
+
+
+class Topics:
+    """Topic names of one site: everything lives under ``motcua/<site>/``."""
+
+    def __init__(self, site_id: str) -> None:
+        self.root = f"motcua/{site_id}"
+        self.ticket = f"{self.root}/ticket"
+        self.board = f"{self.root}/board"
+        self.called = f"{self.root}/called"
+        self.counter_cmd_all = f"{self.root}/counter/+/cmd"
+        self.counter_rating_all = f"{self.root}/counter/+/rating"
+        self.status_all = f"{self.root}/status/#"
+
+    def counter_cmd(self, counter_id: str) -> str:
+        return f"{self.root}/counter/{counter_id}/cmd"
+
+    def counter_state(self, counter_id: str) -> str:
+        return f"{self.root}/counter/{counter_id}/state"
+
+    def counter_rating(self, counter_id: str) -> str:
+        return f"{self.root}/counter/{counter_id}/rating"
+
+    def status(self, role: str, device: str) -> str:
+        return f"{self.root}/status/{role}/{device}"
+
+    def counter_of(self, topic: str) -> str:
+        """The counter id in ``.../counter/<id>/...``; ProtocolError otherwise."""
+        parts = topic.split("/")
+        base = self.root.split("/")
+        if len(parts) != len(base) + 3 or parts[: len(base)] != base or parts[len(base)] != "counter":
+            raise ProtocolError(f"not a counter topic: {topic!r}")
+        return parts[len(base) + 1]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode(message: Any) -> bytes:
+    """Serialise a message dataclass (or a plain dict) to the wire form."""
+    body = asdict(message) if hasattr(message, "__dataclass_fields__") else dict(message)
+    body = {"v": VERSION, **body}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_object(payload: bytes) -> dict[str, Any]:
+    """Parse a payload into a JSON object of this protocol version."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
+    try:
+        body = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("payload is not a JSON object")
+    if body.get("v") != VERSION:
+        raise ProtocolError(f"unsupported version {body.get('v')!r}")
+    return body
+
+
+class _Fields:
+    """Typed access to a decoded object; every failure is a ProtocolError."""
+
+    def __init__(self, body: dict[str, Any], what: str) -> None:
+        self.body = body
+        self.what = what
+
+    def get(self, name: str, kind: type | tuple[type, ...], *, optional: bool = False,
+            default: Any = None) -> Any:
+        if name not in self.body or self.body[name] is None:
+            if optional:
+                return default
+            raise ProtocolError(f"{self.what}: '{name}' is missing")
+        value = self.body[name]
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            raise ProtocolError(f"{self.what}: '{name}' must be a number")
+        if not isinstance(value, kind):
+            raise ProtocolError(f"{self.what}: '{name}' has the wrong type")
+        return value
+
+    def text(self, name: str, *, optional: bool = False, max_len: int = 200) -> Any:
+        value = self.get(name, str, optional=optional)
+        if value is None:
+            return None
+        if not value or len(value) > max_len or any(ord(c) < 32 for c in value):
+            raise ProtocolError(f"{self.what}: '{name}' is empty, too long or has control characters")
+        return value
+
+    def timestamp(self, name: str) -> str:
+        value = self.text(name, max_len=40)
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            raise ProtocolError(f"{self.what}: '{name}' is not an ISO 8601 time") from None
+        if stamp.tzinfo is None:
+            raise ProtocolError(f"{self.what}: '{name}' has no UTC offset")
+        return value
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """kiosk -> caller, QoS 1: a ticket that was printed."""
+
+    id: str
+    service: str
+    number: str          # the printed label, e.g. "1012" or "A001"
+    seq: int             # the number within the service's range, for ordering
+    day: str             # service day, YYYY-MM-DD in the site's time zone
+    issued_at: str       # ISO 8601 with offset
+    kiosk: str
+    priority: bool = False
+    name: str | None = None   # citizen's full name when a CCCD was scanned
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Ticket:
+        f = _Fields(decode_object(payload), "ticket")
+        return cls(
+            id=f.text("id", max_len=64),
+            service=f.text("service", max_len=32),
+            number=f.text("number", max_len=16),
+            seq=f.get("seq", int),
+            day=f.text("day", max_len=10),
+            issued_at=f.timestamp("issued_at"),
+            kiosk=f.text("kiosk", max_len=32),
+            priority=f.get("priority", bool, optional=True, default=False),
+            name=f.text("name", optional=True, max_len=100),
+        )
+
+
+@dataclass(frozen=True)
+class CounterCommand:
+    """counter -> caller, QoS 1, on ``counter/<id>/cmd``."""
+
+    id: str
+    action: str
+    target: str | None = None   # service id for transfer
+
+    @classmethod
+    def decode(cls, payload: bytes) -> CounterCommand:
+        """Accepts the JSON form and a bare word such as ``next`` (simple buttons).
+
+        A bare word has no id of its own, so it gets a fresh one: such presses are
+        at-least-once, not deduplicated (docs/protocol.md).
+        """
+        word = payload.strip().decode("utf-8", "replace").lower()
+        if word in ACTIONS and word != "transfer":
+            return cls(id=new_id(), action=word)
+        f = _Fields(decode_object(payload), "command")
+        action = f.text("action", max_len=16)
+        if action not in ACTIONS:
+            raise ProtocolError(f"command: unknown action {action!r}")
+        target = f.text("target", optional=True, max_len=32)
+        if action == "transfer" and target is None:
+            raise ProtocolError("command: transfer needs a target")
+        return cls(id=f.text("id", max_len=64), action=action, target=target)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """rating device -> caller, QoS 1, on ``counter/<id>/rating``."""
+
+    id: str
+    score: int
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Rating:
+        f = _Fields(decode_object(payload), "rating")
+        score = f.get("score", int)
+        if not 1 <= score <= 10:
+            raise ProtocolError(f"rating: score {score} is out of range")
+        return cls(id=f.text("id", max_len=64), score=score)
+
+
+@dataclass(frozen=True)
+class CounterState:
+    """caller -> counter, retained, on ``counter/<id>/state``."""
+
+    counter: str
+    status: str                 # "idle", "serving" or "paused"
+    number: str | None = None   # ticket being served
+    service: str | None = None
+    name: str | None = None     # masked name, e.g. "Nguyễn V. A."
+    waiting: int = 0            # tickets waiting for this counter's services
+    seq: int = 0
+
+    @classmethod
+    def decode(cls, payload: bytes) -> CounterState:
+        f = _Fields(decode_object(payload), "counter state")
+        status = f.text("status", max_len=16)
+        if status not in ("idle", "serving", "paused"):
+            raise ProtocolError(f"counter state: unknown status {status!r}")
+        return cls(
+            counter=f.text("counter", max_len=32),
+            status=status,
+            number=f.text("number", optional=True, max_len=16),
+            service=f.text("service", optional=True, max_len=32),
+            name=f.text("name", optional=True, max_len=100),
+            waiting=f.get("waiting", int, optional=True, default=0),
+            seq=f.get("seq", int, optional=True, default=0),
+        )
+
+
+@dataclass(frozen=True)
+class BoardCall:
+    counter: str
+    number: str
+    service: str
+    at: str                      # ISO 8601 with offset
+    name: str | None = None      # masked
+    recall: bool = False
+
+
+@dataclass(frozen=True)
+class BoardCounter:
+    counter: str
+    status: str
+    number: str | None = None
+    name: str | None = None      # masked
+
+
+@dataclass(frozen=True)
+class Board:
+    """caller -> boards and kiosks, retained: the whole board in one message."""
+
+    seq: int
+    updated_at: str
+    day: str
+    calls: list[BoardCall] = field(default_factory=list)        # newest first
+    counters: list[BoardCounter] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)       # service id -> count
+    wait_estimate_s: dict[str, int] = field(default_factory=dict)  # service id -> seconds
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Board:
+        f = _Fields(decode_object(payload), "board")
+        calls = []
+        for item in f.get("calls", list, optional=True, default=[]):
+            if not isinstance(item, dict):
+                raise ProtocolError("board: a call is not an object")
+            c = _Fields(item, "board call")
+            calls.append(BoardCall(
+                counter=c.text("counter", max_len=32), number=c.text("number", max_len=16),
+                service=c.text("service", max_len=32), at=c.timestamp("at"),
+                name=c.text("name", optional=True, max_len=100),
+                recall=c.get("recall", bool, optional=True, default=False)))
+        counters = []
+        for item in f.get("counters", list, optional=True, default=[]):
+            if not isinstance(item, dict):
+                raise ProtocolError("board: a counter is not an object")
+            c = _Fields(item, "board counter")
+            counters.append(BoardCounter(
+                counter=c.text("counter", max_len=32), status=c.text("status", max_len=16),
+                number=c.text("number", optional=True, max_len=16),
+                name=c.text("name", optional=True, max_len=100)))
+        return cls(
+            seq=f.get("seq", int),
+            updated_at=f.timestamp("updated_at"),
+            day=f.text("day", max_len=10),
+            calls=calls,
+            counters=counters,
+            waiting=_count_map(f.get("waiting", dict, optional=True, default={}), "waiting"),
+            wait_estimate_s=_count_map(
+                f.get("wait_estimate_s", dict, optional=True, default={}), "wait_estimate_s"),
+        )
+
+
+def _count_map(value: dict[str, Any], what: str) -> dict[str, int]:
+    for key, count in value.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ProtocolError(f"board: {what}[{key!r}] is not a count")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class Called:
+    """caller -> anyone, QoS 1, not retained: one call with its spoken sentence."""
+
+    id: str
+    counter: str
+    number: str
+    service: str
+    sentence: str
+    at: str
+    recall: bool = False
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Called:
+        f = _Fields(decode_object(payload), "called")
+        return cls(id=f.text("id", max_len=64), counter=f.text("counter", max_len=32),
+                   number=f.text("number", max_len=16), service=f.text("service", max_len=32),
+                   sentence=f.text("sentence", max_len=400), at=f.timestamp("at"),
+                   recall=f.get("recall", bool, optional=True, default=False))
+
+
+@dataclass(frozen=True)
+class Status:
+    """every daemon -> anyone, retained, with a Last Will saying offline."""
+
+    role: str
+    device: str
+    state: str                  # "online" or "offline"
+    at: str | None = None
+    health: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Status:
+        f = _Fields(decode_object(payload), "status")
+        state = f.text("state", max_len=16)
+        if state not in ("online", "offline"):
+            raise ProtocolError(f"status: unknown state {state!r}")
+        return cls(role=f.text("role", max_len=16), device=f.text("device", max_len=32),
+                   state=state, at=f.get("at", str, optional=True),
+                   health=f.get("health", dict, optional=True, default={}))

@@ -1,0 +1,88 @@
+"""Shared fixtures: real broker, fake printer, gpiozero's MockFactory, SDL dummy drivers."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+# pygame must never open a real window or sound card in tests.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+from rig import FakePrinter, Mosquitto
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "liem-chung.toml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="also run long soak tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with --soak")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A real mosquitto on a free loopback port, stopped after the test."""
+    server = Mosquitto(tmp_path / "mosquitto")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def printer():
+    fake = FakePrinter()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def mock_factory():
+    """gpiozero's MockFactory, saved, reset and restored as gpiozero's own tests do."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    saved = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    try:
+        yield Device.pin_factory
+    finally:
+        Device.pin_factory.reset()
+        Device.pin_factory = saved
+
+
+def write_site_config(directory: Path, *, broker_url: str = "mqtt://127.0.0.1:1883",
+                      printer: str | None = None, extra: str = "") -> Path:
+    """The example office config, pointed at a test broker and a temporary state dir."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    state = directory / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    text = re.sub(r'(?m)^state_dir = .*$', f'state_dir = "{state}"', text)
+    text = re.sub(r'(?m)^url = .*$', f'url = "{broker_url}"', text)
+    if printer is not None:
+        text = re.sub(r'(?m)^printer = .*$', f'printer = "{printer}"', text)
+    path = directory / "site.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def site_config(tmp_path: Path, broker: Mosquitto, printer: FakePrinter) -> Path:
+    return write_site_config(tmp_path, broker_url=broker.url, printer=printer.spec)
+
+
+def have(program: str) -> bool:
+    return shutil.which(program) is not None

@@ -1,0 +1,170 @@
+"""Real parts for tests: a Mosquitto broker on a free port, a fake network printer.
+
+Nothing here is a mock: the broker is the real mosquitto binary, and the printer
+is a TCP server that keeps every byte, as a networked ESC/POS printer on port
+9100 would receive them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            threading.Event().wait(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+class Mosquitto:
+    """A real mosquitto process; restartable on the same port with its persistence."""
+
+    def __init__(self, workdir: Path, *, extra_config: str = "") -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise RuntimeError("mosquitto is not installed (apt install mosquitto)")
+        self.binary = binary
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.extra_config = extra_config
+        self.process: subprocess.Popen | None = None
+        self.conf = self.workdir / "mosquitto.conf"
+        self.log = self.workdir / "mosquitto.log"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def write_config(self) -> None:
+        default = "allow_anonymous true\n" if "allow_anonymous" not in self.extra_config else ""
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            f"{default}"
+            "persistence true\n"
+            f"persistence_location {self.workdir}/\n"
+            "autosave_interval 1\n"
+            "max_queued_messages 0\n"
+            "max_inflight_messages 0\n"
+            f"{self.extra_config}\n"
+        )
+
+    def start(self) -> None:
+        self.write_config()
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class FakePrinter:
+    """A TCP printer on loopback that records what each connection sent.
+
+    ``status_reply`` answers the ESC/POS real-time status requests (DLE EOT n)
+    the way a printer would; ``paper_out`` makes it answer "paper end".
+    ``close_after`` closes the next connection after that many bytes.
+    """
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.jobs: list[bytearray] = []
+        self.paper_out = False
+        self.close_after: int | None = None
+        self.received = threading.Condition()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def spec(self) -> str:
+        return f"network:127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        job = bytearray()
+        with self.received:
+            self.jobs.append(job)
+        limit, self.close_after = self.close_after, None
+        with conn:
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                with self.received:
+                    job.extend(chunk)
+                    self.received.notify_all()
+                for reply in self._status_replies(chunk):
+                    conn.sendall(reply)
+                if limit is not None and len(job) >= limit:
+                    break
+
+    def _status_replies(self, chunk: bytes) -> list[bytes]:
+        replies = []
+        for n in (1, 2, 3, 4):
+            for _ in range(chunk.count(bytes([0x10, 0x04, n]))):
+                if n == 4 and self.paper_out:
+                    replies.append(bytes([0x7E]))   # paper end sensor: paper out
+                elif n == 4:
+                    replies.append(bytes([0x12]))   # paper present
+                else:
+                    replies.append(bytes([0x12]))   # online, no error
+        return replies
+
+    def data(self) -> bytes:
+        with self.received:
+            return b"".join(bytes(job) for job in self.jobs)
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        """Wait until predicate(all bytes so far) is true."""
+        with self.received:
+            return self.received.wait_for(
+                lambda: predicate(b"".join(bytes(j) for j in self.jobs)), timeout=timeout)
+
+    def close(self) -> None:
+        self._stopped.set()
+        self.server.close()
