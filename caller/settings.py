@@ -1,4 +1,4 @@
-"""The ``[voice]`` and ``[queue]`` sections: how the caller queues and announces."""
+"""The ``[queue]`` section, plus the caller's voice (``[voice]``, see voice_settings.py)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,27 @@ from dataclasses import dataclass
 
 from motcua.config_reader import Table
 
+from . import voice_settings
+from .voice_settings import VoiceSettings
+
 
 @dataclass(frozen=True)
-class CallerSettings:
-    template: str
-    template_with_name: str
-    repeat: int
-    rate: int
-    volume: float
+class QueueSettings:
     priority: str            # "strict" or "every"
     priority_every: int
 
 
+@dataclass(frozen=True)
+class CallerSettings:
+    queue: QueueSettings
+    voice: VoiceSettings
+
+
 def parse(root: Table) -> CallerSettings:
-    voice = root.table("voice")
-    queue = root.table("queue")
-    settings = CallerSettings(
-        template=voice.str("template", "Mời công dân có số thứ tự {number} đến {counter}"),
-        template_with_name=voice.str(
-            "template_with_name", "Mời công dân {name}, số thứ tự {number}, đến {counter}"),
-        repeat=voice.int("repeat", 1, min=1, max=5),
-        rate=voice.int("rate", 150, min=60, max=400),
-        volume=voice.float("volume", 1.0, min=0.0, max=1.0),
-        priority=queue.str("priority", "strict", choices=("strict", "every")),
-        priority_every=queue.int("priority_every", 3, min=1, max=100),
+    table = root.table("queue")
+    queue = QueueSettings(
+        priority=table.str("priority", "strict", choices=("strict", "every")),
+        priority_every=table.int("priority_every", 3, min=1, max=100),
     )
-    voice.finish()
-    queue.finish()
-    return settings
+    table.finish()
+    return CallerSettings(queue=queue, voice=voice_settings.parse(root))
