@@ -24,6 +24,18 @@ ROLES = {
     "display": "motcua.display.daemon",
 }
 
+# command -> module with add_arguments(parser) and main(options) -> int
+TOOLS = {
+    "broker-config": "motcua.broker_config",
+    "doctor": "motcua.doctor",
+    "report": "motcua.caller.report",
+}
+TOOLS_HELP = {
+    "broker-config": "write Mosquitto's password file and ACL for this site",
+    "doctor": "check this Pi's set-up and print a checklist",
+    "report": "the office's figures: tickets, waiting times, ratings",
+}
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -77,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="check a site config and exit")
     check.add_argument("file")
 
+    # Tools for technicians; each module adds its own flags and runs with main(options).
+    for name, help in TOOLS_HELP.items():
+        sub = commands.add_parser(name, help=help)
+        importlib.import_module(TOOLS[name]).add_arguments(sub)
+
     demo = commands.add_parser("demo", help="the whole office on this machine, no hardware")
     demo.add_argument("--config", help="site config (default: the built-in example office)")
     demo.add_argument("--out", default="motcua-demo", help="folder for tickets, sounds, snapshots")
@@ -105,6 +122,8 @@ def _dispatch(options: argparse.Namespace) -> int:
         print(f"{options.file}: ok ({len(config.services)} services, "
               f"{len(config.counters)} counters, {len(config.kiosks)} kiosks)")
         return 0
+    if options.command in TOOLS:
+        return importlib.import_module(TOOLS[options.command]).main(options)
     if options.command == "demo":
         from .demo import run_demo
 
