@@ -168,3 +168,50 @@ class FakePrinter:
     def close(self) -> None:
         self._stopped.set()
         self.server.close()
+
+
+class Listener:
+    """A plain paho client that records every message on some topics, for assertions."""
+
+    def __init__(self, broker_url: str, *topics: str, client_id: str | None = None) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        host, port = broker_url.removeprefix("mqtt://").split(":")
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.changed = threading.Condition()
+        self.topics = topics
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
+                                  clean_session=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+        if not self.subscribed.wait(10):
+            raise TimeoutError("listener did not subscribe")
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self.changed:
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+            self.changed.notify_all()
+
+    def payloads(self, topic: str) -> list[bytes]:
+        with self.changed:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        """Wait until predicate(listener) is true."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout=timeout)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

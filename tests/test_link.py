@@ -1,0 +1,98 @@
+"""The MQTT link against a real Mosquitto: status, Last Will, inbox, manual ack."""
+
+from __future__ import annotations
+
+import queue
+import socket
+
+import pytest
+from rig import Listener
+
+from motcua.config import BrokerSettings
+from motcua.mqtt import Inbound, Link, LinkUp
+from motcua.protocol import Status, Topics
+
+TOPICS = Topics("test-site")
+
+
+def _broker_settings(port: int) -> BrokerSettings:
+    return BrokerSettings(host="127.0.0.1", port=port, tls=False, username=None,
+                          password_file=None, ca_file=None, keepalive=30)
+
+
+def _next(inbox: queue.Queue, kind: type, timeout: float = 10.0):
+    while True:
+        item = inbox.get(timeout=timeout)
+        if isinstance(item, kind):
+            return item
+
+
+@pytest.fixture
+def status_listener(broker):
+    listener = Listener(broker.url, TOPICS.status_all)
+    yield listener
+    listener.close()
+
+
+def _states(listener: Listener, topic: str) -> list[str]:
+    return [Status.decode(p).state for p in listener.payloads(topic)]
+
+
+def test_status_online_then_offline_on_purpose(broker, status_listener) -> None:
+    inbox: queue.Queue = queue.Queue()
+    link = Link(_broker_settings(broker.port), TOPICS, role="kiosk", device="k1", inbox=inbox)
+    link.start()
+    _next(inbox, LinkUp)
+    topic = TOPICS.status("kiosk", "k1")
+    assert status_listener.wait_for(lambda li: "online" in _states(li, topic))
+    link.set_health(printer="paper_out")
+    assert status_listener.wait_for(
+        lambda li: any(Status.decode(p).health.get("printer") == "paper_out"
+                       for p in li.payloads(topic)))
+    link.stop()
+    assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "offline")
+
+
+def test_last_will_says_offline_when_the_daemon_vanishes(broker, status_listener) -> None:
+    inbox: queue.Queue = queue.Queue()
+    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox)
+    link.start()
+    _next(inbox, LinkUp)
+    topic = TOPICS.status("caller", "hub")
+    assert status_listener.wait_for(lambda li: "online" in _states(li, topic))
+    link.client.loop_stop()                       # no clean DISCONNECT: as after kill -9
+    link.client.socket().shutdown(socket.SHUT_RDWR)
+    assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "offline")
+
+
+def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
+    """Manual ack: a message whose effect was not committed comes back to the next session."""
+    sender = Listener(broker.url, "unused/#")
+    inbox: queue.Queue = queue.Queue()
+    settings = _broker_settings(broker.port)
+
+    def connect() -> Link:
+        link = Link(settings, TOPICS, role="caller", device="hub", inbox=inbox,
+                    subscriptions=[(TOPICS.ticket, 1)], persistent_session=True, manual_ack=True)
+        link.start()
+        _next(inbox, LinkUp)
+        return link
+
+    first = connect()
+    sender.publish(TOPICS.ticket, b"one")
+    message = _next(inbox, Inbound)
+    assert message.payload == b"one"
+    first.client.loop_stop()                       # crash before acking
+    first.client.socket().close()
+
+    second = connect()
+    redelivered = _next(inbox, Inbound)
+    assert redelivered.payload == b"one"
+    second.ack(redelivered)
+    second.stop()
+
+    third = connect()
+    sender.publish(TOPICS.ticket, b"two")
+    assert _next(inbox, Inbound).payload == b"two"  # "one" was acked: not delivered again
+    third.stop()
+    sender.close()

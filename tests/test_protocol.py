@@ -1,0 +1,150 @@
+"""The contract: round trips, bare-word commands, and junk that must only raise ProtocolError."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from motcua.errors import ProtocolError
+from motcua.protocol import (
+    Board,
+    BoardCall,
+    BoardCounter,
+    Called,
+    CounterCommand,
+    CounterState,
+    Rating,
+    Status,
+    Ticket,
+    Topics,
+    encode,
+)
+
+TICKET = Ticket(id="a" * 32, service="dat-dai", number="1012", seq=1012, day="2026-11-28",
+                issued_at="2026-11-28T08:15:02+07:00", kiosk="k1", priority=True,
+                name="Nguyễn Văn An")
+BOARD = Board(seq=7, updated_at="2026-11-28T08:16:00+07:00", day="2026-11-28",
+              calls=[BoardCall(counter="3", number="1012", service="dat-dai",
+                               at="2026-11-28T08:16:00+07:00", name="Nguyễn V. A.")],
+              counters=[BoardCounter(counter="3", status="serving", number="1012")],
+              waiting={"dat-dai": 4}, wait_estimate_s={"dat-dai": 600})
+SAMPLES = [
+    TICKET,
+    CounterCommand(id="b" * 32, action="transfer", target="tu-phap"),
+    Rating(id="c" * 32, score=1),
+    CounterState(counter="3", status="serving", number="1012", service="dat-dai",
+                 name="Nguyễn V. A.", waiting=4, seq=3),
+    BOARD,
+    Called(id="d" * 32, counter="3", number="1012", service="dat-dai",
+           sentence="Mời công dân có số thứ tự một nghìn không trăm mười hai đến quầy số ba",
+           at="2026-11-28T08:16:00+07:00"),
+    Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
+           health={"printer": "ok"}),
+]
+DECODERS = [type(sample).decode for sample in SAMPLES]
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_round_trip(message: object) -> None:
+    wire = encode(message)
+    assert json.loads(wire)["v"] == 1
+    assert type(message).decode(wire) == message
+
+
+def test_vietnamese_travels_as_utf8_not_escapes() -> None:
+    assert "Nguyễn Văn An".encode() in encode(TICKET)
+
+
+@pytest.mark.parametrize("word", [b"next", b" NEXT\n", b"Recall", b"skip", b"done", b"pause"])
+def test_bare_word_commands_from_simple_buttons(word: bytes) -> None:
+    command = CounterCommand.decode(word)
+    assert command.action == word.strip().decode().lower()
+    assert len(command.id) == 32
+
+
+def test_bare_word_commands_get_distinct_ids() -> None:
+    assert CounterCommand.decode(b"next").id != CounterCommand.decode(b"next").id
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b"\xff\xfe", "not UTF-8 JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"v": 2, "id": "x", "action": "next"}', "unsupported version"),
+    (b'{"v": 1, "action": "next"}', "'id' is missing"),
+    (b'{"v": 1, "id": "x", "action": "fly"}', "unknown action"),
+    (b'{"v": 1, "id": "x", "action": "transfer"}', "transfer needs a target"),
+    (b'{"v": 1, "id": "x\\u0000", "action": "next"}', "control characters"),
+    (b'{"v": 1, "id": 5, "action": "next"}', "wrong type"),
+    (b"transfer", "not UTF-8 JSON"),
+])
+def test_bad_commands_are_protocol_errors(payload: bytes, reason: str) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        CounterCommand.decode(payload)
+
+
+def test_ticket_needs_an_offset_on_its_time() -> None:
+    body = json.loads(encode(TICKET))
+    body["issued_at"] = "2026-11-28T08:15:02"
+    with pytest.raises(ProtocolError, match="no UTC offset"):
+        Ticket.decode(json.dumps(body).encode())
+
+
+def test_board_counts_must_be_counts() -> None:
+    body = json.loads(encode(BOARD))
+    body["waiting"] = {"dat-dai": -1}
+    with pytest.raises(ProtocolError):
+        Board.decode(json.dumps(body).encode())
+    body["waiting"] = {"dat-dai": True}
+    with pytest.raises(ProtocolError):
+        Board.decode(json.dumps(body).encode())
+
+
+def test_oversized_payload_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="over"):
+        Ticket.decode(b"{" + b" " * 70_000 + b"}")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
+                                                                       max_size=4),
+    max_leaves=12,
+)
+
+
+def _mutations(sample: object) -> st.SearchStrategy[bytes]:
+    body = json.loads(encode(sample))
+    keys = sorted(body)
+    return st.builds(
+        lambda key, value: json.dumps({**body, key: value}).encode(),
+        st.sampled_from(keys), json_values)
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_only_raise_protocol_error(payload: bytes) -> None:
+    for decode in DECODERS:
+        with contextlib.suppress(ProtocolError):
+            decode(payload)
+
+
+@given(st.data())
+def test_mutated_fields_only_raise_protocol_error(data: st.DataObject) -> None:
+    for sample in SAMPLES:
+        payload = data.draw(_mutations(sample))
+        with contextlib.suppress(ProtocolError):
+            type(sample).decode(payload)
+
+
+def test_topics() -> None:
+    topics = Topics("liem-chung")
+    assert topics.ticket == "motcua/liem-chung/ticket"
+    assert topics.counter_cmd("3") == "motcua/liem-chung/counter/3/cmd"
+    assert topics.counter_of("motcua/liem-chung/counter/3/rating") == "3"
+    with pytest.raises(ProtocolError):
+        topics.counter_of("motcua/other/counter/3/cmd")
+    with pytest.raises(ProtocolError):
+        topics.counter_of("motcua/liem-chung/counter/3")
