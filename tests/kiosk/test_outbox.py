@@ -1,0 +1,89 @@
+"""The durable outbox: tickets printed while the broker is down, across a kiosk restart, arrive in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from motcua.protocol import Ticket, Topics
+
+TOPICS = Topics("liem-chung")
+DAT_DAI, TU_PHAP = 17, 27
+
+
+class Caller:
+    """A subscriber with a persistent session, as the caller has: the broker keeps its messages."""
+
+    def __init__(self, port: int) -> None:
+        self.tickets: list[Ticket] = []
+        self.changed = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-caller", clean_session=False)
+        self.client.reconnect_delay_set(0.2, 1)
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, *a: c.subscribe(TOPICS.ticket, 1)
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert subscribed.wait(10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self.changed:
+            self.tickets.append(Ticket.decode(message.payload))
+            self.changed.notify_all()
+
+    def first_copies(self) -> list[str]:
+        seen: list[str] = []
+        for ticket in self.tickets:
+            if ticket.number not in seen:
+                seen.append(ticket.number)
+        return seen
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[str]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.first_copies()) >= count, timeout)
+            return self.first_copies()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def eventually(predicate, timeout: float = 10.0) -> bool:
+    deadline, pause = time.monotonic() + timeout, threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.01)
+    return True
+
+
+def press_and_print(kiosk, pin: int, printed: int) -> None:
+    kiosk.press(pin)
+    assert eventually(lambda: kiosk.rows("SELECT count(*) FROM tickets WHERE state = 'printed'")
+                      == [(printed,)])
+
+
+def test_outbox_across_a_broker_restart_and_a_kiosk_restart(start_kiosk, broker) -> None:
+    caller = Caller(broker.port)
+    kiosk = start_kiosk()
+    press_and_print(kiosk, DAT_DAI, 1)
+    assert caller.wait_for(1) == ["1001"]
+    broker.stop()
+    press_and_print(kiosk, TU_PHAP, 2)                  # printed while the broker is down
+    press_and_print(kiosk, DAT_DAI, 3)
+    assert kiosk.rows("SELECT count(*) FROM outbox") == [(2,)]
+    kiosk.stop()                                        # ... and the kiosk restarts before it is back
+    kiosk = start_kiosk()
+    press_and_print(kiosk, TU_PHAP, 4)
+    broker.start()
+    assert caller.wait_for(4) == ["1001", "2001", "1002", "2002"]
+    assert eventually(lambda: kiosk.rows("SELECT count(*) FROM outbox") == [(0,)])
+    press_and_print(kiosk, DAT_DAI, 5)
+    assert caller.wait_for(5) == ["1001", "2001", "1002", "2002", "1003"]
+    # Each ticket arrived once here; a copy after a lost PUBACK would be dropped by id at the caller.
+    assert len(caller.tickets) == len({t.id for t in caller.tickets}) == 5
+    caller.close()
