@@ -214,7 +214,6 @@ class Kiosk:
         try:
             self._issue(decision)
         finally:
-            self.gate.printing_ended(self.clock().monotonic)
             self._show()
 
     def _why_not(self, service: str) -> str | None:
@@ -247,12 +246,14 @@ class Kiosk:
         try:
             self.printer.print_ticket(self._view(ticket, request, issued_at))
         except PrinterError as exc:
+            self.gate.printing_ended(self.clock().monotonic)
             self.store.mark_void(ticket.id, exc.state)
             self._set_printer(exc.state, self.clock().monotonic)
             self.indicator.beep("print_failed")
             log.error("ticket %s did not print (%s: %s): void, not sent to the caller",
                       ticket.number, exc.state, exc)
             return
+        self.gate.printing_ended(self.clock().monotonic)
         payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
                                 seq=ticket.seq, day=day.isoformat(),
                                 issued_at=issued_at.isoformat(timespec="seconds"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from kiosk_rig import eventually
 from motcua.kiosk.numbering import ClockReading
 from rig import Listener
 
@@ -16,17 +16,6 @@ from motcua.protocol import Board, Status, Ticket, Topics, encode
 
 TOPICS = Topics("liem-chung")
 DAT_DAI, TU_PHAP, LDTBXH, CHUNG_THUC, PRIORITY = 17, 27, 22, 23, 24
-
-
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    """Wait for a condition on the kiosk's own state (nothing to be notified by)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def tickets(listener: Listener) -> list[Ticket]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import paho.mqtt.client as mqtt
+from kiosk_rig import eventually
 from paho.mqtt.enums import CallbackAPIVersion
 
 from motcua.protocol import Ticket, Topics
@@ -50,15 +50,6 @@ class Caller:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    deadline, pause = time.monotonic() + timeout, threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def press_and_print(kiosk, pin: int, printed: int) -> None:

@@ -1,0 +1,76 @@
+"""The kiosk as its own process: keys on stdin, kill -9 between commit and print, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kiosk_rig import kiosk_config
+from rig import Listener
+
+from motcua.protocol import Ticket, Topics
+
+TOPICS = Topics("liem-chung")
+LAUNCHER = Path(__file__).with_name("run_kiosk.py")
+
+
+class KioskProcess:
+    def __init__(self, config: Path, log: Path, *, hold: bool = False) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(LAUNCHER.parent), os.environ.get(
+            "PYTHONPATH", "")])}
+        env.pop("MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT", None)
+        if hold:
+            env["MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"] = "1"
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "--config", str(config), "--keyboard"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
+
+    def keys(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def wait_log(self, text: str, timeout: float = 15.0) -> bool:
+        deadline, pause = time.monotonic() + timeout, threading.Event()
+        while text not in self.log.read_text(encoding="utf-8", errors="replace"):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            pause.wait(0.02)
+        return True
+
+
+def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, broker, printer) -> None:
+    config = kiosk_config(tmp_path, broker.url, printer.spec, "hold_off_ms = 0")
+    listener = Listener(broker.url, TOPICS.ticket)
+    rounds = 5
+    for index in range(rounds):
+        kiosk = KioskProcess(config, tmp_path / f"kiosk-{index}.log", hold=True)
+        kiosk.keys("1" if index % 2 == 0 else "4")
+        assert kiosk.wait_log("holding ticket"), (tmp_path / f"kiosk-{index}.log").read_text()
+        kiosk.process.send_signal(signal.SIGKILL)
+        kiosk.process.wait(10)
+    kiosk = KioskProcess(config, tmp_path / "kiosk-last.log")
+    assert kiosk.wait_log("ready")
+    kiosk.keys("1")
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 1)
+    kiosk.keys("4")
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 2)
+    kiosk.process.terminate()
+    assert kiosk.process.wait(10) == 0
+    log = kiosk.log.read_text(encoding="utf-8")
+    assert "ticket 1003 was allocated but never printed (interrupted): void" in log
+    assert "C002 was allocated but never printed" in (tmp_path / "kiosk-4.log").read_text()
+    assert [Ticket.decode(p).number for p in listener.payloads(TOPICS.ticket)] == ["1004", "C003"]
+    with sqlite3.connect(tmp_path / "state" / "kiosk-k1.db") as db:
+        rows = db.execute("SELECT number, state FROM tickets ORDER BY n").fetchall()
+    assert rows == [("1001", "void"), ("C001", "void"), ("1002", "void"), ("C002", "void"),
+                    ("1003", "void"), ("1004", "printed"), ("C003", "printed")]
+    assert printer.data().count(b"\x1dV") == 2          # the held tickets never reached the printer
+    listener.close()
