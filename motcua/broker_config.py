@@ -1,15 +1,211 @@
-"""Placeholder until this tool is built (see the open issues)."""
+"""``motcua broker-config``: Mosquitto's password file and ACL for one site.
+
+Every device has its own broker account, so a stolen kiosk password cannot
+call tickets and a counter cannot press another counter's buttons:
+
+- ``kiosk-<id>``   publishes tickets and its own status; reads the board.
+- ``counter-<id>`` publishes its own commands, ratings and status; reads its state and the board.
+- ``display-<name>`` only reads (board, counter states, calls) and publishes its own status.
+- ``caller``       reads everything of the site; publishes board, counter states, calls and the
+  status of the hub's roles (a board on the hub runs with the caller's account).
+
+Secrets are random, kept in ``OUT/secrets/<user>`` (mode 0600) and reused when the tool is
+run again, so adding a counter does not change the other devices' passwords. They are
+never printed or logged: the technician copies a device's file to that Pi.
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from motcua.errors import MotcuaError
 
+if TYPE_CHECKING:
+    from motcua.config import SiteConfig
+
+DEFAULT_OUT = "/etc/mosquitto/motcua"
+DISPLAY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+# Mosquitto 2.x "$7$" hashes: PBKDF2-HMAC-SHA512, 12-byte salt, base64 (mosquitto_passwd's format).
+HASH_ITERATIONS = 1000
+SALT_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Account:
+    """One device's broker user and the topics it may read and write."""
+
+    username: str
+    read: tuple[str, ...]
+    write: tuple[str, ...]
+
+
+def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[Account]:
+    """Every device account of the site with least-privilege topics."""
+    from motcua.protocol import Topics
+
+    topics = Topics(config.site.id)
+    result = [Account(
+        username="caller",
+        read=(f"{topics.root}/#",),
+        write=(topics.board, f"{topics.root}/counter/+/state", topics.called,
+               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+"),
+    )]
+    for kiosk in config.kiosks:
+        result.append(Account(
+            username=f"kiosk-{kiosk.id}",
+            read=(topics.board,),
+            write=(topics.ticket, topics.status("kiosk", kiosk.id)),
+        ))
+    for counter in config.counters:
+        result.append(Account(
+            username=f"counter-{counter.id}",
+            read=(topics.board, topics.counter_state(counter.id)),
+            write=(topics.counter_cmd(counter.id), topics.counter_rating(counter.id),
+                   topics.status("counter", counter.id)),
+        ))
+    for name in displays:
+        result.append(Account(
+            username=f"display-{name}",
+            read=(topics.board, f"{topics.root}/counter/+/state", topics.called),
+            write=(topics.status("display", name),),
+        ))
+    return result
+
+
+def acl_text(config: SiteConfig, site_accounts: Sequence[Account]) -> str:
+    """Mosquitto's acl_file: nothing for anyone unnamed, each user only its own topics."""
+    lines = [f"# motcua ACL for site {config.site.id!r}, written by `motcua broker-config`.",
+             "# Do not edit: run the tool again after changing the site config.", ""]
+    for account in site_accounts:
+        lines.append(f"user {account.username}")
+        lines.extend(f"topic read {topic}" for topic in account.read)
+        lines.extend(f"topic write {topic}" for topic in account.write)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def hash_password(password: str, *, salt: bytes | None = None,
+                  iterations: int = HASH_ITERATIONS) -> str:
+    """A mosquitto_passwd-compatible ``$7$`` hash (PBKDF2-HMAC-SHA512)."""
+    salt = os.urandom(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations)
+    return (f"$7${iterations}${base64.b64encode(salt).decode()}"
+            f"${base64.b64encode(digest).decode()}")
+
+
+def check_password(password: str, hashed: str) -> bool:
+    """Whether ``password`` matches a ``$7$`` hash line part."""
+    try:
+        _, kind, iterations, salt, digest = hashed.split("$")
+        if kind != "7":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt),
+                                     int(iterations))
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, actual)
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    passwords: Path
+    acl: Path
+    secrets: dict[str, Path]    # username -> file holding its password
+    created: tuple[str, ...]    # usernames that got a new password this time
+
+
+def write_broker_files(config: SiteConfig, out: Path,
+                       displays: Sequence[str] = ("board",)) -> BrokerFiles:
+    """Write ``passwords``, ``acl`` and ``secrets/<user>`` into ``out``; reuse existing secrets."""
+    import secrets
+
+    site_accounts = accounts(config, displays)
+    secret_dir = out / "secrets"
+    secret_dir.mkdir(parents=True, exist_ok=True)
+    secret_dir.chmod(0o700)
+    secret_files: dict[str, Path] = {}
+    created: list[str] = []
+    password_lines = []
+    for account in site_accounts:
+        path = secret_dir / account.username
+        if path.exists():
+            password = path.read_text(encoding="utf-8").strip()
+        else:
+            password = secrets.token_urlsafe(24)
+            _write_private(path, password + "\n")
+            created.append(account.username)
+        if not password:
+            raise MotcuaError(f"{path} is empty: delete it to make a new password")
+        secret_files[account.username] = path
+        password_lines.append(f"{account.username}:{hash_password(password)}\n")
+    passwords = out / "passwords"
+    _write_private(passwords, "".join(password_lines))
+    acl = out / "acl"
+    _write_private(acl, acl_text(config, site_accounts))
+    _let_mosquitto_read(passwords, acl)
+    return BrokerFiles(passwords=passwords, acl=acl, secrets=secret_files, created=tuple(created))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600 from the start: a secret is never readable by others."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def _let_mosquitto_read(*paths: Path) -> None:
+    """As root, give the files to group mosquitto (0640) so the broker reads them after dropping root."""
+    if os.geteuid() != 0:
+        return
+    import grp
+
+    try:
+        gid = grp.getgrnam("mosquitto").gr_gid
+    except KeyError:
+        return
+    for path in paths:
+        os.chown(path, 0, gid)
+        path.chmod(0o640)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="/etc/motcua/site.toml")
+    parser.add_argument("--config", default="/etc/motcua/site.toml", help="site config (TOML)")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"folder for passwords, acl and secrets/ (default {DEFAULT_OUT})")
+    parser.add_argument("--display", action="append", metavar="NAME", dest="displays",
+                        help="a waiting-room board's name (repeat for several; default: board)")
 
 
 def main(options: argparse.Namespace) -> int:
-    raise MotcuaError(f"'{options.command}' is not built yet")
+    import re
+
+    from motcua.config import load_config
+
+    config = load_config(options.config)
+    displays = options.displays or ["board"]
+    for name in displays:
+        if not re.fullmatch(DISPLAY_PATTERN, name):
+            raise MotcuaError(f"--display {name!r}: use letters, digits, - and _ only")
+    if len(set(displays)) != len(displays):
+        raise MotcuaError("--display: a name is given twice")
+    files = write_broker_files(config, Path(options.out), displays)
+    print(f"{files.passwords}: {len(files.secrets)} accounts")
+    print(f"{files.acl}: access rules for site {config.site.id}")
+    for username, path in files.secrets.items():
+        state = "new" if username in files.created else "kept"
+        print(f"  {username:<24} password in {path} ({state})")
+    print("Copy each device's password file to that Pi as /etc/motcua/mqtt-password "
+          "(scripts/install --password-file FILE does it), then restart mosquitto.")
+    return 0

@@ -1,15 +1,376 @@
-"""Placeholder until this tool is built (see the open issues)."""
+"""``motcua doctor``: check this Pi's set-up and print a checklist in Vietnamese and English.
+
+Each check is a small function of the site config and an :class:`Environment` (where to
+look for fonts, GPIO chips, sound cards, espeak-ng, the clock), so tests run the same
+checks on a healthy and on a broken set-up. The exit status is 1 when anything failed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from motcua.errors import MotcuaError
 
+if TYPE_CHECKING:
+    from motcua.config import SiteConfig
+
+ROLES = ("kiosk", "counter", "caller", "display")
+# Letters a Vietnamese text needs beyond ASCII: a font without them prints boxes.
+VIETNAMESE_SAMPLE = ("ĂÂĐÊÔƠƯăâđêôơưÀẢÃÁẠẰẲẴẮẶẦẨẪẤẬỀỂỄẾỆỒỔỖỐỘỜỞỠỚỢỪỬỮỨỰỲỶỸÝỴ"
+                     "àảãáạằẳẵắặầẩẫấậềểễếệồổỗốộờởỡớợừửữứựỳỷỹýỵ")
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+)
+# Real-time status (DLE EOT n) as ESC/POS printers answer it.
+PAPER_STATUS_REQUEST = b"\x10\x04\x04"
+PAPER_END_BITS = 0x60
+PRINTER_STATUS_REQUEST = b"\x10\x04\x01"
+PRINTER_OFFLINE_BIT = 0x08
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklist."""
+
+    title: str          # "Vietnamese / English"
+    ok: bool
+    detail: str
+    hint: str = ""      # what the technician does about a failure (VI / EN)
+
+
+def _system_clock() -> tuple[bool, str]:
+    """Whether the clock is synchronised: systemd's view, else the kernel's (adjtimex)."""
+    try:
+        result = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+                                capture_output=True, text=True, timeout=5)
+        if result.returncode == 0 and result.stdout.strip() in ("yes", "no"):
+            return result.stdout.strip() == "yes", "timedatectl NTPSynchronized=" + result.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return kernel_clock_synchronized()
+
+
+def kernel_clock_synchronized() -> tuple[bool, str]:
+    """adjtimex(2): TIME_ERROR (5) or STA_UNSYNC means nobody disciplines the clock."""
+    import ctypes
+
+    class Timex(ctypes.Structure):
+        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long),
+                    ("status", ctypes.c_int), ("rest", ctypes.c_byte * 256)]
+
+    timex = Timex()
+    state = ctypes.CDLL(None, use_errno=True).adjtimex(ctypes.byref(timex))
+    return clock_state_synchronized(state, timex.status), f"adjtimex state {state}"
+
+
+def clock_state_synchronized(state: int, status: int) -> bool:
+    time_error, sta_unsync = 5, 0x0040
+    return state not in (-1, time_error) and not status & sta_unsync
+
+
+@dataclass
+class Environment:
+    """Where the checks look; tests point it at their own set-up."""
+
+    font_paths: Sequence[str] = FONT_CANDIDATES
+    gpio_chips: str = "/dev"                      # folder holding gpiochip* devices
+    sound_cards: Path = Path("/proc/asound/cards")
+    espeak: str = "espeak-ng"
+    usb_devices: Path = Path("/sys/bus/usb/devices")
+    clock: Callable[[], tuple[bool, str]] = _system_clock
+    timeout: float = 3.0
+    kiosk: str | None = None                     # which kiosk's printer (default: from the username)
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+def check_config(path: str) -> tuple[Check, SiteConfig | None]:
+    from motcua.checks import check_site
+    from motcua.config import load_config
+
+    title = "Tệp cấu hình / Site config"
+    try:
+        config = load_config(path)
+        problems = list(check_site(config))
+    except MotcuaError as exc:
+        return Check(title, False, str(exc),
+                     "sửa tệp theo thông báo / fix the file as the message says (docs/config.md)"), None
+    if problems:
+        return Check(title, False, "; ".join(str(p) for p in problems),
+                     "sửa tệp theo thông báo / fix the file as the message says"), config
+    return Check(title, True, f"{path}: {len(config.services)} services, {len(config.counters)} "
+                              f"counters, {len(config.kiosks)} kiosks"), config
+
+
+def check_broker(config: SiteConfig, env: Environment) -> Check:
+    """The broker answers, and takes this Pi's user name and password."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = config.broker
+    title = "Máy chủ MQTT / Broker"
+    where = f"{broker.host}:{broker.port}"
+    try:
+        socket.create_connection((broker.host, broker.port), timeout=env.timeout).close()
+    except OSError as exc:
+        return Check(title, False, f"{where}: {exc.strerror or exc}",
+                     "kiểm tra mạng, tên máy hub và mosquitto trên hub / check the network, "
+                     "the hub's name and `systemctl status mosquitto` on the hub")
+    try:
+        password = broker.password()
+    except OSError as exc:
+        return Check(title, False, f"{broker.password_file}: {exc.strerror}",
+                     "chép tệp mật khẩu của thiết bị này / copy this device's password file")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)
+    if broker.username:
+        client.username_pw_set(broker.username, password)
+    if broker.tls:
+        import ssl
+
+        client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED)
+    answers: list = []
+    client.on_connect = lambda c, userdata, flags, reason, properties: answers.append(reason)
+    try:
+        client.connect(broker.host, broker.port, keepalive=10)
+        deadline = time.monotonic() + env.timeout
+        while not answers and time.monotonic() < deadline:
+            client.loop(timeout=0.1)
+    except (OSError, ValueError) as exc:
+        return Check(title, False, f"{where}: {exc}", "kiểm tra TLS / check the TLS settings")
+    finally:
+        client.disconnect()
+    user = broker.username or "(no user)"
+    if not answers:
+        return Check(title, False, f"{where}: no answer to the MQTT login",
+                     "đây có phải mosquitto? / is this port really Mosquitto?")
+    if answers[0].is_failure:
+        return Check(title, False, f"{where} refused {user}: {answers[0]}",
+                     "chạy lại `motcua broker-config` trên hub và chép mật khẩu / run "
+                     "`motcua broker-config` on the hub and copy this device's password")
+    return Check(title, True, f"{where} accepts {user}")
+
+
+def check_printer(config: SiteConfig, env: Environment) -> Check:
+    """The kiosk's printer is there, and has paper when it can tell."""
+    title = "Máy in vé / Ticket printer"
+    kiosks = _this_kiosks(config, env)
+    if not kiosks:
+        return Check(title, False, "no [[kiosks]] in the config", "thêm [[kiosks]] / add [[kiosks]]")
+    problems, found = [], []
+    for kiosk in kiosks:
+        state = printer_state(kiosk.printer, env)
+        (found if state.startswith("ok") else problems).append(f"{kiosk.id} {kiosk.printer}: {state}")
+    if problems:
+        return Check(title, False, "; ".join(problems),
+                     "bật máy in, cắm cáp, nạp giấy, đóng nắp / power on, plug in, load paper, "
+                     "close the cover")
+    return Check(title, True, "; ".join(found))
+
+
+def printer_state(spec: str, env: Environment) -> str:
+    """"ok", "ok (…)" or what is wrong, for a printer spec of the kiosk config."""
+    kind, _, rest = spec.partition(":")
+    if kind == "network":
+        host, _, port = rest.partition(":")
+        return _network_printer_state(host, int(port or 9100), env.timeout)
+    if kind == "usb":
+        vendor, _, product = rest.partition(":")
+        return _usb_printer_state(vendor, product, env.usb_devices)
+    if kind in ("serial", "file"):
+        device = rest.split(":")[0] if kind == "serial" else rest
+        if not os.path.exists(device):
+            return f"{device} does not exist"
+        if not os.access(device, os.W_OK):
+            return f"{device} is not writable by this user (group lp/dialout?)"
+        return "ok (paper not checked on this connection)"
+    if kind == "png":
+        return "ok (images, no printer)" if os.access(rest, os.W_OK) else f"{rest} is not writable"
+    return f"unknown printer kind {kind!r}"
+
+
+def _network_printer_state(host: str, port: int, timeout: float) -> str:
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        return f"no printer at {host}:{port} ({exc.strerror or exc})"
+    with sock:
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(PRINTER_STATUS_REQUEST)
+            printer = sock.recv(1)
+            sock.sendall(PAPER_STATUS_REQUEST)
+            paper = sock.recv(1)
+        except TimeoutError:
+            return "ok (connected; it does not answer status requests)"
+        except OSError as exc:
+            return f"the connection to {host}:{port} broke ({exc.strerror or exc})"
+    if not printer or not paper:
+        return "closed the connection"
+    if paper[0] & PAPER_END_BITS:
+        return "out of paper"
+    if printer[0] & PRINTER_OFFLINE_BIT:
+        return "offline (cover open or error)"
+    return "ok (paper present)"
+
+
+def _usb_printer_state(vendor: str, product: str, usb_devices: Path) -> str:
+    try:
+        wanted = (int(vendor, 16), int(product, 16))
+    except ValueError:
+        return f"usb:{vendor}:{product} is not usb:0xVID:0xPID"
+    for device in sorted(usb_devices.glob("*")):
+        try:
+            ids = (int((device / "idVendor").read_text(), 16), int((device / "idProduct").read_text(), 16))
+        except (OSError, ValueError):
+            continue
+        if ids == wanted:
+            return "ok (connected by USB; the kiosk reports paper on its status)"
+    return f"no USB device {wanted[0]:04x}:{wanted[1]:04x} (unplugged or switched off)"
+
+
+def check_gpio(config: SiteConfig, env: Environment) -> Check:
+    title = "Nút bấm GPIO / GPIO buttons"
+    chips = sorted(Path(env.gpio_chips).glob("gpiochip*"))
+    if not chips:
+        return Check(title, False, f"no gpiochip in {env.gpio_chips}",
+                     "đây có phải Raspberry Pi? / is this a Raspberry Pi?")
+    usable = [chip for chip in chips if os.access(chip, os.R_OK | os.W_OK)]
+    if not usable:
+        return Check(title, False, f"{chips[0]} is not readable and writable by this user",
+                     "thêm người dùng vào nhóm gpio / add the user to group gpio")
+    try:
+        import gpiozero  # noqa: F401
+    except ImportError:
+        return Check(title, False, "the Python module gpiozero is missing",
+                     "sudo apt install python3-gpiozero python3-lgpio")
+    return Check(title, True, ", ".join(str(chip) for chip in usable))
+
+
+def check_audio(config: SiteConfig, env: Environment) -> Check:
+    title = "Âm thanh / Audio output"
+    try:
+        cards = env.sound_cards.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return Check(title, False, f"{env.sound_cards} is missing: no sound driver",
+                     "bật âm thanh (dtparam=audio=on) / enable audio in /boot/firmware/config.txt")
+    names = re.findall(r"^\s*\d+\s+\[[^\]]*\]:\s*(.+)$", cards, re.MULTILINE)
+    if not names:
+        return Check(title, False, "no sound card", "cắm loa hoặc HDMI / plug in a speaker or HDMI")
+    return Check(title, True, "; ".join(name.strip() for name in names))
+
+
+def check_voice(config: SiteConfig, env: Environment) -> Check:
+    title = "Giọng tiếng Việt / Vietnamese voice"
+    try:
+        result = subprocess.run([env.espeak, "--voices=vi"], capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check(title, False, f"{env.espeak}: {exc}", "sudo apt install espeak-ng")
+    voices = [line.split()[1] for line in result.stdout.splitlines()[1:] if len(line.split()) > 1]
+    if "vi" not in voices:
+        return Check(title, False, "espeak-ng has no Vietnamese voice (vi)",
+                     "sudo apt install espeak-ng-data")
+    return Check(title, True, "espeak-ng voices: " + ", ".join(voices))
+
+
+def check_fonts(config: SiteConfig, env: Environment) -> Check:
+    title = "Phông chữ tiếng Việt / Vietnamese font"
+    for path in env.font_paths:
+        if Path(path).is_file() and not missing_glyphs(Path(path), VIETNAMESE_SAMPLE):
+            return Check(title, True, str(path))
+    return Check(title, False, "none of " + ", ".join(env.font_paths) + " has every Vietnamese letter",
+                 "sudo apt install fonts-dejavu-core")
+
+
+def missing_glyphs(font_path: Path, text: str) -> str:
+    """Characters of ``text`` the font draws as its 'missing' box (Pillow and FreeType)."""
+    from PIL import ImageFont
+
+    try:
+        font = ImageFont.truetype(str(font_path), 24)
+    except OSError:
+        return text
+    missing_box = bytes(font.getmask("\U0010fffd"))
+    return "".join(ch for ch in text if bytes(font.getmask(ch)) == missing_box)
+
+
+def check_clock(config: SiteConfig, env: Environment) -> Check:
+    title = "Đồng hồ / Clock sync"
+    synchronized, how = env.clock()
+    if not synchronized:
+        return Check(title, False, f"not synchronised ({how})",
+                     "kiểm tra NTP tới hub (docs/install.md) / check NTP from the hub")
+    return Check(title, True, how)
+
+
+CHECKS: dict[str, tuple[Callable[[SiteConfig, Environment], Check], ...]] = {
+    "kiosk": (check_broker, check_printer, check_gpio, check_fonts, check_clock),
+    "counter": (check_broker, check_gpio, check_clock),
+    "caller": (check_broker, check_audio, check_voice, check_clock),
+    "display": (check_broker, check_fonts, check_clock),
+    "": (check_broker, check_clock),
+}
+
+
+def role_of(config: SiteConfig) -> str:
+    """The role this Pi's broker account belongs to ("" when unknown)."""
+    username = config.broker.username or ""
+    return next((role for role in ROLES if username == role or username.startswith(role + "-")), "")
+
+
+def _this_kiosks(config: SiteConfig, env: Environment) -> list:
+    wanted = env.kiosk
+    username = config.broker.username or ""
+    if wanted is None and username.startswith("kiosk-"):
+        wanted = username.removeprefix("kiosk-")
+    return [k for k in config.kiosks if wanted is None or k.id == wanted]
+
+
+def run_checks(config_path: str, role: str | None, env: Environment) -> list[Check]:
+    """The checklist for this Pi; stops after the config when the config is unusable."""
+    first, config = check_config(config_path)
+    if config is None:
+        return [first]
+    checks = CHECKS[role if role is not None else role_of(config)]
+    return [first, *(check(config, env) for check in checks)]
+
+
+def render(checks: Sequence[Check]) -> str:
+    lines = []
+    for check in checks:
+        mark = "[ OK ]" if check.ok else "[LỖI ]"
+        lines.append(f"{mark} {check.title}: {check.detail}")
+        if not check.ok and check.hint:
+            lines.append(f"       → {check.hint}")
+    failed = sum(not check.ok for check in checks)
+    lines.append("Tất cả đều tốt / All good." if not failed else
+                 f"{failed} mục lỗi / {failed} failed.")
+    return "\n".join(lines)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="/etc/motcua/site.toml")
+    parser.add_argument("--config", default="/etc/motcua/site.toml", help="site config (TOML)")
+    parser.add_argument("--role", choices=ROLES,
+                        help="which role's checks (default: from [broker] username)")
+    parser.add_argument("--kiosk", metavar="ID", help="which kiosk's printer to check")
 
 
 def main(options: argparse.Namespace) -> int:
-    raise MotcuaError(f"'{options.command}' is not built yet")
+    checks = run_checks(options.config, options.role, Environment(kiosk=options.kiosk))
+    print(render(checks))
+    return 0 if all(check.ok for check in checks) else 1

@@ -1,0 +1,168 @@
+"""motcua doctor on a healthy set-up (real broker with accounts, fake network printer, real
+fonts and espeak-ng) and on broken ones."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from install_helpers import site_file
+from rig import FakePrinter, free_port
+
+from motcua import doctor
+from motcua.cli import main as cli_main
+from motcua.config import load_config
+from motcua.doctor import Environment, run_checks
+
+# A real font without Vietnamese letters: the one pygame ships.
+LATIN_ONLY_FONT = str(Path(importlib.util.find_spec("pygame").origin).parent / "freesansbold.ttf")
+SOUND_CARDS = """\
+ 0 [Headphones     ]: bcm2835_headpho - bcm2835 Headphones
+                      bcm2835 Headphones
+ 1 [vc4hdmi0       ]: vc4-hdmi - vc4-hdmi-0
+                      vc4-hdmi-0
+"""
+
+
+def device_config(directory: Path, broker, files, username: str, printer: str = "file:/dev/null",
+                  secret: Path | None = None) -> Path:
+    """The example site as installed on one Pi: its broker account and password file."""
+    path = site_file(directory, broker.url)
+    secret = secret or files.secrets[username]
+    text = path.read_text(encoding="utf-8").replace(
+        "keepalive = 30", f'username = "{username}"\npassword_file = "{secret}"\nkeepalive = 30')
+    text = text.replace('printer = "usb:0x0416:0x5011"', f'printer = "{printer}"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def healthy(tmp_path: Path) -> Environment:
+    """A Pi whose devices all work: a GPIO chip, a sound card, a synchronised clock."""
+    chips = tmp_path / "dev"
+    chips.mkdir()
+    (chips / "gpiochip0").write_bytes(b"")
+    cards = tmp_path / "cards"
+    cards.write_text(SOUND_CARDS)
+    return Environment(gpio_chips=str(chips), sound_cards=cards,
+                       clock=lambda: (True, "timedatectl NTPSynchronized=yes"), timeout=2.0)
+
+
+@pytest.fixture
+def fake_printer():
+    printer = FakePrinter()
+    yield printer
+    printer.close()
+
+
+def failed(checks) -> dict[str, str]:
+    return {check.title.split(" / ")[1]: check.detail for check in checks if not check.ok}
+
+
+@pytest.mark.parametrize("username", ["kiosk-k1", "counter-3", "caller", "display-board"])
+def test_healthy_pi_passes_every_check(tmp_path, secured_broker, broker_files, healthy,
+                                       fake_printer, username) -> None:
+    config = device_config(tmp_path, secured_broker, broker_files, username, fake_printer.spec)
+    checks = run_checks(str(config), None, healthy)
+    assert failed(checks) == {}
+    role = username.split("-")[0]
+    assert [check.title.split(" / ")[1] for check in checks] == {
+        "kiosk": ["Site config", "Broker", "Ticket printer", "GPIO buttons", "Vietnamese font",
+                  "Clock sync"],
+        "counter": ["Site config", "Broker", "GPIO buttons", "Clock sync"],
+        "caller": ["Site config", "Broker", "Audio output", "Vietnamese voice", "Clock sync"],
+        "display": ["Site config", "Broker", "Vietnamese font", "Clock sync"],
+    }[role]
+    assert "accepts " + username in checks[1].detail
+    if role == "kiosk":
+        assert "paper present" in checks[2].detail
+
+
+def test_broken_pi_names_every_fault(tmp_path, secured_broker, broker_files, fake_printer) -> None:
+    fake_printer.paper_out = True
+    config = device_config(tmp_path, secured_broker, broker_files, "kiosk-k1", fake_printer.spec,
+                           secret=broker_files.secrets["counter-1"])
+    broken = Environment(gpio_chips=str(tmp_path / "no-dev"), sound_cards=tmp_path / "no-cards",
+                         font_paths=[str(tmp_path / "missing.ttf"),
+                                     LATIN_ONLY_FONT],
+                         espeak=str(tmp_path / "no-espeak-ng"),
+                         clock=lambda: (False, "adjtimex state 5"), timeout=2.0)
+    problems = failed(run_checks(str(config), "kiosk", broken))
+    assert set(problems) == {"Broker", "Ticket printer", "GPIO buttons", "Vietnamese font",
+                             "Clock sync"}
+    assert "refused kiosk-k1" in problems["Broker"]
+    assert "out of paper" in problems["Ticket printer"]
+    assert "missing.ttf" in problems["Vietnamese font"]
+    assert "adjtimex" in problems["Clock sync"]
+    caller = failed(run_checks(str(config), "caller", broken))
+    assert "no-cards" in caller["Audio output"] and "no-espeak-ng" in caller["Vietnamese voice"]
+
+
+def test_wrong_port_and_missing_password_file(tmp_path, secured_broker, broker_files, healthy) -> None:
+    config = device_config(tmp_path, secured_broker, broker_files, "counter-1")
+    text = config.read_text().replace(f":{secured_broker.port}", f":{free_port()}")
+    config.write_text(text)
+    assert "Connection refused" in failed(run_checks(str(config), None, healthy))["Broker"]
+
+    config = device_config(tmp_path, secured_broker, broker_files, "counter-1",
+                           secret=tmp_path / "mqtt-password")
+    assert "mqtt-password" in failed(run_checks(str(config), None, healthy))["Broker"]
+
+
+def test_bad_config_stops_the_checklist(tmp_path, healthy) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text('[site]\nid = "x"\nname = "X"\nbogus = 1\n')
+    checks = run_checks(str(config), "kiosk", healthy)
+    assert len(checks) == 1 and not checks[0].ok
+    assert "site.bogus" in checks[0].detail
+
+
+def test_printer_states(tmp_path, fake_printer) -> None:
+    env = Environment(timeout=1.0, usb_devices=tmp_path / "usb")
+    assert doctor.printer_state(fake_printer.spec, env) == "ok (paper present)"
+    fake_printer.paper_out = True
+    assert doctor.printer_state(fake_printer.spec, env) == "out of paper"
+    assert doctor.printer_state(f"network:127.0.0.1:{free_port()}", env).startswith("no printer")
+    device = tmp_path / "usb" / "1-1.3"
+    device.mkdir(parents=True)
+    (device / "idVendor").write_text("0416\n")
+    (device / "idProduct").write_text("5011\n")
+    assert doctor.printer_state("usb:0x0416:0x5011", env).startswith("ok")
+    assert doctor.printer_state("usb:0x04b8:0x0202", env).startswith("no USB device 04b8:0202")
+    assert doctor.printer_state(f"file:{tmp_path}/lp0", env).endswith("does not exist")
+    assert doctor.printer_state(f"png:{tmp_path}", env).startswith("ok")
+
+
+def test_fonts_without_vietnamese_letters_are_caught() -> None:
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    assert doctor.missing_glyphs(dejavu, doctor.VIETNAMESE_SAMPLE) == ""
+    assert doctor.missing_glyphs(dejavu, "Aก一") == "ก一"
+    assert "ơ" in doctor.missing_glyphs(Path(LATIN_ONLY_FONT), doctor.VIETNAMESE_SAMPLE)
+
+
+def test_clock_state_from_adjtimex() -> None:
+    assert doctor.clock_state_synchronized(0, 0x2001)          # TIME_OK, PLL on
+    assert not doctor.clock_state_synchronized(5, 0x0040)      # TIME_ERROR, STA_UNSYNC
+    assert not doctor.clock_state_synchronized(0, 0x0041)      # unsync flag alone
+    synchronized, how = doctor.kernel_clock_synchronized()     # the real syscall answers
+    assert isinstance(synchronized, bool) and how.startswith("adjtimex state")
+
+
+def test_checklist_is_bilingual_and_sets_the_exit_status(tmp_path, capsys) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("not toml [")
+    assert cli_main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "[LỖI ] Tệp cấu hình / Site config" in out and "1 mục lỗi / 1 failed." in out
+
+    config = site_file(tmp_path, f"mqtt://127.0.0.1:{free_port()}")
+    result = subprocess.run([sys.executable, "-m", "motcua.cli", "doctor", "--config", str(config),
+                             "--role", "display"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "[ OK ] Tệp cấu hình / Site config" in result.stdout
+    assert "[LỖI ] Máy chủ MQTT / Broker" in result.stdout
+    assert "Phông chữ tiếng Việt / Vietnamese font" in result.stdout
+    assert load_config(config).site.id == "liem-chung"
