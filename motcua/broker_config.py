@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,24 @@ def write_broker_files(config: SiteConfig, out: Path,
     return BrokerFiles(passwords=passwords, acl=acl, secrets=secret_files, created=tuple(created))
 
 
+def set_device_account(site_toml: str | Path, username: str, password_file: str | Path) -> None:
+    """Put this Pi's broker account into its copy of the site config (scripts/install does this).
+
+    ``username`` and ``password_file`` are the only lines of ``[broker]`` that differ
+    between the Pis of a site; earlier ones, commented or not, are replaced.
+    """
+    path = Path(site_toml)
+    text = path.read_text(encoding="utf-8")
+    head, found, rest = text.partition("[broker]\n")
+    if not found:
+        raise MotcuaError(f"{path}: no [broker] section")
+    body, section_end, tail = rest.partition("\n[")
+    kept = [line for line in body.split("\n")
+            if not re.match(r"\s*#?\s*(username|password_file)\s*=", line)]
+    account = f'username = "{username}"\npassword_file = "{password_file}"\n'
+    path.write_text(head + found + account + "\n".join(kept) + section_end + tail, encoding="utf-8")
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write atomically with mode 0600 from the start: a secret is never readable by others."""
     temporary = path.with_name(path.name + ".tmp")
@@ -189,8 +208,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(options: argparse.Namespace) -> int:
-    import re
-
     from motcua.config import load_config
 
     config = load_config(options.config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import subprocess
 import threading
 from pathlib import Path
 
@@ -41,6 +42,10 @@ def shipped_broker_config(files: BrokerFiles) -> str:
         # As root mosquitto would switch to its own user, which cannot enter pytest's tmp dirs.
         text += "\nuser root\n"
     return text
+
+
+def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, **kwargs)
 
 
 TIMEOUT = 10.0

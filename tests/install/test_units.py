@@ -1,0 +1,88 @@
+"""The systemd units: systemd-analyze verify is silent, and the security exposure is low."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from install_helpers import REPO, run
+
+UNITS = REPO / "systemd"
+UNIT_NAMES = ["motcua-kiosk.service", "motcua-counter@.service", "motcua-caller.service",
+              "motcua-display.service"]
+EXEC = "/opt/motcua/venv/bin/motcua"
+SCORED = ["motcua-kiosk.service", "motcua-counter@3.service", "motcua-caller.service",
+          "motcua-display.service"]
+MAX_EXPOSURE = 3.0
+
+pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                                reason="systemd-analyze is missing (scripts/system-deps test)")
+
+
+@pytest.fixture(scope="module")
+def unit_dir(tmp_path_factory) -> Path:
+    """The units as shipped, except that ExecStart points at an executable that exists here."""
+    directory = tmp_path_factory.mktemp("units")
+    stand_in = directory / "motcua"
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    for name in UNIT_NAMES:
+        text = (UNITS / name).read_text()
+        assert text.count(EXEC) == 1, name
+        (directory / name).write_text(text.replace(EXEC, str(stand_in)))
+    # Instances are what gets scored: a template alone has no ExecStart to judge.
+    shutil.copy(directory / "motcua-counter@.service", directory / "motcua-counter@3.service")
+    return directory
+
+
+def service_section(name: str) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string((UNITS / name).read_text())
+    return parser["Service"]
+
+
+@pytest.mark.parametrize("name", [*UNIT_NAMES, "motcua-counter@3.service"])
+def test_verify_is_silent(unit_dir: Path, name: str) -> None:
+    result = run(["systemd-analyze", "verify", str(unit_dir / name)])
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == "", result.stderr
+
+
+@pytest.mark.parametrize("name", SCORED)
+def test_security_exposure_is_low(unit_dir: Path, name: str) -> None:
+    result = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit_dir / name)])
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+@pytest.mark.parametrize("name", UNIT_NAMES)
+def test_every_unit_is_a_watched_notify_service_of_its_own_user(name: str) -> None:
+    service = service_section(name)
+    role = name.removeprefix("motcua-").split("@")[0].split(".")[0]
+    assert service["Type"] == "notify"
+    assert int(service["WatchdogSec"]) > 0
+    assert service["Restart"] == "on-failure"
+    assert service["User"] == "motcua"
+    assert service["StateDirectory"] == "motcua" and service["ConfigurationDirectory"] == "motcua"
+    assert service["ProtectSystem"] == "strict"
+    assert service["ExecStart"].startswith(f"{EXEC} {role} ")
+    assert "--config /etc/motcua/site.toml" in service["ExecStart"]
+    assert "SupplementaryGroups" in service
+
+
+def test_groups_and_devices_fit_each_role() -> None:
+    def groups(name: str) -> set[str]:
+        return set(service_section(name)["SupplementaryGroups"].split())
+
+    assert groups("motcua-kiosk.service") == {"gpio", "lp", "dialout", "input"}
+    assert groups("motcua-counter@.service") == {"gpio"}
+    assert groups("motcua-caller.service") == {"audio"}
+    assert groups("motcua-display.service") == {"video", "render", "input"}
+    counter = (UNITS / "motcua-counter@.service").read_text()
+    assert "--counter %i" in counter and "DeviceAllow=char-gpiochip rw" in counter
+    assert "DeviceAllow=char-alsa rw" in (UNITS / "motcua-caller.service").read_text()
+    assert "DeviceAllow=char-drm rw" in (UNITS / "motcua-display.service").read_text()
