@@ -1,5 +1,5 @@
 # Shortcuts for developers; README.md gives the two set-up commands (scripts/demo, scripts/test).
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean install uninstall
 
 demo:
 	./scripts/demo
@@ -17,3 +17,12 @@ bench:
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .hypothesis
+
+## On a Pi: sudo make install ROLE=kiosk|counter|caller|display ARGS='--device k1'
+install:
+	@test -n "$(ROLE)" || { echo "make install ROLE=kiosk|counter|caller|display ARGS='...'"; exit 2; }
+	./scripts/install $(ROLE) $(ARGS)
+
+uninstall:
+	@test -n "$(ROLE)" || { echo "make uninstall ROLE=kiosk|counter|caller|display"; exit 2; }
+	./scripts/install $(ROLE) --uninstall $(ARGS)
