@@ -1,0 +1,138 @@
+"""The office's figures from its ticket history (pure: records in, numbers out).
+
+What a commune reports upward: how many citizens it served, how long they
+waited and were served, how many it served within a target wait, and how
+satisfied they were. The report command (report.py) reads the records from the
+caller's database and prints, writes CSV or draws charts from these figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+OUTCOMES = ("served", "no_show", "expired", "waiting")
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """One ticket's life, as the caller recorded it."""
+
+    day: str
+    service: str
+    issued_at: datetime
+    outcome: str                       # one of OUTCOMES
+    counter: str | None = None         # the counter that called it last
+    called_at: datetime | None = None  # first call
+    done_at: datetime | None = None
+    priority: bool = False
+    rating: int | None = None          # 1 = best level
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, median and 90th percentile of durations, in seconds."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            return cls(0, None, None, None)
+        ordered = sorted(values)
+        return cls(len(ordered), sum(ordered) / len(ordered), percentile(ordered, 50),
+                   percentile(ordered, 90))
+
+
+def percentile(ordered: Sequence[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), on sorted values."""
+    if not ordered:
+        raise ValueError("no values")
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of one group of tickets (the whole period, a day, a service, a counter)."""
+
+    issued: int
+    served: int
+    no_shows: int
+    expired: int
+    waiting_now: int
+    wait: Spread                       # issued -> first call, for called tickets
+    service_time: Spread               # first call -> done, for served tickets
+    within_target: float | None        # share of called tickets called within the target wait
+    ratings: dict[int, int] = field(default_factory=dict)   # level -> count
+    satisfied: float | None = None     # share of ratings in the satisfied levels
+
+    @property
+    def rated(self) -> int:
+        return sum(self.ratings.values())
+
+
+def figures(records: Iterable[TicketRecord], *, target_wait_s: float,
+            satisfied_levels: int) -> Figures:
+    """Figures of a group; ``satisfied_levels`` top levels (1..N) count as satisfied."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    waits: list[float] = []
+    service_times: list[float] = []
+    ratings: dict[int, int] = defaultdict(int)
+    for record in records:
+        counts[record.outcome] += 1
+        if record.called_at is not None:
+            waits.append((record.called_at - record.issued_at).total_seconds())
+            if record.outcome == "served" and record.done_at is not None:
+                service_times.append((record.done_at - record.called_at).total_seconds())
+        if record.rating is not None:
+            ratings[record.rating] += 1
+    rated = sum(ratings.values())
+    return Figures(
+        issued=sum(counts.values()),
+        served=counts["served"],
+        no_shows=counts["no_show"],
+        expired=counts["expired"],
+        waiting_now=counts["waiting"],
+        wait=Spread.of(waits),
+        service_time=Spread.of(service_times),
+        within_target=(sum(1 for w in waits if w <= target_wait_s) / len(waits)) if waits else None,
+        ratings=dict(sorted(ratings.items())),
+        satisfied=(sum(n for level, n in ratings.items() if level <= satisfied_levels) / rated)
+        if rated else None,
+    )
+
+
+GROUPINGS: dict[str, Callable[[TicketRecord], str]] = {
+    "day": lambda r: r.day,
+    "service": lambda r: r.service,
+    "counter": lambda r: r.counter or "-",
+}
+
+
+def figures_by(records: Iterable[TicketRecord], by: str, *, target_wait_s: float,
+               satisfied_levels: int) -> dict[str, Figures]:
+    """Figures per day, service or counter, in key order."""
+    key = GROUPINGS[by]
+    groups: dict[str, list[TicketRecord]] = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
+    return {name: figures(group, target_wait_s=target_wait_s, satisfied_levels=satisfied_levels)
+            for name, group in sorted(groups.items())}
+
+
+def wait_by_hour(records: Iterable[TicketRecord]) -> dict[int, Spread]:
+    """Waiting time by the local hour the ticket was issued (for the chart)."""
+    hours: dict[int, list[float]] = defaultdict(list)
+    for record in records:
+        if record.called_at is not None:
+            hours[record.issued_at.hour].append(
+                (record.called_at - record.issued_at).total_seconds())
+    return {hour: Spread.of(values) for hour, values in sorted(hours.items())}
