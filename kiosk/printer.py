@@ -1,0 +1,362 @@
+"""Ticket printers: ESC/POS over python-escpos connections (USB, serial, network, file), or PNG files.
+
+Everything about the ticket's bytes is in :mod:`.ticket`; here the bytes only go through
+one seam, the connection's ``write`` (python-escpos ``_raw``). Around it:
+
+- status before printing where the printer answers (DLE EOT 1, 2 and 4, real-time
+  status), each query within a 1 s budget; no answer at all is "unknown" (a printer or
+  adapter without status), a connection that fails is "offline";
+- status again after the ticket when the printer answered before: a printer that went
+  away mid-ticket (power, cable) is noticed even when the operating system accepted the
+  bytes;
+- python-escpos connections do not survive a printer power cycle or an unplug
+  (python-escpos #437, #253): after any failure the connection is closed and opened
+  afresh on the next call. Network printers get a new connection for every job, so a
+  stale socket never swallows a ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from motcua.errors import ConfigError, HardwareError, require
+
+from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_image
+
+log = logging.getLogger(__name__)
+
+STATUS_BUDGET_S = 1.0           # a status query answers within this or counts as no answer
+WRITE_TIMEOUT_S = 10.0          # a ticket that cannot be handed over in this long has failed
+DEFAULT_NETWORK_PORT = 9100
+DEFAULT_BAUD = 9600
+
+PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR = b"\x10\x04\x01", b"\x10\x04\x02", b"\x10\x04\x04"
+FAULT_STATES = ("offline", "paper_out", "cover_open", "error")
+
+T = TypeVar("T")
+
+
+class PrinterError(HardwareError):
+    """A ticket did not print; ``state`` says why: "offline", "paper_out", "cover_open" or "error"."""
+
+    def __init__(self, message: str, state: str = "error") -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def state_from_status(printer: int | None, cause: int | None = None, paper: int | None = None) -> str:
+    """The printer's state from its real-time status bytes (DLE EOT 1, 2, 4); None = no answer.
+
+    Every status byte has bits 1 and 4 set and bits 0 and 7 clear; anything else is noise.
+    """
+    def valid(byte: int | None) -> int | None:
+        return byte if byte is not None and byte & 0x93 == 0x12 else None
+
+    printer, cause, paper = valid(printer), valid(cause), valid(paper)
+    if printer is None:
+        return "unknown"
+    if cause is not None and cause & 0x04:
+        return "cover_open"
+    if (paper is not None and paper & 0x60) or (cause is not None and cause & 0x20):
+        return "paper_out"
+    if cause is not None and cause & 0x40:
+        return "error"
+    if printer & 0x08:
+        return "offline"
+    return "ok"
+
+
+# -- connections: thin adapters over python-escpos ------------------------------------
+
+class Connection:
+    """One printer connection through a python-escpos printer object.
+
+    Subclasses build the object and know how to read with a timeout. Every failure comes
+    out as PrinterError("offline"); the caller closes and opens again.
+    """
+
+    answers = True              # the printer can answer real-time status on this connection
+    per_job = False             # open a fresh connection for every job
+
+    def __init__(self, describe: str) -> None:
+        self.describe = describe
+        self.printers = require("escpos.printer", "kiosk", "python3-escpos")
+        self.errors = require("escpos.exceptions", "kiosk", "python3-escpos").Error
+        self.device: Any = None     # the python-escpos printer while open
+
+    def _make(self) -> Any:
+        raise NotImplementedError
+
+    def _read(self, timeout: float) -> bytes:
+        """Up to a few bytes the printer sent, b"" when none came within ``timeout``."""
+        raise NotImplementedError
+
+    def _guard(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except PrinterError:
+            raise
+        except (OSError, self.errors) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise PrinterError(f"printer {self.describe}: {reason}", "offline") from exc
+
+    @property
+    def is_open(self) -> bool:
+        return self.device is not None
+
+    def open(self) -> None:
+        device = self._make()
+        self._guard(device.open)
+        self.device = device
+
+    def write(self, data: bytes) -> None:
+        self._guard(lambda: self.device._raw(data))
+
+    def ask(self, request: bytes, timeout: float) -> bytes:
+        """Send a real-time request; the answer, or b"" when there was none in time."""
+        if not self.answers:
+            return b""
+        self._guard(lambda: self.device._raw(request))
+        return self._guard(lambda: self._read(max(0.01, timeout)))
+
+    def seconds_to_send(self, size: int) -> float:
+        """How long ``size`` bytes take on the wire (only slow lines matter)."""
+        return 0.0
+
+    def close(self) -> None:
+        device, self.device = self.device, None
+        if device is not None:
+            try:
+                device.close()
+            except Exception as exc:      # closing a dead device may fail any way; it is gone anyway
+                log.debug("closing printer %s: %s", self.describe, exc)
+
+
+class NetworkConnection(Connection):
+    per_job = True
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"network {host}:{port}")
+        self.host, self.port = host, port
+
+    def _make(self) -> Any:
+        return self.printers.Network(self.host, self.port, timeout=STATUS_BUDGET_S)
+
+    def open(self) -> None:
+        super().open()
+        sock = self.device.device
+        sock.settimeout(WRITE_TIMEOUT_S)
+        # Status requests are tiny writes after the ticket: without this, Nagle holds them ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _read(self, timeout: float) -> bytes:
+        sock = self.device.device
+        sock.settimeout(timeout)
+        try:
+            data = sock.recv(16)
+        except TimeoutError:
+            return b""
+        finally:
+            sock.settimeout(WRITE_TIMEOUT_S)
+        if not data:
+            raise PrinterError(f"printer {self.describe} closed the connection", "offline")
+        return data
+
+
+class SerialConnection(Connection):
+    def __init__(self, path: str, baud: int) -> None:
+        super().__init__(f"serial {path} at {baud} baud")
+        self.path, self.baud = path, baud
+
+    def _make(self) -> Any:
+        return self.printers.Serial(self.path, baudrate=self.baud, timeout=STATUS_BUDGET_S)
+
+    def open(self) -> None:
+        super().open()
+        self.device.device.write_timeout = WRITE_TIMEOUT_S
+
+    def ask(self, request: bytes, timeout: float) -> bytes:
+        # Drop stale answers (a status byte the printer sent late) before asking again.
+        if self.is_open:
+            self._guard(self.device.device.reset_input_buffer)
+        return super().ask(request, timeout)
+
+    def _read(self, timeout: float) -> bytes:
+        self.device.device.timeout = timeout
+        return bytes(self.device.device.read(1))
+
+    def seconds_to_send(self, size: int) -> float:
+        return size * 10 / self.baud        # 8N1: ten bits a byte
+
+
+class UsbConnection(Connection):
+    def __init__(self, vendor: int, product: int) -> None:
+        super().__init__(f"usb {vendor:04x}:{product:04x}")
+        self.vendor, self.product = vendor, product
+
+    def _make(self) -> Any:
+        return self.printers.Usb(self.vendor, self.product, timeout=int(WRITE_TIMEOUT_S * 1000))
+
+    def _read(self, timeout: float) -> bytes:
+        usb_core = require("usb.core", "kiosk", "python3-usb")
+        try:
+            return bytes(self.device.device.read(self.device.in_ep, 16, int(timeout * 1000)))
+        except usb_core.USBTimeoutError:
+            return b""
+
+
+class FileConnection(Connection):
+    """A device file (/dev/usb/lp0) or a plain file: written to, never answers."""
+
+    answers = False
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"file {path}")
+        self.path = path
+
+    def _make(self) -> Any:
+        return self.printers.File(self.path)
+
+    def ask(self, request: bytes, timeout: float) -> bytes:
+        if not os.path.exists(self.path):        # an unplugged USB printer's device file is gone
+            raise PrinterError(f"printer {self.describe}: no such file", "offline")
+        return b""
+
+
+# -- printers ----------------------------------------------------------------------------
+
+class TicketPrinter:
+    """Prints tickets on an ESC/POS printer; reconnects on the next call after any failure."""
+
+    def __init__(self, connection: Connection, paper: str) -> None:
+        self.connection = connection
+        self.paper = paper
+
+    def status(self) -> str:
+        """"ok", "offline", "paper_out", "cover_open", "error" or "unknown" (the printer does not say)."""
+        try:
+            return self._session(lambda: self._query(time.monotonic() + STATUS_BUDGET_S))
+        except PrinterError as exc:
+            return exc.state
+
+    def print_ticket(self, view: TicketView) -> None:
+        """Print one ticket (laid out for this printer's paper) or raise PrinterError."""
+        data = escpos_bytes(view if view.paper == self.paper else replace(view, paper=self.paper))
+
+        def job() -> None:
+            before = self._query(time.monotonic() + STATUS_BUDGET_S)
+            if before in FAULT_STATES:
+                raise PrinterError(f"printer {self.connection.describe}: {before}", before)
+            self.connection.write(data)
+            if before == "unknown":
+                return
+            # The printer answered before: it must answer after, or the ticket went nowhere.
+            budget = STATUS_BUDGET_S + self.connection.seconds_to_send(len(data))
+            after = self._query(time.monotonic() + budget)
+            if after == "unknown":
+                raise PrinterError(f"printer {self.connection.describe} stopped answering during the ticket",
+                                   "offline")
+            if after in FAULT_STATES:
+                raise PrinterError(f"printer {self.connection.describe}: {after} during the ticket", after)
+
+        self._session(job)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _session(self, work: Callable[[], T]) -> T:
+        try:
+            if not self.connection.is_open:
+                self.connection.open()
+            return work()
+        except PrinterError:
+            self.connection.close()          # python-escpos objects do not survive a power cycle
+            raise
+        finally:
+            if self.connection.per_job:
+                self.connection.close()
+
+    def _query(self, deadline: float) -> str:
+        answers: list[int | None] = []
+        for request in (PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR):
+            reply = self.connection.ask(request, deadline - time.monotonic())
+            if not reply:
+                if not answers:
+                    return "unknown"
+                break
+            answers.append(reply[-1])
+        return state_from_status(*answers)
+
+
+class PngPrinter(TicketPrinter):
+    """``png:DIR``: every ticket becomes a PNG of the paper in DIR (demo, review, tests)."""
+
+    def __init__(self, directory: Path, paper: str) -> None:
+        self.directory = directory
+        self.paper = paper
+
+    def status(self) -> str:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return "offline"
+        return "ok" if os.access(self.directory, os.W_OK) else "offline"
+
+    def print_ticket(self, view: TicketView) -> Path:
+        view = view if view.paper == self.paper else replace(view, paper=self.paper)
+        number = re.sub(r"[^A-Za-z0-9]", "_", view.number)
+        path = self.directory / f"{view.issued_at:%Y%m%d-%H%M%S}-{number}-{view.ticket_id[:8]}.png"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            render_image(view).save(path)
+        except OSError as exc:
+            raise PrinterError(f"cannot write the ticket image {path}: {exc}", "offline") from exc
+        return path
+
+    def close(self) -> None:
+        pass
+
+
+def open_printer(spec: str, paper: str) -> TicketPrinter:
+    """A printer from its spec: usb:VID:PID, serial:DEVICE[:BAUD], network:HOST[:PORT], file:PATH, png:DIR.
+
+    Nothing is opened yet: a printer that is off now is "offline" until it comes back.
+    """
+    if paper not in PAPER_DOTS:
+        raise _bad_spec(spec, f"paper must be one of {', '.join(PAPER_DOTS)}, not {paper!r}", key="paper")
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        raise _bad_spec(spec, "expected KIND:WHERE")
+    if kind == "png":
+        return PngPrinter(Path(rest), paper)
+    if kind == "file":
+        return TicketPrinter(FileConnection(rest), paper)
+    if kind == "network":
+        host, _, port = rest.partition(":")
+        return TicketPrinter(NetworkConnection(host, _number(spec, port or str(DEFAULT_NETWORK_PORT))), paper)
+    if kind == "serial":
+        device, _, baud = rest.rpartition(":") if re.search(r":\d+$", rest) else (rest, "", "")
+        return TicketPrinter(SerialConnection(device, _number(spec, baud or str(DEFAULT_BAUD))), paper)
+    if kind == "usb":
+        vendor, _, product = rest.partition(":")
+        return TicketPrinter(UsbConnection(_number(spec, vendor, 16), _number(spec, product, 16)), paper)
+    raise _bad_spec(spec, f"unknown printer kind {kind!r} (usb, serial, network, file or png)")
+
+
+def _number(spec: str, text: str, base: int = 10) -> int:
+    try:
+        return int(text, base)
+    except ValueError:
+        raise _bad_spec(spec, f"{text!r} is not a number") from None
+
+
+def _bad_spec(spec: str, reason: str, key: str = "printer") -> ConfigError:
+    return ConfigError("kiosk printer", key, f"{spec!r}: {reason}")
