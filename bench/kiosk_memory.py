@@ -21,7 +21,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "kiosk")]
 from kiosk_rig import kiosk_config  # noqa: E402
 from rig import FakePrinter, Mosquitto  # noqa: E402
 
-CUT = b"\x1dV"
+CUT = b"\x1bd\x05\x1dV\x00"   # feed and full cut: one per ticket
 
 
 def memory_kb(pid: int) -> dict[str, int]:

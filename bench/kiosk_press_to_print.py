@@ -25,7 +25,7 @@ from rig import FakePrinter, Mosquitto  # noqa: E402
 
 from motcua.config import load_config  # noqa: E402
 
-CUT = b"\x1dV"
+CUT = b"\x1bd\x05\x1dV\x00"   # feed and full cut: one per ticket
 PINS = (17, 27, 22, 23)
 
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-if importlib.util.find_spec("motcua.kiosk.printer") is None:
-    import standin_printer
-
-    standin_printer.install()
-
 from kiosk_rig import RunningKiosk, kiosk_config
 
 from motcua.config import load_config

@@ -15,6 +15,7 @@ from rig import Listener
 from motcua.protocol import Board, Status, Ticket, Topics, encode
 
 TOPICS = Topics("liem-chung")
+CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
 DAT_DAI, TU_PHAP, LDTBXH, CHUNG_THUC, PRIORITY = 17, 27, 22, 23, 24
 
 
@@ -41,7 +42,7 @@ def test_a_press_prints_and_the_ticket_reaches_the_broker(start_kiosk, broker, p
     got = wait_tickets(listener, 2)
     assert [(t.service, t.number, t.seq, t.kiosk, t.priority, t.name) for t in got] == [
         ("dat-dai", "1001", 1001, "k1", False, None), ("chung-thuc", "C001", 1, "k1", False, None)]
-    assert len(printer.jobs) >= 2 and printer.data()
+    assert printer.data().count(CUT) == 2
     assert kiosk.rows("SELECT number, state FROM tickets ORDER BY n") == [("1001", "printed"),
                                                                          ("C001", "printed")]
     assert listener.wait_for(lambda lst: last_status(lst).health.get("outbox") == 0)
@@ -109,7 +110,7 @@ def test_closed_hours_print_nothing_and_say_so(start_kiosk, broker, printer) -> 
     kiosk.press(DAT_DAI)
     assert eventually(lambda: "refused" in kiosk.kiosk.indicator.beeps)
     assert kiosk.kiosk.indicator.state == "closed"
-    assert kiosk.rows("SELECT count(*) FROM tickets") == [(0,)] and printer.data().count(b"\x1dV") == 0
+    assert kiosk.rows("SELECT count(*) FROM tickets") == [(0,)] and printer.data().count(CUT) == 0
     listener.close()
 
 

@@ -17,19 +17,18 @@ from rig import Listener
 from motcua.protocol import Ticket, Topics
 
 TOPICS = Topics("liem-chung")
-LAUNCHER = Path(__file__).with_name("run_kiosk.py")
+CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
 
 
 class KioskProcess:
     def __init__(self, config: Path, log: Path, *, hold: bool = False) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(LAUNCHER.parent), os.environ.get(
-            "PYTHONPATH", "")])}
+        env = dict(os.environ)
         env.pop("MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT", None)
         if hold:
             env["MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"] = "1"
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--config", str(config), "--keyboard"],
+            [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
 
     def keys(self, text: str) -> None:
@@ -72,5 +71,5 @@ def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, b
         rows = db.execute("SELECT number, state FROM tickets ORDER BY n").fetchall()
     assert rows == [("1001", "void"), ("C001", "void"), ("1002", "void"), ("C002", "void"),
                     ("1003", "void"), ("1004", "printed"), ("C003", "printed")]
-    assert printer.data().count(b"\x1dV") == 2          # the held tickets never reached the printer
+    assert printer.data().count(CUT) == 2          # the held tickets never reached the printer
     listener.close()
