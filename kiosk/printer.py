@@ -239,6 +239,7 @@ class TicketPrinter:
     def __init__(self, connection: Connection, paper: str) -> None:
         self.connection = connection
         self.paper = paper
+        self.silent = False     # the printer did not answer status: do not wait for it on every call
 
     def status(self) -> str:
         """"ok", "offline", "paper_out", "cover_open", "error" or "unknown" (the printer does not say)."""
@@ -279,17 +280,24 @@ class TicketPrinter:
             return work()
         except PrinterError:
             self.connection.close()          # python-escpos objects do not survive a power cycle
+            self.silent = False              # ask again: it may be another printer now
             raise
         finally:
             if self.connection.per_job:
                 self.connection.close()
 
     def _query(self, deadline: float) -> str:
+        if self.silent:
+            return "unknown"
         answers: list[int | None] = []
         for request in (PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR):
             reply = self.connection.ask(request, deadline - time.monotonic())
             if not reply:
                 if not answers:
+                    if self.connection.answers:
+                        log.warning("printer %s does not answer status requests: printing without "
+                                    "checks until it fails", self.connection.describe)
+                    self.silent = True
                     return "unknown"
                 break
             answers.append(reply[-1])
