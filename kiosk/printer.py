@@ -179,9 +179,10 @@ class SerialConnection(Connection):
     def _make(self) -> Any:
         return self.printers.Serial(self.path, baudrate=self.baud, timeout=STATUS_BUDGET_S)
 
-    def open(self) -> None:
-        super().open()
-        self.device.device.write_timeout = WRITE_TIMEOUT_S
+    def write(self, data: bytes) -> None:
+        # A ticket takes a while at 9600 baud: the write may block until most of it is out.
+        self.device.device.write_timeout = WRITE_TIMEOUT_S + self.seconds_to_send(len(data))
+        super().write(data)
 
     def ask(self, request: bytes, timeout: float) -> bytes:
         # Drop stale answers (a status byte the printer sent late) before asking again.

@@ -97,8 +97,8 @@ class Style:
 
 
 STYLES = {
-    "80mm": {"office": Style(28, bold=True, gap=0), "unit": Style(22),
-             "service": Style(32, bold=True, gap=16), "priority": Style(34, bold=True, inverted=True, gap=12),
+    "80mm": {"office": Style(26, bold=True, gap=0), "unit": Style(22),
+             "service": Style(30, bold=True, gap=16), "priority": Style(34, bold=True, inverted=True, gap=12),
              "waiting": Style(22, gap=14), "estimate": Style(22, gap=4), "name": Style(24, bold=True, gap=12),
              "time": Style(24, gap=12), "footer": Style(20, gap=10)},
     "58mm": {"office": Style(24, bold=True, gap=0), "unit": Style(20),

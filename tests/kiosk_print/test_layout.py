@@ -127,6 +127,6 @@ def test_an_80mm_ticket_of_the_example_office_stays_under_12_kb() -> None:
     config = load_config(EXAMPLE)
     service = max(config.services, key=lambda s: len(s.name))
     view = TicketView(config.site.name, config.site.unit, service.name, "1999", True, 120, 95,
-                      "NGUYỄN THỊ THANH HƯƠNG", datetime(2025, 12, 31, 16, 59), "f" * 32, "Xin cảm ơn!",
-                      "80mm")
+                      "NGUYỄN THỊ THANH HƯƠNG", datetime(2025, 12, 31, 16, 59), "f" * 32,
+                      config.kiosks[0].footer, "80mm")
     assert len(escpos_bytes(view)) <= 12 * 1024
