@@ -174,6 +174,7 @@ class NetworkConnection(Connection):
 class SerialConnection(Connection):
     def __init__(self, path: str, baud: int) -> None:
         super().__init__(f"serial {path} at {baud} baud")
+        require("serial", "kiosk", "python3-serial")
         self.path, self.baud = path, baud
 
     def _make(self) -> Any:
@@ -201,16 +202,22 @@ class SerialConnection(Connection):
 class UsbConnection(Connection):
     def __init__(self, vendor: int, product: int) -> None:
         super().__init__(f"usb {vendor:04x}:{product:04x}")
+        self.usb = require("usb.core", "kiosk", "python3-usb")
         self.vendor, self.product = vendor, product
 
     def _make(self) -> Any:
         return self.printers.Usb(self.vendor, self.product, timeout=int(WRITE_TIMEOUT_S * 1000))
 
+    def open(self) -> None:
+        try:
+            super().open()
+        except self.usb.NoBackendError as exc:     # libusb itself is missing: no reconnect will help
+            raise PrinterError(f"printer {self.describe}: {exc} (sudo apt install libusb-1.0-0)") from exc
+
     def _read(self, timeout: float) -> bytes:
-        usb_core = require("usb.core", "kiosk", "python3-usb")
         try:
             return bytes(self.device.device.read(self.device.in_ep, 16, int(timeout * 1000)))
-        except usb_core.USBTimeoutError:
+        except self.usb.USBTimeoutError:
             return b""
 
 
