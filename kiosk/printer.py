@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from motcua.errors import ConfigError, HardwareError, require
 
-from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_image
+from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_blocks, render_image, slip_blocks, slip_bytes
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,18 @@ class TicketPrinter:
 
         self._session(job)
 
+    def print_slip(self, lines: list[str]) -> None:
+        """Print lines of text (the end-of-day summary) or raise PrinterError."""
+        data = slip_bytes(lines, self.paper)
+
+        def job() -> None:
+            state = self._query(time.monotonic() + STATUS_BUDGET_S)
+            if state in FAULT_STATES:
+                raise PrinterError(f"printer {self.connection.describe}: {state}", state)
+            self.connection.write(data)
+
+        self._session(job)
+
     def close(self) -> None:
         self.connection.close()
 
@@ -335,6 +347,15 @@ class PngPrinter(TicketPrinter):
             render_image(view).save(path)
         except OSError as exc:
             raise PrinterError(f"cannot write the ticket image {path}: {exc}", "offline") from exc
+        return path
+
+    def print_slip(self, lines: list[str]) -> Path:
+        path = self.directory / f"slip-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            render_blocks(slip_blocks(lines, self.paper), PAPER_DOTS[self.paper]).save(path)
+        except OSError as exc:
+            raise PrinterError(f"cannot write the slip image {path}: {exc}", "offline") from exc
         return path
 
     def close(self) -> None:

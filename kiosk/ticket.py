@@ -271,13 +271,37 @@ def qr_command(data: str, module: int) -> bytes:
             + function(b"P", b"0" + data.encode()) + function(b"Q", b"0"))
 
 
+def slip_blocks(lines: list[str], paper: str) -> list[Block]:
+    """A plain slip of text lines (the end-of-day summary); an empty line is a gap."""
+    style = Style(20, gap=2)
+    out: list[Block] = []
+    for text in lines:
+        out.append(Feed(style.gap if text.strip() else 16))
+        if text.strip():
+            out += text_blocks(text, style, PAPER_DOTS[paper])
+    return out
+
+
+def slip_bytes(lines: list[str], paper: str) -> bytes:
+    """The slip as ESC/POS, left-aligned, then feed and cut."""
+    out = bytearray(INIT + ESC + b"a\x00")
+    for block in slip_blocks(lines, paper):
+        out += encode_block(block)
+    out += CUT
+    return bytes(out)
+
+
 # -- the paper as an image -----------------------------------------------------------
 
 def render_image(view: TicketView) -> Image.Image:
     """What the printed ticket looks like ("1" mode, one pixel per dot)."""
-    width = PAPER_DOTS[view.paper]
+    return render_blocks(blocks(view), PAPER_DOTS[view.paper])
+
+
+def render_blocks(printable: list[Block], width: int) -> Image.Image:
+    """Blocks drawn as the paper would show them, each centred."""
     pieces: list[Image.Image] = [Image.new("L", (width, 16), 255)]
-    for block in blocks(view):
+    for block in printable:
         if isinstance(block, Feed):
             pieces.append(Image.new("L", (width, block.dots), 255))
         else:
