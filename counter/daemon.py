@@ -1,0 +1,347 @@
+"""``motcua counter``: one counter's pad and rating buttons, or (``--mqtt-buttons``) the bridge
+that turns wireless MQTT buttons into counter commands and ratings.
+
+One owner thread reads the inbox (presses, broker events) and does everything
+in order: a press becomes a message with a fresh id, committed to the outbox,
+then published (QoS 1); its row goes on the broker's PUBACK. The retained
+``counter/<id>/state`` drives the LED and, in keyboard mode, a line on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from motcua.config import Counter, SiteConfig
+from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.errors import ConfigError, ProtocolError
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.protocol import CounterState, Topics, encode
+
+from .inputs import GpioButtons, Led, StdinKeys
+from .mqtt_buttons import ButtonMap
+from .outbox import Outbox
+from .pad import ACK_FLASH_S, Press, StateKeeper, describe, key_map, message_for, pad_led, state_line
+from .ratings import RatingButtons
+from .settings import CounterPadSettings
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.1      # LED timing resolution; also bounds the watchdog ping delay
+
+
+def pick_counter(config: SiteConfig, counter_id: str) -> Counter:
+    try:
+        return config.counter(counter_id)
+    except KeyError:
+        known = ", ".join(c.id for c in config.counters)
+        raise ConfigError("command line", "--counter",
+                          f"no counter {counter_id!r} in the config (known: {known})") from None
+
+
+class CounterPad:
+    """One counter's pad: presses out, state in, LEDs; driven by :meth:`handle` and :meth:`tick`."""
+
+    def __init__(self, config: SiteConfig, counter: Counter, *, link: Link, outbox: Outbox,
+                 pad_led: Led, thanks_led: Led, show: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.counter = counter
+        self.settings: CounterPadSettings = config.counter_pad
+        self.link = link
+        self.outbox = outbox
+        self.pad_led = pad_led
+        self.thanks_led = thanks_led
+        self.show = show
+        self.clock = clock
+        self.topics = Topics(config.site.id)
+        self.state_topic = self.topics.counter_state(counter.id)
+        self.state = StateKeeper()
+        self.ratings = RatingButtons(self.settings.rating.levels, self.settings.rating.thanks_s)
+        self.service_names = {s.id: s.name for s in config.services}
+        self.flash_until = 0.0
+        self.sent = 0
+        self.dropped = 0
+        self._line = ""
+
+    def start(self) -> None:
+        left = self.outbox.resend_all()
+        if left:
+            log.info("%d presses from before are sent again", left)
+        self.tick()
+
+    # -- events ------------------------------------------------------------------
+    def handle(self, event: object) -> None:
+        if isinstance(event, Press):
+            self._on_press(event)
+        elif isinstance(event, Published):
+            if self.outbox.published(event.mid):
+                self.sent += 1
+                self.flash_until = self.clock() + ACK_FLASH_S
+        elif isinstance(event, Inbound):
+            self._on_message(event)
+        elif isinstance(event, LinkUp):
+            log.info("broker connected; %d presses wait for its acknowledgement", self.outbox.pending)
+        elif isinstance(event, LinkDown):
+            log.warning("broker lost: presses wait in the outbox")
+        self.tick()
+
+    def _on_press(self, press: Press) -> None:
+        if press.action.startswith("rate:"):
+            self._on_rating(press)
+            return
+        try:
+            command = message_for(press.action, status=self.state.status,
+                                  transfer_to=self.settings.transfer_to)
+        except ValueError as exc:
+            log.warning("press %s ignored: %s", press.action, exc)
+            return
+        self.outbox.send(self.topics.counter_cmd(self.counter.id), encode(command))
+        label = describe(command.action if command.action != "transfer" else press.action, ())
+        log.info("%s pressed (%s)", label, press.source)
+        self._print(f"→ {label}")
+
+    def _on_rating(self, press: Press) -> None:
+        rating = self.ratings.press(int(press.action.removeprefix("rate:")), press.at)
+        if rating is None:
+            log.info("rating press ignored: the thank-you of the last one is still showing")
+            return
+        self.outbox.send(self.topics.counter_rating(self.counter.id), encode(rating))
+        label = describe(press.action, self.settings.rating.levels)
+        log.info("%s pressed (%s)", label, press.source)
+        self._print(f"→ {label}: cảm ơn quý công dân!")
+
+    def _on_message(self, message: Inbound) -> None:
+        if message.topic != self.state_topic:
+            return
+        try:
+            state = CounterState.decode(message.payload)
+        except ProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped a counter state message: %s", exc)
+            return
+        self.state.offer(state, retained=message.retain)
+
+    # -- LEDs, the state line, health ---------------------------------------------
+    def tick(self) -> None:
+        now = self.clock()
+        self.pad_led.show(pad_led(self.state.status, pending=self.outbox.pending,
+                                  flash=now < self.flash_until))
+        self.thanks_led.show("on" if self.ratings.thanking(now) else "off")
+        line = state_line(self.counter.name, self.state.state, self.service_names)
+        if line != self._line:
+            self._line = line
+            self._print(line)
+
+    def _print(self, text: str) -> None:
+        if self.show is not None:
+            self.show(text)
+
+    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Systemd) -> None:
+        next_beat = 0.0
+        while not stop.is_set():
+            try:
+                self.handle(inbox.get(timeout=TICK_S))
+            except queue.Empty:
+                self.tick()
+            if self.clock() >= next_beat:
+                next_beat = self.clock() + 1.0
+                systemd.watchdog()
+                self.link.set_health(pending=self.outbox.pending, sent=self.sent,
+                                     dropped=self.dropped, state=self.state.status)
+
+
+class ButtonBridge:
+    """On the hub: messages of wireless buttons become counter commands and ratings.
+
+    Incoming messages are acknowledged (manual ack) only after the command is in
+    the outbox. A crash between the two makes the broker redeliver that message,
+    which then becomes a second command with another id: at-least-once. A button
+    message carries nothing unique (broker message ids are reused), so no id can
+    be derived from it that is both stable and never shared by two real presses.
+    """
+
+    def __init__(self, config: SiteConfig, *, link: Link, outbox: Outbox) -> None:
+        self.map = ButtonMap.from_settings(config.counter_pad)
+        self.transfer_to = config.counter_pad.transfer_to
+        self.link = link
+        self.outbox = outbox
+        self.topics = Topics(config.site.id)
+        self.states: dict[str, StateKeeper] = {}
+        self.sent = 0
+        self.ignored = 0
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        return [(topic, 1) for topic in self.map.topics()] + [(self.state_topics(), 1)]
+
+    def state_topics(self) -> str:
+        return f"{self.topics.root}/counter/+/state"
+
+    def handle(self, event: object) -> None:
+        if isinstance(event, Inbound):
+            try:
+                self._on_message(event)
+            finally:
+                self.link.ack(event)
+        elif isinstance(event, Published):
+            if self.outbox.published(event.mid):
+                self.sent += 1
+        elif isinstance(event, LinkUp):
+            log.info("broker connected; %d button presses wait for its acknowledgement",
+                     self.outbox.pending)
+
+    def _on_message(self, message: Inbound) -> None:
+        if self._is_state(message.topic):
+            self._on_state(message)
+            return
+        hit = self.map.match(message.topic, message.payload)
+        if hit is None:
+            self.ignored += 1
+            log.info("ignored a message on %s: it matches no button (%r)",
+                     message.topic, message.payload[:80])
+            return
+        counter, action = hit
+        keeper = self.states.get(counter)
+        command = message_for(action, status=keeper.status if keeper else None,
+                              transfer_to=self.transfer_to)
+        kind = "rating" if action.startswith("rate:") else "cmd"
+        topic = (self.topics.counter_rating if kind == "rating" else self.topics.counter_cmd)(counter)
+        self.outbox.send(topic, encode(command))
+        log.info("button %s -> counter %s: %s", message.topic, counter, action)
+
+    def _is_state(self, topic: str) -> bool:
+        try:
+            return topic == self.topics.counter_state(self.topics.counter_of(topic))
+        except ProtocolError:
+            return False
+
+    def _on_state(self, message: Inbound) -> None:
+        counter = self.topics.counter_of(message.topic)
+        try:
+            state = CounterState.decode(message.payload)
+        except ProtocolError as exc:
+            self.ignored += 1
+            log.warning("dropped a counter state message: %s", exc)
+            return
+        self.states.setdefault(counter, StateKeeper()).offer(state, retained=message.retain)
+
+    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Systemd) -> None:
+        next_beat = 0.0
+        while not stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                self.handle(inbox.get(timeout=1.0))
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + 1.0
+                systemd.watchdog()
+                self.link.set_health(pending=self.outbox.pending, sent=self.sent, ignored=self.ignored)
+
+
+def run(config: SiteConfig, options: argparse.Namespace) -> int:
+    if getattr(options, "mqtt_buttons", False):
+        setup_logging("counter", "buttons", verbose=getattr(options, "verbose", False))
+        return serve_bridge(config, stop_on_signals())
+    counter = pick_counter(config, options.counter)
+    setup_logging("counter", counter.id, verbose=getattr(options, "verbose", False))
+    return serve(config, counter, stop_on_signals(), keyboard=bool(getattr(options, "keyboard", False)))
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboard: bool = False,
+          pin_factory: object = None, show: Callable[[str], None] | None = None,
+          started: Callable[[CounterPad], None] | None = None) -> int:
+    """Build the adapters, run the owner loop until ``stop``, release everything.
+
+    ``keyboard``: keys on stdin instead of GPIO, no LEDs, the state line on stdout.
+    """
+    settings = config.counter_pad
+    systemd = Systemd()
+    inbox: queue.Queue = queue.Queue()
+    topics = Topics(config.site.id)
+    opened: list = []
+    link: Link | None = None
+    try:
+        link = Link(config.broker, topics, role="counter", device=counter.id, inbox=inbox,
+                    subscriptions=[(topics.counter_state(counter.id), 1)], report_publishes=True)
+        outbox = Outbox(config.site.state_dir / f"counter-{counter.id}.db", link)
+        opened.append(outbox)
+        if keyboard:
+            leds = [Led(None), Led(None)]
+            reader = StdinKeys(key_map(counter.keys, settings.rating.keys), inbox)
+            reader.start()
+            opened.append(reader)
+            show = show or _say
+        else:
+            leds = [Led(settings.led_pin, pin_factory=pin_factory),
+                    Led(settings.rating.led_pin, pin_factory=pin_factory)]
+            opened += leds
+            if settings.button_pins():
+                opened.append(GpioButtons(settings.button_pins(), settings.bounce_ms, inbox,
+                                          pin_factory=pin_factory))
+        pad = CounterPad(config, counter, link=link, outbox=outbox, pad_led=leds[0], thanks_led=leds[1],
+                         show=show)
+        pad.start()
+        link.start()
+        systemd.ready(f"counter {counter.id}")
+        log.info("counter %s ready (%s)", counter.id, "keyboard" if keyboard else "GPIO")
+        if started:
+            started(pad)
+        pad.run(inbox, stop, systemd)
+    finally:
+        systemd.stopping()
+        if link is not None:
+            link.stop()
+        _close_all(opened)
+    return 0
+
+
+def serve_bridge(config: SiteConfig, stop: threading.Event, *,
+                 started: Callable[[ButtonBridge], None] | None = None) -> int:
+    """The ``--mqtt-buttons`` process: one per site, next to the broker."""
+    if not config.counter_pad.mqtt_buttons:
+        raise ConfigError(str(config.file), "counter_pad.mqtt_buttons", "no MQTT buttons are configured")
+    systemd = Systemd()
+    inbox: queue.Queue = queue.Queue()
+    topics = Topics(config.site.id)
+    link: Link | None = None
+    outbox: Outbox | None = None
+    try:
+        # A persistent session: QoS 1 button messages sent while the bridge restarts wait for it.
+        link = Link(config.broker, topics, role="counter", device="buttons", inbox=inbox,
+                    persistent_session=True, manual_ack=True, report_publishes=True)
+        outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
+        bridge = ButtonBridge(config, link=link, outbox=outbox)
+        link.subscriptions = bridge.subscriptions()
+        left = outbox.resend_all()
+        if left:
+            log.info("%d button presses from before are sent again", left)
+        link.start()
+        systemd.ready(f"MQTT buttons: {len(bridge.map.topics())} topics")
+        log.info("MQTT button bridge ready: %s", ", ".join(bridge.map.topics()))
+        if started:
+            started(bridge)
+        bridge.run(inbox, stop, systemd)
+    finally:
+        systemd.stopping()
+        if link is not None:
+            link.stop()
+        if outbox is not None:
+            outbox.close()
+    return 0
+
+
+def _close_all(things: list) -> None:
+    for thing in reversed(things):
+        try:
+            thing.close()
+        except Exception as exc:
+            log.warning("closing %s: %s", type(thing).__name__, exc)
