@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 TICK_S = 0.1      # LED timing resolution; also bounds the watchdog ping delay
 
 
-def pick_counter(config: SiteConfig, counter_id: str) -> Counter:
+def pick_counter(config: SiteConfig, counter_id: str | None) -> Counter:
+    if counter_id is None:
+        raise ConfigError("command line", "--counter", "is required (or --mqtt-buttons for the bridge)")
     try:
         return config.counter(counter_id)
     except KeyError:
@@ -51,7 +53,6 @@ class CounterPad:
     def __init__(self, config: SiteConfig, counter: Counter, *, link: Link, outbox: Outbox,
                  pad_led: Led, thanks_led: Led, show: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.config = config
         self.counter = counter
         self.settings: CounterPadSettings = config.counter_pad
         self.link = link
@@ -177,18 +178,16 @@ class ButtonBridge:
         self.sent = 0
         self.ignored = 0
 
-    def subscriptions(self) -> list[tuple[str, int]]:
-        return [(topic, 1) for topic in self.map.topics()] + [(self.state_topics(), 1)]
-
-    def state_topics(self) -> str:
-        return f"{self.topics.root}/counter/+/state"
+    @staticmethod
+    def subscriptions(config: SiteConfig) -> list[tuple[str, int]]:
+        """The buttons' topics, and every counter's state (for the Pause/Resume toggle)."""
+        buttons = ButtonMap.from_settings(config.counter_pad).topics()
+        return [(topic, 1) for topic in buttons] + [(f"{Topics(config.site.id).root}/counter/+/state", 1)]
 
     def handle(self, event: object) -> None:
         if isinstance(event, Inbound):
-            try:
-                self._on_message(event)
-            finally:
-                self.link.ack(event)
+            self._on_message(event)     # raises only if the outbox fails: no ack, the broker redelivers
+            self.link.ack(event)
         elif isinstance(event, Published):
             if self.outbox.published(event.mid):
                 self.sent += 1
@@ -246,7 +245,7 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     if getattr(options, "mqtt_buttons", False):
         setup_logging("counter", "buttons", verbose=getattr(options, "verbose", False))
         return serve_bridge(config, stop_on_signals())
-    counter = pick_counter(config, options.counter)
+    counter = pick_counter(config, getattr(options, "counter", None))
     setup_logging("counter", counter.id, verbose=getattr(options, "verbose", False))
     return serve(config, counter, stop_on_signals(), keyboard=bool(getattr(options, "keyboard", False)))
 
@@ -317,10 +316,10 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
     try:
         # A persistent session: QoS 1 button messages sent while the bridge restarts wait for it.
         link = Link(config.broker, topics, role="counter", device="buttons", inbox=inbox,
-                    persistent_session=True, manual_ack=True, report_publishes=True)
+                    subscriptions=ButtonBridge.subscriptions(config), persistent_session=True,
+                    manual_ack=True, report_publishes=True)
         outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
         bridge = ButtonBridge(config, link=link, outbox=outbox)
-        link.subscriptions = bridge.subscriptions()
         left = outbox.resend_all()
         if left:
             log.info("%d button presses from before are sent again", left)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from counter_rig import (
     DONE,
     NEXT,
@@ -19,7 +20,9 @@ from counter_rig import (
     press,
     run_pad,
 )
+from motcua.counter.daemon import pick_counter
 
+from motcua.errors import ConfigError
 from motcua.protocol import CounterCommand, CounterState, Rating, encode
 
 CMD, RATING, STATE = TOPICS.counter_cmd("1"), TOPICS.counter_rating("1"), TOPICS.counter_state("1")
@@ -159,3 +162,14 @@ def test_presses_left_by_a_stopped_pad_are_sent_by_the_next_run(make_config, bro
     assert [c.action for c in commands] == ["next", "skip"]
     assert eventually(lambda: outbox_rows(config) == 0)
     caller.close()
+
+
+def test_the_counter_to_run_must_be_in_the_config(make_config):
+    config = make_config()
+    assert pick_counter(config, "3").name == "Quầy số 3"
+    with pytest.raises(ConfigError) as unknown:
+        pick_counter(config, "9")
+    assert (unknown.value.key, unknown.value.reason) == ("--counter", "no counter '9' in the config "
+                                                                      "(known: 1, 2, 3, 4)")
+    with pytest.raises(ConfigError, match="--mqtt-buttons"):
+        pick_counter(config, None)
