@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="characters on standard input press the buttons")
 
     counter = role("counter", "run one counter's pad")
-    counter.add_argument("--counter", metavar="ID", required=True)
+    counter.add_argument("--counter", metavar="ID", help="which counter this pad is")
+    counter.add_argument("--mqtt-buttons", action="store_true",
+                         help="on the hub: turn wireless MQTT buttons into counter commands")
     counter.add_argument("--keyboard", action="store_true",
                          help="characters on standard input press the buttons")
 

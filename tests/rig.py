@@ -7,6 +7,7 @@ is a TCP server that keeps every byte, as a networked ESC/POS printer on port
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,10 @@ class Mosquitto:
 
     def write_config(self) -> None:
         default = "allow_anonymous true\n" if "allow_anonymous" not in self.extra_config else ""
+        # Run as root, mosquitto drops to the "mosquitto" user, which cannot save its
+        # persistence into pytest's private tmp dirs: stay root in tests.
+        if os.geteuid() == 0 and "\nuser " not in f"\n{self.extra_config}":
+            default += "user root\n"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{default}"

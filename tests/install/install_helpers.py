@@ -3,7 +3,6 @@ for the rig, and a small MQTT device that logs in as one account."""
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import subprocess
@@ -38,9 +37,6 @@ def shipped_broker_config(files: BrokerFiles) -> str:
     text = text.replace("/etc/mosquitto/motcua/passwords", str(files.passwords))
     text = text.replace("/etc/mosquitto/motcua/acl", str(files.acl))
     text = re.sub(r"(?m)^listener 1883$", "", text)
-    if os.geteuid() == 0:
-        # As root mosquitto would switch to its own user, which cannot enter pytest's tmp dirs.
-        text += "\nuser root\n"
     return text
 
 
