@@ -1,4 +1,4 @@
-"""The ``[queue]`` section, plus the caller's voice (``[voice]``, see voice_settings.py)."""
+"""The ``[queue]`` and ``[ratings]`` sections, plus the voice (``[voice]``, voice_settings.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,20 @@ from .voice_settings import VoiceSettings
 @dataclass(frozen=True)
 class QueueSettings:
     priority: str            # "strict" or "every"
-    priority_every: int
+    priority_every: int      # with "every": at most one priority ticket in this many calls
+    order: str = "oldest"    # "oldest" across a counter's services, or "service" order first
+
+
+@dataclass(frozen=True)
+class RatingSettings:
+    window_s: int            # a rating counts for the ticket finished at most this long ago
 
 
 @dataclass(frozen=True)
 class CallerSettings:
     queue: QueueSettings
     voice: VoiceSettings
+    ratings: RatingSettings = RatingSettings(window_s=120)
 
 
 def parse(root: Table) -> CallerSettings:
@@ -27,6 +34,10 @@ def parse(root: Table) -> CallerSettings:
     queue = QueueSettings(
         priority=table.str("priority", "strict", choices=("strict", "every")),
         priority_every=table.int("priority_every", 3, min=1, max=100),
+        order=table.str("order", "oldest", choices=("oldest", "service")),
     )
     table.finish()
-    return CallerSettings(queue=queue, voice=voice_settings.parse(root))
+    table = root.table("ratings")
+    ratings = RatingSettings(window_s=table.int("window_s", 120, min=5, max=3600))
+    table.finish()
+    return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings)

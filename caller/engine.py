@@ -1,0 +1,429 @@
+"""The office's queue as pure logic: no I/O, no clock; every time is passed in.
+
+Everything that changes the queue is an :class:`Event` (a printed ticket, a counter's
+command, a rating, the start of a service day). ``Engine.apply`` is deterministic, so the
+caller rebuilds its state after a restart by replaying its event log (docs/caller.md).
+
+Rules a clerk can rely on:
+
+- Next gives the counter the waiting ticket that was issued first among the services it
+  serves (``order = "oldest"``; with ``order = "service"`` the first service in the
+  counter's list that has anyone waiting goes first). Priority tickets go first
+  (``priority = "strict"``) or one in ``priority_every`` calls at that counter.
+- Next while serving closes the current ticket as done; Next on a paused counter resumes it.
+- Skip parks the ticket: Next never returns it. ``recall`` with ``target`` = its number
+  calls it back (to any counter). Plain ``recall`` announces the current ticket again.
+- Transfer puts the current ticket in another service's queue at its place by issue time.
+- Pause closes the current ticket as done and takes the counter out of the rotation.
+- A duplicate ticket or command (same id) changes nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from motcua.protocol import CounterCommand, Rating, Ticket
+
+WAITING = "waiting"
+SERVING = "serving"
+SKIPPED = "skipped"
+DONE = "done"
+EXPIRED = "expired"
+OPEN = (WAITING, SERVING, SKIPPED)
+
+RECENT_CALLS = 10            # calls kept for the board
+RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
+COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log keeps all)
+
+
+def service_day(now: datetime, tz: tzinfo, day_starts_at: time) -> str:
+    """The service day (YYYY-MM-DD) ``now`` belongs to: days start at ``day_starts_at``."""
+    local = now.astimezone(tz)
+    day: date = local.date()
+    if local.time() < day_starts_at:
+        day -= timedelta(days=1)
+    return day.isoformat()
+
+
+@dataclass
+class TicketRecord:
+    """One ticket and its history, as the reports read it."""
+
+    id: str
+    service: str
+    number: str
+    seq: int
+    day: str
+    issued_at: datetime
+    kiosk: str
+    priority: bool = False
+    name: str | None = None
+    status: str = WAITING
+    counter: str | None = None          # the counter that called it last
+    first_service: str | None = None    # the service it was issued for, if transferred
+    called_at: datetime | None = None   # first call
+    recalled_at: datetime | None = None  # last recall
+    served_at: datetime | None = None   # the (re)call the citizen answered: last call before done
+    skipped_at: datetime | None = None
+    done_at: datetime | None = None
+    expired_at: datetime | None = None
+    rating: int | None = None
+    rated_at: datetime | None = None
+    last_call_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> TicketRecord:
+        values = {}
+        for f in fields(cls):
+            value = body.get(f.name)
+            if f.name.endswith("_at") and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            values[f.name] = value
+        return cls(**values)
+
+
+@dataclass
+class CounterRecord:
+    id: str
+    services: tuple[str, ...]
+    status: str = "idle"                 # idle, serving or paused
+    current: str | None = None           # ticket id being served
+    last_finished: str | None = None     # ticket id a rating belongs to
+    normal_streak: int = 0               # normal calls since the last priority call
+
+
+@dataclass(frozen=True)
+class Call:
+    """A ticket called to a counter: announce it and show it on the board."""
+
+    id: str
+    counter: str
+    ticket: str
+    at: datetime
+    recall: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """One input of the engine; ``id`` makes it unique within its kind."""
+
+    kind: str                     # "ticket", "command", "rating" or "day"
+    id: str
+    at: datetime
+    counter: str | None = None
+    ticket: Ticket | None = None
+    command: CounterCommand | None = None
+    rating: Rating | None = None
+    day: str | None = None
+    carry: tuple[TicketRecord, ...] | None = None   # "day": open tickets kept, once logged
+
+
+@dataclass
+class Outcome:
+    """What one event did, for the adapters: publish, announce, write history."""
+
+    applied: bool = True
+    duplicate: bool = False
+    reason: str = ""                                  # why it was refused
+    calls: list[Call] = field(default_factory=list)
+    tickets: list[TicketRecord] = field(default_factory=list)   # records that changed
+    counters: set[str] = field(default_factory=set)             # counters whose state changed
+    board: bool = False                               # the board changed
+    carry: tuple[TicketRecord, ...] = ()              # "day": what the event log must keep
+
+    @classmethod
+    def refused(cls, reason: str, *, duplicate: bool = False) -> Outcome:
+        return cls(applied=False, duplicate=duplicate, reason=reason)
+
+
+class Engine:
+    """The queue of one office for the current service day."""
+
+    def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: str = "strict",
+                 priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120) -> None:
+        if priority not in ("strict", "every") or order not in ("oldest", "service"):
+            raise ValueError(f"unknown queue policy {priority!r}/{order!r}")
+        self.priority = priority
+        self.priority_every = 1 if priority == "strict" else priority_every
+        self.order = order
+        self.rating_window = timedelta(seconds=rating_window_s)
+        self.counter_services = {cid: tuple(services) for cid, services in counters.items()}
+        self.services = tuple(dict.fromkeys(s for ss in self.counter_services.values() for s in ss))
+        self._reset(None)
+
+    def _reset(self, day: str | None) -> None:
+        self.day = day
+        self.tickets: dict[str, TicketRecord] = {}
+        self.counters = {cid: CounterRecord(cid, services, normal_streak=self.priority_every - 1)
+                         for cid, services in self.counter_services.items()}
+        self.waiting: dict[str, int] = dict.fromkeys(self.services, 0)
+        self.recent_calls: deque[Call] = deque(maxlen=RECENT_CALLS)
+        self.durations: dict[str, deque[float]] = {
+            s: deque(maxlen=RECENT_DURATIONS) for s in self.services}
+        # Per service and class (priority, normal): heaps of (issued, seq, id); entries of
+        # tickets that left the queue stay until they reach the top (lazy deletion).
+        self._heaps: dict[tuple[str, bool], list[tuple[datetime, int, str]]] = {}
+        self._seen_commands: set[str] = set()
+        self._seen_order: deque[str] = deque()
+
+    # -- the one entry point -----------------------------------------------------------
+    def apply(self, event: Event) -> Outcome:
+        if event.kind == "ticket" and event.ticket is not None:
+            return self.add_ticket(event.ticket, event.at)
+        if event.kind == "command" and event.command is not None and event.counter is not None:
+            return self.command(event.counter, event.command, event.at)
+        if event.kind == "rating" and event.rating is not None and event.counter is not None:
+            return self.rate(event.counter, event.rating, event.at)
+        if event.kind == "day" and event.day is not None:
+            return self.start_day(event.day, event.at, carry=event.carry)
+        return Outcome.refused(f"malformed {event.kind} event")
+
+    # -- tickets ---------------------------------------------------------------------
+    def add_ticket(self, ticket: Ticket, at: datetime) -> Outcome:
+        if ticket.id in self.tickets:
+            return Outcome.refused("duplicate ticket", duplicate=True)
+        if ticket.service not in self.waiting:
+            return Outcome.refused(f"no counter serves {ticket.service!r}")
+        try:
+            issued = datetime.fromisoformat(ticket.issued_at)
+        except ValueError:
+            return Outcome.refused("bad issued_at")
+        record = TicketRecord(id=ticket.id, service=ticket.service, number=ticket.number,
+                              seq=ticket.seq, day=ticket.day, issued_at=issued, kiosk=ticket.kiosk,
+                              priority=ticket.priority, name=ticket.name)
+        self.tickets[record.id] = record
+        if self.day is not None and ticket.day < self.day:
+            # Printed on a day that is over (e.g. resent after a night-long outage).
+            record.status, record.expired_at = EXPIRED, at
+            return Outcome(tickets=[record])
+        self._enqueue(record)
+        return Outcome(tickets=[record], counters=self._counters_of(record.service), board=True)
+
+    def _enqueue(self, record: TicketRecord) -> None:
+        record.status = WAITING
+        self.waiting[record.service] += 1
+        heap = self._heaps.setdefault((record.service, record.priority), [])
+        heapq.heappush(heap, (record.issued_at, record.seq, record.id))
+
+    def _dequeue(self, record: TicketRecord) -> None:
+        self.waiting[record.service] -= 1
+
+    def _head(self, service: str, priority: bool) -> TicketRecord | None:
+        heap = self._heaps.get((service, priority))
+        while heap:
+            record = self.tickets.get(heap[0][2])
+            if (record is not None and record.status == WAITING and record.service == service
+                    and record.priority == priority):
+                return record
+            heapq.heappop(heap)
+        return None
+
+    def _oldest(self, services: tuple[str, ...], priority: bool) -> TicketRecord | None:
+        best, best_key = None, None
+        for index, service in enumerate(services):
+            record = self._head(service, priority)
+            if record is None:
+                continue
+            key = ((index, record.issued_at, record.seq) if self.order == "service"
+                   else (record.issued_at, index, record.seq))
+            if best_key is None or key < best_key:
+                best, best_key = record, key
+        return best
+
+    def _pick(self, counter: CounterRecord) -> TicketRecord | None:
+        urgent = self._oldest(counter.services, True)
+        normal = self._oldest(counter.services, False)
+        if urgent is not None and (normal is None or counter.normal_streak >= self.priority_every - 1):
+            counter.normal_streak = 0
+            return urgent
+        if normal is not None:
+            counter.normal_streak += 1
+        return normal
+
+    def _counters_of(self, service: str) -> set[str]:
+        return {cid for cid, services in self.counter_services.items() if service in services}
+
+    # -- counters --------------------------------------------------------------------
+    def command(self, counter_id: str, command: CounterCommand, at: datetime) -> Outcome:
+        counter = self.counters.get(counter_id)
+        if counter is None:
+            return Outcome.refused(f"unknown counter {counter_id!r}")
+        if command.id in self._seen_commands:
+            return Outcome.refused("duplicate command", duplicate=True)
+        self._remember(command.id)
+        outcome = Outcome(counters={counter_id})
+        action = command.action
+        if action == "next":
+            if counter.status == "paused":
+                counter.status = "idle"
+            self._finish(counter, at, outcome)
+            self._call(counter, self._pick(counter), command.id, at, outcome)
+        elif action == "recall" and command.target:
+            record = self._skipped(command.target)
+            if record is None:
+                return Outcome.refused(f"no skipped ticket {command.target!r}")
+            if counter.status == "paused":
+                counter.status = "idle"
+            self._finish(counter, at, outcome)
+            self._call(counter, record, command.id, at, outcome, recall=True)
+        elif action == "recall":
+            record = self._current(counter)
+            if record is None:
+                return Outcome.refused("nothing to recall")
+            record.recalled_at = record.last_call_at = at
+            self._announce(Call(command.id, counter.id, record.id, at, recall=True), outcome)
+        elif action == "skip":
+            record = self._current(counter)
+            if record is None:
+                return Outcome.refused("nothing to skip")
+            record.status, record.skipped_at = SKIPPED, at
+            self._release(counter, record, outcome)
+        elif action == "done":
+            if self._current(counter) is None:
+                return Outcome.refused("nothing to finish")
+            self._finish(counter, at, outcome)
+        elif action == "transfer":
+            record = self._current(counter)
+            target = command.target or ""
+            if record is None:
+                return Outcome.refused("nothing to transfer")
+            if target not in self.waiting:
+                return Outcome.refused(f"no counter serves {target!r}")
+            record.first_service = record.first_service or record.service
+            record.service = target
+            self._release(counter, record, outcome)
+            self._enqueue(record)
+            outcome.counters |= self._counters_of(target)
+        elif action == "pause":
+            self._finish(counter, at, outcome)
+            counter.status = "paused"
+        elif action == "resume":
+            if counter.status != "paused":
+                return Outcome.refused("counter is not paused")
+            counter.status = "idle"
+        else:
+            return Outcome.refused(f"unknown action {action!r}")
+        outcome.board = True
+        return outcome
+
+    def _remember(self, command_id: str) -> None:
+        self._seen_commands.add(command_id)
+        self._seen_order.append(command_id)
+        if len(self._seen_order) > COMMAND_ID_WINDOW:
+            self._seen_commands.discard(self._seen_order.popleft())
+
+    def _current(self, counter: CounterRecord) -> TicketRecord | None:
+        return self.tickets.get(counter.current) if counter.current else None
+
+    def _skipped(self, target: str) -> TicketRecord | None:
+        """The skipped ticket with this number (or id), the latest skipped if several."""
+        matches = [t for t in self.tickets.values()
+                   if t.status == SKIPPED and target in (t.number, t.id)]
+        return max(matches, key=lambda t: t.skipped_at or t.issued_at, default=None)
+
+    def _call(self, counter: CounterRecord, record: TicketRecord | None, call_id: str,
+              at: datetime, outcome: Outcome, *, recall: bool = False) -> None:
+        if record is None:
+            return
+        if record.status == WAITING:
+            self._dequeue(record)
+        record.status, record.counter = SERVING, counter.id
+        record.called_at = record.called_at or at
+        if recall:
+            record.recalled_at = at
+        record.last_call_at = at
+        counter.status, counter.current = "serving", record.id
+        outcome.counters |= self._counters_of(record.service)
+        self._announce(Call(call_id, counter.id, record.id, at, recall=recall), outcome)
+
+    def _announce(self, call: Call, outcome: Outcome) -> None:
+        self.recent_calls.appendleft(call)
+        outcome.calls.append(call)
+        outcome.tickets.append(self.tickets[call.ticket])
+
+    def _release(self, counter: CounterRecord, record: TicketRecord, outcome: Outcome) -> None:
+        counter.status, counter.current = "idle", None
+        outcome.tickets.append(record)
+
+    def _finish(self, counter: CounterRecord, at: datetime, outcome: Outcome) -> None:
+        record = self._current(counter)
+        if record is None:
+            return
+        record.status, record.done_at, record.served_at = DONE, at, record.last_call_at
+        if record.last_call_at is not None:
+            self.durations[record.service].append((at - record.last_call_at).total_seconds())
+        counter.last_finished = record.id
+        self._release(counter, record, outcome)
+
+    # -- ratings ---------------------------------------------------------------------
+    def rate(self, counter_id: str, rating: Rating, at: datetime) -> Outcome:
+        counter = self.counters.get(counter_id)
+        if counter is None:
+            return Outcome.refused(f"unknown counter {counter_id!r}")
+        record = self.tickets.get(counter.last_finished) if counter.last_finished else None
+        if record is None or record.done_at is None:
+            return Outcome.refused("no finished ticket to rate")
+        if record.rating is not None:
+            return Outcome.refused("ticket already rated", duplicate=True)
+        if not timedelta(0) <= at - record.done_at <= self.rating_window:
+            return Outcome.refused("rating outside the window")
+        record.rating, record.rated_at = rating.score, at
+        return Outcome(tickets=[record])
+
+    # -- service days ----------------------------------------------------------------
+    def start_day(self, day: str, at: datetime, *,
+                  carry: Iterable[TicketRecord] | None = None) -> Outcome:
+        """Begin a service day: tickets of earlier days close as expired, the board clears.
+
+        Open tickets printed for this day or later (a kiosk a little ahead of the caller)
+        stay, waiting. ``carry`` (from the event log) restores exactly those on replay.
+        """
+        if self.day is not None and day <= self.day:
+            return Outcome.refused("day already started", duplicate=True)
+        closed: list[TicketRecord] = []
+        if carry is None:
+            kept = []
+            for record in self.tickets.values():
+                if record.status not in OPEN:
+                    continue
+                if record.day >= day and record.status != SKIPPED:
+                    kept.append(record)
+                else:
+                    record.status, record.expired_at = EXPIRED, at
+                    closed.append(record)
+        else:
+            kept = [TicketRecord.from_dict(r.as_dict()) for r in carry]
+        self._reset(day)
+        for record in kept:
+            record.counter = None if record.status == SERVING else record.counter
+            self.tickets[record.id] = record
+            self._enqueue(record)
+        return Outcome(tickets=closed + kept, counters=set(self.counters), board=True,
+                       carry=tuple(kept))
+
+    # -- views -----------------------------------------------------------------------
+    def waiting_for(self, counter_id: str) -> int:
+        return sum(self.waiting[s] for s in self.counter_services[counter_id])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole logical state as plain data: equal states give equal snapshots."""
+        return {
+            "day": self.day,
+            "tickets": {tid: t.as_dict() for tid, t in sorted(self.tickets.items())},
+            "counters": {cid: vars(c).copy() for cid, c in sorted(self.counters.items())},
+            "waiting": dict(self.waiting),
+            "recent_calls": [vars(c).copy() for c in self.recent_calls],
+            "durations": {s: list(d) for s, d in self.durations.items()},
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,202 @@
+"""The queue engine's rules, one by one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from caller_helpers import DAY, T0, command, ticket
+from motcua.caller.engine import DONE, EXPIRED, SERVING, SKIPPED, WAITING, Engine, service_day
+
+from motcua.protocol import Rating, new_id
+
+COUNTERS = {"1": ("a",), "2": ("b", "a"), "3": ("b",)}
+
+
+def engine(**policy) -> Engine:
+    e = Engine(COUNTERS, **policy)
+    e.start_day(DAY, T0)
+    return e
+
+
+def called(e: Engine, counter: str, action: str = "next", target: str | None = None) -> str | None:
+    outcome = e.command(counter, command(action, target), T0 + timedelta(minutes=5))
+    assert outcome.applied, outcome.reason
+    return e.tickets[outcome.calls[0].ticket].number if outcome.calls else None
+
+
+def test_next_gives_the_oldest_ticket_across_the_counters_services() -> None:
+    e = engine()
+    e.add_ticket(ticket("2001", "b", at=T0 + timedelta(seconds=2)), T0)
+    e.add_ticket(ticket("1001", "a", at=T0 + timedelta(seconds=1)), T0)
+    e.add_ticket(ticket("1002", "a", at=T0 + timedelta(seconds=3)), T0)
+    assert [called(e, "2") for _ in range(4)] == ["1001", "2001", "1002", None]
+
+
+def test_service_order_first_when_configured() -> None:
+    e = engine(order="service")
+    e.add_ticket(ticket("1001", "a", at=T0), T0)
+    e.add_ticket(ticket("2001", "b", at=T0 + timedelta(seconds=5)), T0)
+    assert [called(e, "2"), called(e, "2")] == ["2001", "1001"]
+
+
+def test_strict_priority_goes_first() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001", "a", at=T0), T0)
+    e.add_ticket(ticket("1002", "a", at=T0 + timedelta(seconds=1), priority=True), T0)
+    assert [called(e, "1"), called(e, "1")] == ["1002", "1001"]
+
+
+def test_one_priority_ticket_every_n_calls() -> None:
+    e = engine(priority="every", priority_every=3)
+    for i in range(6):
+        e.add_ticket(ticket(f"10{i:02d}", "a", at=T0 + timedelta(seconds=i)), T0)
+    for i in range(3):
+        e.add_ticket(ticket(f"19{i:02d}", "a", at=T0 + timedelta(seconds=10 + i), priority=True), T0)
+    order = [called(e, "1") for _ in range(9)]
+    assert order == ["1900", "1000", "1001", "1901", "1002", "1003", "1902", "1004", "1005"]
+
+
+def test_next_while_serving_closes_the_current_as_done() -> None:
+    e = engine()
+    first, second = ticket("1001"), ticket("1002", at=T0 + timedelta(seconds=1))
+    e.add_ticket(first, T0)
+    e.add_ticket(second, T0)
+    called(e, "1")
+    called(e, "1")
+    assert e.tickets[first.id].status == DONE
+    assert e.tickets[second.id].status == SERVING
+    assert e.tickets[first.id].served_at == e.tickets[first.id].called_at
+
+
+def test_two_counters_never_get_the_same_ticket() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001"), T0)
+    assert called(e, "1") == "1001"
+    assert called(e, "2") is None
+
+
+def test_skipped_tickets_are_parked_until_called_back_by_number() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001"), T0)
+    e.add_ticket(ticket("1002", at=T0 + timedelta(seconds=1)), T0)
+    called(e, "1")
+    assert e.command("1", command("skip"), T0).applied
+    assert called(e, "1") == "1002"
+    assert called(e, "1") is None, "next never returns a skipped ticket"
+    assert called(e, "2", "recall", "1001") == "1001"
+    record = next(t for t in e.tickets.values() if t.number == "1001")
+    assert (record.status, record.counter, record.recalled_at is not None) == (SERVING, "2", True)
+    assert not e.command("2", command("recall", "1001"), T0).applied, "no longer skipped"
+
+
+def test_plain_recall_announces_the_current_ticket_again() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001"), T0)
+    called(e, "1")
+    outcome = e.command("1", command("recall"), T0 + timedelta(minutes=1))
+    assert [c.recall for c in outcome.calls] == [True]
+    assert not e.command("3", command("recall"), T0).applied
+
+
+def test_transfer_keeps_the_place_by_issue_time() -> None:
+    e = engine()
+    e.add_ticket(ticket("2001", "b", at=T0 + timedelta(seconds=10)), T0)
+    moved = ticket("1001", "a", at=T0)
+    e.add_ticket(moved, T0)
+    assert called(e, "1") == "1001"
+    assert e.command("1", command("transfer", "b"), T0).applied
+    assert (e.tickets[moved.id].service, e.tickets[moved.id].first_service) == ("b", "a")
+    assert e.counters["1"].status == "idle"
+    assert called(e, "3") == "1001", "issued before 2001, so it goes first in its new service"
+    assert not e.command("3", command("transfer", "nowhere"), T0).applied
+
+
+def test_pause_and_resume() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001"), T0)
+    e.add_ticket(ticket("1002", at=T0 + timedelta(seconds=1)), T0)
+    called(e, "1")
+    e.command("1", command("pause"), T0)
+    assert e.counters["1"].status == "paused"
+    assert e.tickets[e.counters["1"].last_finished].number == "1001"
+    assert e.command("1", command("resume"), T0).applied
+    assert not e.command("1", command("resume"), T0).applied
+    e.command("1", command("pause"), T0)
+    assert called(e, "1") == "1002", "next resumes a paused counter"
+
+
+def test_duplicates_change_nothing() -> None:
+    e = engine()
+    t = ticket("1001")
+    assert e.add_ticket(t, T0).applied
+    assert e.add_ticket(t, T0).duplicate
+    assert e.waiting["a"] == 1
+    press = command("next")
+    assert e.command("1", press, T0).calls
+    before = e.snapshot()
+    assert e.command("1", press, T0).duplicate
+    assert e.snapshot() == before
+
+
+def test_unknown_counter_service_and_action_are_refused() -> None:
+    e = engine()
+    assert not e.command("9", command("next"), T0).applied
+    assert not e.add_ticket(ticket("9001", "zz"), T0).applied
+
+
+def test_rating_belongs_to_the_last_finished_ticket_once_within_the_window() -> None:
+    e = engine(rating_window_s=120)
+    first = ticket("1001")
+    e.add_ticket(first, T0)
+    assert not e.rate("1", Rating(new_id(), 1), T0).applied, "nothing finished yet"
+    called(e, "1")
+    done_at = T0 + timedelta(minutes=10)
+    e.command("1", command("done"), done_at)
+    assert not e.rate("1", Rating(new_id(), 1), done_at + timedelta(seconds=121)).applied
+    assert e.rate("1", Rating(new_id(), 2), done_at + timedelta(seconds=30)).applied
+    assert e.tickets[first.id].rating == 2
+    assert e.rate("1", Rating(new_id(), 1), done_at + timedelta(seconds=31)).duplicate
+    assert e.tickets[first.id].rating == 2
+
+
+def test_end_of_day_expires_open_tickets_and_clears_the_board() -> None:
+    e = engine()
+    tickets = [ticket(f"100{i}", at=T0 + timedelta(seconds=i)) for i in range(4)]
+    early = ticket("1009", day="2026-11-29", at=T0 + timedelta(hours=1))   # kiosk a day ahead
+    for t in [*tickets, early]:
+        e.add_ticket(t, T0)
+    called(e, "1")
+    e.command("1", command("skip"), T0)
+    called(e, "1")
+    called(e, "1")
+    outcome = e.start_day("2026-11-29", T0 + timedelta(hours=21))
+    statuses = {r.number: r.status for r in outcome.tickets}
+    assert statuses == {"1000": EXPIRED, "1002": EXPIRED, "1003": EXPIRED, "1009": WAITING}
+    assert [r.number for r in outcome.carry] == ["1009"]
+    assert list(e.recent_calls) == [] and e.waiting == {"a": 1, "b": 0}
+    assert all(c.status == "idle" for c in e.counters.values())
+    assert not e.start_day(DAY, T0).applied, "days never go back"
+    late = ticket("1010", day=DAY)
+    assert e.add_ticket(late, T0).tickets[0].status == EXPIRED
+
+
+def test_skipped_never_carried_into_the_next_day() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001"), T0)
+    called(e, "1")
+    e.command("1", command("skip"), T0)
+    assert e.tickets[next(iter(e.tickets))].status == SKIPPED
+    assert e.start_day("2026-11-29", T0).tickets[0].status == EXPIRED
+
+
+@pytest.mark.parametrize(("local", "day"), [
+    ("2026-11-28T04:59:00+07:00", "2026-11-27"),
+    ("2026-11-28T05:00:00+07:00", "2026-11-28"),
+    ("2026-11-27T22:30:00+00:00", "2026-11-28"),   # 05:30 in Hà Nội
+])
+def test_service_day_starts_at_the_configured_time(local: str, day: str) -> None:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    assert service_day(datetime.fromisoformat(local), ZoneInfo("Asia/Ho_Chi_Minh"), time(5, 0)) == day
