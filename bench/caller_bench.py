@@ -1,0 +1,246 @@
+"""Caller: Next -> board latency against the raw QoS 1 round trip, durable command rate, memory.
+
+Runs ``motcua caller --audio none`` as its own process against a real Mosquitto (the test
+rig's), with a generated site of 100 counters for the throughput part.
+
+    .venv/bin/python bench/caller_bench.py [--calls 200] [--commands 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests")]
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from motcua.caller.engine import service_day  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from rig import Mosquitto  # noqa: E402
+
+from motcua.config import load_config  # noqa: E402
+from motcua.protocol import Board, CounterCommand, Ticket, Topics, encode, new_id  # noqa: E402
+
+TOPICS = Topics("liem-chung")
+EXAMPLE = ROOT / "examples" / "liem-chung.toml"
+BROKER_EXTRA = os.environ.get("BENCH_BROKER_EXTRA", "set_tcp_nodelay true")
+SERVED_BY = {"dat-dai": "1", "tu-phap": "2", "ldtbxh": "3", "chung-thuc": "4"}   # example counters
+
+
+class Receiver:
+    """A subscriber that records arrival times of messages on its topics."""
+
+    def __init__(self, port: int, *topics: str) -> None:
+        self.arrivals: list[tuple[float, str, bytes]] = []
+        self.changed = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{new_id()[:8]}")
+        ready = threading.Event()
+        self.client.on_subscribe = lambda *args: ready.set()
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        ready.wait(10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self.changed:
+            self.arrivals.append((time.perf_counter(), message.topic, bytes(message.payload)))
+            self.changed.notify_all()
+
+    def wait(self, predicate, timeout: float = 30) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: predicate(self.arrivals), timeout):
+                raise TimeoutError("nothing arrived")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def publisher(port: int, name: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def figures(name: str, samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    median = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    print(f"{name:<30} median {median:7.2f} ms   p99 {p99:7.2f} ms   (n={len(samples)})")
+    return median, p99
+
+
+def site(directory: Path, port: int, counters: int) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^state_dir = .*$', f'state_dir = "{directory}"', text)
+    text = re.sub(r'(?m)^url = .*$', f'url = "mqtt://127.0.0.1:{port}"', text)
+    if counters > 4:
+        text = text[:text.index("[[counters]]")] + "".join(
+            f'[[counters]]\nid = "{i}"\nservices = ["dat-dai", "tu-phap", "ldtbxh", "chung-thuc"]\n'
+            for i in range(1, counters + 1)) + text[text.index("[[kiosks]]"):]
+    path = directory / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_caller(config: Path, db: Path, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config), "--audio", "none",
+         "--db", str(db)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return process
+
+
+def tickets(config: Path, count: int) -> list[Ticket]:
+    loaded = load_config(config)
+    day = service_day(datetime.now().astimezone(), loaded.site.tz, loaded.site.day_starts_at)
+    now = datetime.now().astimezone().isoformat(timespec="seconds")
+    services = [s.id for s in loaded.services]
+    return [Ticket(id=new_id(), service=services[i % len(services)], number=str(1000 + i), seq=i,
+                   day=day, issued_at=now, kiosk="bench") for i in range(count)]
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    value = {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) for k in ("VmRSS", "VmHWM")}
+    return value["VmRSS"], value["VmHWM"]
+
+
+def latency(work: Path, calls: int) -> None:
+    broker = Mosquitto(work / "broker-latency", extra_config=BROKER_EXTRA)
+    broker.start()
+    config = site(work, broker.port, 4)
+    process = start_caller(config, work / "latency.db", work / "caller-latency.log")
+    try:
+        raw = Receiver(broker.port, f"{TOPICS.root}/bench")
+        client = publisher(broker.port, "bench-latency")
+        samples = []
+        for _ in range(calls):
+            before = len(raw.arrivals)
+            start = time.perf_counter()
+            client.publish(f"{TOPICS.root}/bench", b'{"v":1}', qos=1)
+            raw.wait(lambda a, n=before: len(a) > n)
+            samples.append(raw.arrivals[-1][0] - start)
+        raw.close()
+        raw_median, raw_p99 = figures("raw QoS 1 publish -> receive", samples)
+
+        boards = Receiver(broker.port, TOPICS.board)
+        boards.wait(lambda a: a)   # the retained board: the caller is up
+        samples = []
+        for ticket in tickets(config, calls):
+            client.publish(TOPICS.ticket, encode(ticket), qos=1).wait_for_publish(5)
+            boards.wait(lambda a, t=ticket: Board.decode(a[-1][2]).waiting.get(t.service))
+            before = len(boards.arrivals)
+            start = time.perf_counter()
+            client.publish(TOPICS.counter_cmd(SERVED_BY[ticket.service]),
+                           encode(CounterCommand(id=new_id(), action="next")), qos=1)
+            boards.wait(lambda a, n=before, t=ticket: any(
+                Board.decode(p).calls and Board.decode(p).calls[0].number == t.number
+                for _, _, p in a[n:]))
+            samples.append(next(at for at, _, p in boards.arrivals[before:]
+                                if Board.decode(p).calls[0].number == ticket.number) - start)
+        median, p99 = figures("Next -> board received", samples)
+        print(f"{'ratio to raw':<30} median {median / raw_median:5.1f}x (target <= 3x)   "
+              f"p99 {p99 / raw_p99:5.1f}x (target <= 5x)")
+        boards.close()
+        client.disconnect()
+        client.loop_stop()
+    finally:
+        process.terminate()
+        process.wait(10)
+        broker.stop()
+
+
+def throughput(work: Path, total: int, counters: int) -> None:
+    broker = Mosquitto(work / "broker-throughput", extra_config=BROKER_EXTRA)
+    broker.start()
+    config = site(work, broker.port, counters)
+    db = work / "throughput.db"
+    process = start_caller(config, db, work / "caller-throughput.log")
+    try:
+        boards = Receiver(broker.port, TOPICS.board)
+        boards.wait(lambda a: a)
+        loader = publisher(broker.port, "bench-kiosk")
+        for ticket in tickets(config, total // 2):
+            info = loader.publish(TOPICS.ticket, encode(ticket), qos=1)
+        info.wait_for_publish(30)
+        idle_rss = rss_kb(process.pid)
+        per_counter = total // counters
+        actions = ["next", "recall", "done", "next", "skip"]
+        clients = [publisher(broker.port, f"bench-counter-{i}") for i in range(1, counters + 1)]
+        sent: list[str] = []
+        lock = threading.Lock()
+
+        def counter(index: int) -> None:
+            client, last = clients[index], None
+            for n in range(per_counter):
+                command = CounterCommand(id=new_id(), action=actions[n % len(actions)])
+                last = client.publish(TOPICS.counter_cmd(str(index + 1)), encode(command), qos=1)
+                with lock:
+                    sent.append(command.id)
+            last.wait_for_publish(60)
+
+        log = sqlite3.connect(db, timeout=30)
+        start = time.perf_counter()
+        threads = [threading.Thread(target=counter, args=(i,)) for i in range(counters)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        published = time.perf_counter() - start
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = log.execute("SELECT count(*) FROM events WHERE kind = 'command'").fetchone()[0]
+            if done >= len(sent):
+                break
+            threading.Event().wait(0.01)
+        elapsed = time.perf_counter() - start
+        ids = [row[0] for row in log.execute("SELECT msg_id FROM events WHERE kind = 'command'")]
+        lost = len(set(sent) - set(ids))
+        doubled = len(ids) - len(set(ids))
+        print(f"{len(sent)} commands from {counters} counters: published in {published:.2f} s, "
+              f"all committed in {elapsed:.2f} s -> {len(ids) / elapsed:,.0f} durable commands/s "
+              f"(target >= 1,000); lost {lost}, doubled {doubled}")
+        rss, peak = rss_kb(process.pid)
+        print(f"caller memory: {idle_rss[0] / 1024:.1f} MB with {total // 2} tickets waiting; "
+              f"{rss / 1024:.1f} MB after the burst, peak {peak / 1024:.1f} MB (target <= 60 MB)")
+        print(f"event log: {db.stat().st_size / 1e6:.1f} MB, counts "
+              f"{json.dumps(dict(log.execute('SELECT kind, count(*) FROM events GROUP BY kind')))}")
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+        boards.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+        broker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--commands", type=int, default=20000)
+    parser.add_argument("--counters", type=int, default=100)
+    options = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as work:
+        latency(Path(work), options.calls)
+        throughput(Path(work), options.commands, options.counters)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""``motcua caller``: the office's queue on the hub Pi.
+
+One owner thread reads the inbox. Messages are handled in batches: each is logged to the
+event log and applied to the engine, the batch is committed, and only then are the messages
+acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. Then the
+caller publishes counter states and the board (retained) and announces the calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from motcua.config import SiteConfig
+from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.errors import ProtocolError
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
+from motcua.protocol import CounterCommand, Rating, Ticket, Topics, encode
+
+from . import board
+from .engine import Call, Engine, Event, Outcome, TicketRecord, service_day
+from .store import EventStore
+from .voice import Announcer, spoken_sentence
+
+log = logging.getLogger(__name__)
+
+DEVICE = "hub"
+BATCH = 500                 # messages committed together at most
+HEALTH_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class VoiceHealth:
+    """The announcer's state, sent from its thread to the owner thread."""
+
+    health: dict[str, Any]
+
+
+class Caller:
+    """The caller's adapters around the engine; everything runs on the owner thread."""
+
+    def __init__(self, config: SiteConfig, *, db: Path, audio: str) -> None:
+        self.config = config
+        self.topics = Topics(config.site.id)
+        self.inbox: queue.Queue = queue.Queue()
+        queue_settings = config.caller.queue
+        self.engine = Engine({c.id: c.services for c in config.counters},
+                             priority=queue_settings.priority,
+                             priority_every=queue_settings.priority_every,
+                             order=queue_settings.order,
+                             rating_window_s=config.caller.ratings.window_s)
+        self.store = EventStore(db)
+        replayed = 0
+        for event in self.store.replay():
+            self.engine.apply(event)
+            replayed += 1
+        log.info("event log %s: %d events replayed, day %s, %d waiting", db, replayed,
+                 self.engine.day, sum(self.engine.waiting.values()))
+        self.counter_names = {c.id: c.name for c in config.counters}
+        self.announcer = Announcer(config.caller.voice, audio,
+                                   on_health=lambda health: self.inbox.put(VoiceHealth(health)))
+        self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
+                         subscriptions=[(self.topics.ticket, 1), (self.topics.counter_cmd_all, 1),
+                                        (self.topics.counter_rating_all, 1)],
+                         persistent_session=True, manual_ack=True)
+        self.seq = 0
+        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0}
+        self._health_due = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+    def serve(self, stop: threading.Event, systemd: Systemd | None = None) -> None:
+        systemd = systemd or Systemd()
+        self.roll_day()
+        self.announcer.start()
+        self.link.start()
+        systemd.ready(f"day {self.engine.day}")
+        tick = min(1.0, systemd.watchdog_interval or 1.0)
+        try:
+            while not stop.is_set():
+                try:
+                    batch = [self.inbox.get(timeout=tick)]
+                except queue.Empty:
+                    batch = []
+                while batch and len(batch) < BATCH:
+                    try:
+                        batch.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                self.handle(batch)
+                self.roll_day()
+                self.report_health()
+                systemd.watchdog()
+        finally:
+            systemd.stopping()
+            self.announcer.stop()
+            self.link.stop()
+            self.store.close()
+
+    # -- the owner loop's work -------------------------------------------------------
+    def handle(self, batch: list) -> None:
+        now = datetime.now().astimezone()
+        inbound: list[Inbound] = []
+        outcomes: list[Outcome] = []
+        republish = False
+        for item in batch:
+            if isinstance(item, Inbound):
+                inbound.append(item)
+                event = self.to_event(item, now)
+                if event is None:
+                    continue
+                if not self.store.append(event):
+                    self.counts["duplicates"] += 1
+                    continue
+                self.counts["events"] += 1
+                outcome = self.engine.apply(event)
+                if outcome.duplicate:
+                    self.counts["duplicates"] += 1
+                elif not outcome.applied:
+                    self.counts["refused"] += 1
+                    log.info("%s %s refused: %s", event.kind, event.counter or "", outcome.reason)
+                outcomes.append(outcome)
+            elif isinstance(item, LinkUp):
+                log.info("broker connected (session kept: %s)", item.session_present)
+                self.no_delay()
+                republish = True
+            elif isinstance(item, LinkDown):
+                log.warning("broker lost: %s", item.reason)
+            elif isinstance(item, VoiceHealth):
+                self.link.set_health(voice=item.health)
+        self.store.save_tickets(r for o in outcomes for r in o.tickets)
+        self.store.commit()
+        for message in inbound:
+            self.link.ack(message)
+        self.publish(outcomes, everything=republish)
+
+    def no_delay(self) -> None:
+        """Send each small publish at once: with Nagle, an ack followed by the board waits
+        for the broker's delayed ACK (~40 ms each time); paho leaves Nagle on."""
+        sock = self.link.client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def to_event(self, message: Inbound, now: datetime) -> Event | None:
+        """Decode one message; a malformed one is logged (without its payload) and dropped."""
+        try:
+            if message.retain:
+                raise ProtocolError("retained messages are not commands")
+            if message.topic == self.topics.ticket:
+                ticket = Ticket.decode(message.payload)
+                return Event("ticket", ticket.id, now, ticket=ticket)
+            counter = self.topics.counter_of(message.topic)
+            if message.topic == self.topics.counter_cmd(counter):
+                command = CounterCommand.decode(message.payload)
+                return Event("command", command.id, now, counter=counter, command=command)
+            rating = Rating.decode(message.payload)
+            return Event("rating", rating.id, now, counter=counter, rating=rating)
+        except ProtocolError as exc:
+            self.counts["dropped"] += 1
+            log.warning("dropped a message on %s: %s", message.topic, exc)
+            return None
+
+    def roll_day(self) -> None:
+        """Start a new service day when the clock says so (days never go back)."""
+        now = datetime.now().astimezone()
+        day = service_day(now, self.config.site.tz, self.config.site.day_starts_at)
+        if self.engine.day is not None and day <= self.engine.day:
+            return
+        outcome = self.engine.start_day(day, now)
+        self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
+        self.store.save_tickets(outcome.tickets)
+        self.store.commit()
+        log.info("service day %s begins: %d tickets carried over", day, len(outcome.carry))
+        self.publish([outcome], everything=True)
+
+    def publish(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
+        counters = set(self.engine.counters) if everything else {
+            c for o in outcomes for c in o.counters}
+        calls: list[Call] = [call for o in outcomes for call in o.calls]
+        if not (counters or calls or everything or any(o.board for o in outcomes)):
+            return
+        now = datetime.now().astimezone()
+        seq = self.next_seq()
+        # What the waiting room sees and hears first, then the counters' own screens.
+        day = self.engine.day or service_day(now, self.config.site.tz, self.config.site.day_starts_at)
+        self.link.publish(self.topics.board, encode(board.board_message(
+            self.engine, seq=seq, now=now, day=day)), retain=True)
+        for call in calls:
+            self.announce(call)
+        for counter_id in sorted(counters):
+            state = board.counter_state(self.engine, counter_id, seq=seq)
+            self.link.publish(self.topics.counter_state(counter_id), encode(state), retain=True)
+
+    def announce(self, call: Call) -> None:
+        ticket: TicketRecord | None = self.engine.tickets.get(call.ticket)
+        if ticket is None:
+            return
+        sentence = spoken_sentence(self.config.caller.voice, number=ticket.number,
+                                   counter_name=self.counter_names[call.counter], name=ticket.name)
+        self.link.publish(self.topics.called, encode(board.called_message(self.engine, call, sentence)))
+        self.announcer.announce(call.id, sentence)
+
+    def next_seq(self) -> int:
+        # Milliseconds since the epoch, so a restarted caller's boards still supersede the
+        # old retained ones; +1 when publishing faster than that.
+        self.seq = max(self.seq + 1, time.time_ns() // 1_000_000)
+        return self.seq
+
+    def report_health(self) -> None:
+        now = time.monotonic()
+        if now < self._health_due:
+            return
+        self._health_due = now + HEALTH_INTERVAL_S
+        self.link.set_health(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
+                             **self.counts)
+
+
+def run(config: SiteConfig, options: argparse.Namespace) -> int:
+    setup_logging("caller", DEVICE, verbose=getattr(options, "verbose", False))
+    stop = stop_on_signals()
+    db = Path(options.db) if getattr(options, "db", None) else config.site.state_dir / "caller.db"
+    caller = Caller(config, db=db, audio=getattr(options, "audio", "speaker"))
+    caller.serve(stop)
+    return 0

@@ -1,0 +1,189 @@
+"""The caller daemon against a real Mosquitto: tickets and presses in, board and calls out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from caller_helpers import ticket
+from motcua.caller.daemon import Caller
+from motcua.caller.engine import Engine, service_day
+from motcua.caller.store import EventStore
+from motcua.caller.voice import spoken_sentence
+from rig import Listener
+
+from motcua.config import load_config
+from motcua.protocol import Board, Called, CounterCommand, CounterState, Status, Topics, encode, new_id
+
+TOPICS = Topics("liem-chung")
+EXAMPLE = load_config(Path(__file__).parents[2] / "examples" / "liem-chung.toml")
+
+
+def today() -> str:
+    return service_day(datetime.now().astimezone(), EXAMPLE.site.tz, EXAMPLE.site.day_starts_at)
+
+
+def new_ticket(number: str, service: str = "dat-dai", **kw):
+    return ticket(number, service, day=today(), **kw)
+
+
+def press(action: str, target: str | None = None) -> bytes:
+    return encode(CounterCommand(id=new_id(), action=action, target=target))
+
+
+@pytest.fixture
+def caller(site_config: Path, tmp_path: Path) -> Iterator[Caller]:
+    """The caller in this process (its owner loop on a thread), with no audio."""
+    running = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none")
+    stop = threading.Event()
+    thread = threading.Thread(target=running.serve, args=(stop,), daemon=True)
+    thread.start()
+    assert running.link.connected.wait(10)
+    yield running
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def latest(listener: Listener, topic: str, kind):
+    payloads = listener.payloads(topic)
+    return kind.decode(payloads[-1]) if payloads else None
+
+
+def test_ticket_and_next_publish_board_counter_state_and_call(broker, caller: Caller) -> None:
+    listener = Listener(broker.url, TOPICS.board, TOPICS.called, TOPICS.counter_state("1"),
+                        TOPICS.counter_state("4"))
+    try:
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.board)), "board at start"
+        first = new_ticket("1001", name="Nguyễn Văn An")
+        listener.publish(TOPICS.ticket, encode(first))
+        assert listener.wait_for(
+            lambda li: latest(li, TOPICS.board, Board).waiting.get("dat-dai") == 1)
+        assert listener.wait_for(
+            lambda li: latest(li, TOPICS.counter_state("4"), CounterState).waiting == 1)
+
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
+        called = Called.decode(listener.payloads(TOPICS.called)[0])
+        assert (called.counter, called.number, called.recall) == ("1", "1001", False)
+        assert called.sentence == spoken_sentence(EXAMPLE.caller.voice, number="1001",
+                                                  counter_name="Quầy số 1", name="Nguyễn Văn An")
+        assert listener.wait_for(
+            lambda li: latest(li, TOPICS.counter_state("1"), CounterState).status == "serving")
+        state = latest(listener, TOPICS.counter_state("1"), CounterState)
+        assert (state.number, state.name, state.waiting) == ("1001", "Nguyễn V. A.", 0)
+        board = latest(listener, TOPICS.board, Board)
+        assert board.calls[0].number == "1001" and board.calls[0].name == "Nguyễn V. A."
+        seqs = [Board.decode(p).seq for p in listener.payloads(TOPICS.board)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    finally:
+        listener.close()
+
+
+def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller) -> None:
+    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status_all)
+    try:
+        listener.wait_for(lambda li: li.payloads(TOPICS.board))
+        first = new_ticket("1001")
+        for _ in range(3):
+            listener.publish(TOPICS.ticket, encode(first))
+        for payload in (b"\xff\xfe", b"[]", b'{"v":1,"id":"x"}', b'{"v":2}', b"x" * 70000):
+            listener.publish(TOPICS.ticket, payload)
+            listener.publish(TOPICS.counter_cmd("1"), payload)
+            listener.publish(TOPICS.counter_rating("1"), payload)
+        listener.publish(f"{TOPICS.root}/counter/1/extra/cmd", b"next")
+        duplicate = press("next")
+        listener.publish(TOPICS.counter_cmd("1"), duplicate)
+        listener.publish(TOPICS.counter_cmd("1"), duplicate)
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
+
+        def dropped(li: Listener) -> int:
+            statuses = [Status.decode(p) for p in li.payloads(TOPICS.status("caller", "hub"))]
+            return statuses[-1].health.get("dropped", 0) if statuses else 0
+
+        assert listener.wait_for(lambda li: dropped(li) == 15, timeout=10), caller.counts
+        # One more press proves the caller is alive and processed the above in order.
+        listener.publish(TOPICS.counter_cmd("1"), press("recall"))
+        assert listener.wait_for(lambda li: len(li.payloads(TOPICS.called)) == 2)
+        assert [Called.decode(p).recall for p in listener.payloads(TOPICS.called)] == [False, True]
+        assert caller.counts["duplicates"] == 3
+        logged = sqlite3.connect(caller.store.path).execute("SELECT count(*) FROM events WHERE kind "
+                                                            "= 'ticket'").fetchone()[0]
+        assert logged == 1
+    finally:
+        listener.close()
+
+
+# -- kill -9 and restart ---------------------------------------------------------------
+
+def start_caller_process(config: Path, db: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config), "--audio", "none",
+         "--db", str(db)], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
+        broker, site_config: Path, tmp_path: Path) -> None:
+    db, log = tmp_path / "caller.db", tmp_path / "caller.log"
+    listener = Listener(broker.url, TOPICS.status_all)
+    process = start_caller_process(site_config, db, log)
+    try:
+        online = TOPICS.status("caller", "hub")
+
+        def caller_online(li: Listener) -> bool:
+            payloads = li.payloads(online)
+            return bool(payloads) and Status.decode(payloads[-1]).state == "online"
+
+        assert listener.wait_for(caller_online, timeout=20), log.read_text()
+        tickets = [new_ticket(str(1001 + i), "dat-dai" if i % 2 else "tu-phap") for i in range(300)]
+        presses: list[tuple[str, bytes]] = []
+        kill_points = {60, 150, 250}
+        for i, t in enumerate(tickets):
+            listener.publish(TOPICS.ticket, encode(t))
+            if i % 3 == 0:
+                counter = str(1 + i % 4)
+                payload = press("next")
+                presses.append((counter, payload))
+                listener.publish(TOPICS.counter_cmd(counter), payload)
+            if i in kill_points:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(10)
+                process = start_caller_process(site_config, db, log)
+        # Everything published was PUBACKed by the broker; the caller must end with all of it.
+        ticket_ids = {t.id for t in tickets}
+        command_ids = {json.loads(p)["id"] for _, p in presses}
+        events = sqlite3.connect(db, timeout=10)
+
+        def logged() -> tuple[set[str], set[str]]:
+            rows = events.execute("SELECT kind, msg_id FROM events").fetchall()
+            return ({m for k, m in rows if k == "ticket"}, {m for k, m in rows if k == "command"})
+
+        assert listener.wait_for(lambda li: logged() == (ticket_ids, command_ids), timeout=30), \
+            [len(s) for s in logged()]
+        counts = events.execute(
+            "SELECT kind, count(*), count(DISTINCT msg_id) FROM events GROUP BY kind").fetchall()
+        assert all(total == distinct for _, total, distinct in counts)
+        assert dict((k, n) for k, n, _ in counts)["ticket"] == len(tickets)
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(10) == 0, log.read_text()[-3000:]
+        listener.close()
+    # The state the log rebuilds: every ticket once, in exactly one place.
+    config = load_config(site_config)
+    engine = Engine({c.id: c.services for c in config.counters})
+    for event in EventStore(db).replay():
+        engine.apply(event)
+    assert set(engine.tickets) == ticket_ids
+    serving = [c.current for c in engine.counters.values() if c.current]
+    assert len(serving) == len(set(serving))
+    rows = sqlite3.connect(db).execute("SELECT count(*), count(called_at) FROM tickets").fetchone()
+    assert rows[0] == len(tickets)
