@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,17 @@ from motcua.caller.voice import spoken_sentence
 from rig import Listener
 
 from motcua.config import load_config
-from motcua.protocol import Board, Called, CounterCommand, CounterState, Status, Topics, encode, new_id
+from motcua.protocol import (
+    Board,
+    Called,
+    CounterCommand,
+    CounterState,
+    Rating,
+    Status,
+    Topics,
+    encode,
+    new_id,
+)
 
 TOPICS = Topics("liem-chung")
 EXAMPLE = load_config(Path(__file__).parents[2] / "examples" / "liem-chung.toml")
@@ -50,8 +61,19 @@ def caller(site_config: Path, tmp_path: Path) -> Iterator[Caller]:
     assert running.link.connected.wait(10)
     yield running
     stop.set()
+    running.inbox.put(None)   # wake the owner loop now rather than at its next tick
     thread.join(10)
     assert not thread.is_alive()
+
+
+def eventually(predicate, timeout: float = 20) -> bool:
+    """Poll a condition that no message announces (rows in the event log)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        threading.Event().wait(0.02)
+    return True
 
 
 def latest(listener: Listener, topic: str, kind):
@@ -167,7 +189,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
             rows = events.execute("SELECT kind, msg_id FROM events").fetchall()
             return ({m for k, m in rows if k == "ticket"}, {m for k, m in rows if k == "command"})
 
-        assert listener.wait_for(lambda li: logged() == (ticket_ids, command_ids), timeout=30), \
+        assert eventually(lambda: logged() == (ticket_ids, command_ids), timeout=30), \
             [len(s) for s in logged()]
         counts = events.execute(
             "SELECT kind, count(*), count(DISTINCT msg_id) FROM events GROUP BY kind").fetchall()
@@ -187,3 +209,27 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
     assert len(serving) == len(set(serving))
     rows = sqlite3.connect(db).execute("SELECT count(*), count(called_at) FROM tickets").fetchone()
     assert rows[0] == len(tickets)
+
+
+def test_a_rating_is_kept_with_the_ticket_the_counter_finished(broker, caller: Caller) -> None:
+    listener = Listener(broker.url, TOPICS.board)
+    try:
+        listener.wait_for(lambda li: li.payloads(TOPICS.board))
+        served = new_ticket("1001")
+        listener.publish(TOPICS.ticket, encode(served))
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        listener.publish(TOPICS.counter_cmd("1"), press("done"))
+        listener.publish(TOPICS.counter_rating("1"), encode(Rating(id=new_id(), score=1)))
+        listener.publish(TOPICS.counter_rating("1"), encode(Rating(id=new_id(), score=3)))
+        history = sqlite3.connect(caller.store.path, timeout=10)
+
+        def rating() -> tuple | None:
+            return history.execute("SELECT status, rating FROM tickets WHERE id = ?",
+                                   (served.id,)).fetchone()
+
+        assert eventually(lambda: rating() == ("done", 1)), rating()
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))   # after the second rating
+        assert eventually(lambda: caller.counts["events"] >= 6)
+        assert rating() == ("done", 1), "one rating per ticket: the second is refused"
+    finally:
+        listener.close()
