@@ -147,10 +147,35 @@ def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller
 
 # -- kill -9 and restart ---------------------------------------------------------------
 
-def start_caller_process(config: Path, db: Path, log: Path) -> subprocess.Popen:
+def start_caller_process(config: Path, db: Path, log: Path, audio: str = "none") -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config), "--audio", "none",
+        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config), "--audio", audio,
          "--db", str(db)], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+def caller_online(listener: Listener) -> bool:
+    payloads = listener.payloads(TOPICS.status("caller", "hub"))
+    return bool(payloads) and Status.decode(payloads[-1]).state == "online"
+
+
+def test_sigterm_stops_cleanly_after_speaking(broker, site_config: Path, tmp_path: Path) -> None:
+    log, sounds = tmp_path / "caller.log", tmp_path / "sounds"
+    listener = Listener(broker.url, TOPICS.status_all, TOPICS.called)
+    process = start_caller_process(site_config, tmp_path / "caller.db", log, f"wav:{sounds}")
+    try:
+        assert listener.wait_for(caller_online, timeout=20), log.read_text()
+        listener.publish(TOPICS.ticket, encode(new_ticket("1001")))
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.called), timeout=10)
+        assert eventually(lambda: any(sounds.glob("*.wav")), timeout=30), log.read_text()
+        process.terminate()
+        assert process.wait(15) == 0, log.read_text()[-3000:]
+        assert listener.wait_for(lambda li: not caller_online(li), timeout=10), "says offline"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        listener.close()
 
 
 def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
@@ -159,12 +184,6 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
     listener = Listener(broker.url, TOPICS.status_all)
     process = start_caller_process(site_config, db, log)
     try:
-        online = TOPICS.status("caller", "hub")
-
-        def caller_online(li: Listener) -> bool:
-            payloads = li.payloads(online)
-            return bool(payloads) and Status.decode(payloads[-1]).state == "online"
-
         assert listener.wait_for(caller_online, timeout=20), log.read_text()
         tickets = [new_ticket(str(1001 + i), "dat-dai" if i % 2 else "tu-phap") for i in range(300)]
         presses: list[tuple[str, bytes]] = []
@@ -196,8 +215,9 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
         assert all(total == distinct for _, total, distinct in counts)
         assert dict((k, n) for k, n, _ in counts)["ticket"] == len(tickets)
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        assert process.wait(10) == 0, log.read_text()[-3000:]
+        # Stopped hard: a clean stop with calls still being spoken is tested on its own below.
+        process.kill()
+        process.wait(10)
         listener.close()
     # The state the log rebuilds: every ticket once, in exactly one place.
     config = load_config(site_config)
