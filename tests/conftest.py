@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -14,10 +13,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from rig import FakePrinter, Mosquitto
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "liem-chung.toml"
+from rig import FakePrinter, Mosquitto, write_site_config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,21 +58,6 @@ def mock_factory():
     finally:
         Device.pin_factory.reset()
         Device.pin_factory = saved
-
-
-def write_site_config(directory: Path, *, broker_url: str = "mqtt://127.0.0.1:1883",
-                      printer: str | None = None, extra: str = "") -> Path:
-    """The example office config, pointed at a test broker and a temporary state dir."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    state = directory / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    text = re.sub(r'(?m)^state_dir = .*$', f'state_dir = "{state}"', text)
-    text = re.sub(r'(?m)^url = .*$', f'url = "{broker_url}"', text)
-    if printer is not None:
-        text = re.sub(r'(?m)^printer = .*$', f'printer = "{printer}"', text)
-    path = directory / "site.toml"
-    path.write_text(text + "\n" + extra, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

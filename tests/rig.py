@@ -8,12 +8,16 @@ is a TCP server that keeps every byte, as a networked ESC/POS printer on port
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "liem-chung.toml"
 
 
 def free_port() -> int:
@@ -220,3 +224,18 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def write_site_config(directory: Path, *, broker_url: str = "mqtt://127.0.0.1:1883",
+                      printer: str | None = None, extra: str = "") -> Path:
+    """The example office config, pointed at a test broker and a temporary state dir."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    state = directory / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    text = re.sub(r'(?m)^state_dir = .*$', f'state_dir = "{state}"', text)
+    text = re.sub(r'(?m)^url = .*$', f'url = "{broker_url}"', text)
+    if printer is not None:
+        text = re.sub(r'(?m)^printer = .*$', f'printer = "{printer}"', text)
+    path = directory / "site.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
