@@ -105,6 +105,16 @@ def start_caller(config: Path, db: Path, log: Path) -> subprocess.Popen:
     return process
 
 
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM; the announcer may still be speaking a backlog of calls, so then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def tickets(config: Path, count: int) -> list[Ticket]:
     loaded = load_config(config)
     day = service_day(datetime.now().astimezone(), loaded.site.tz, loaded.site.day_starts_at)
@@ -156,12 +166,14 @@ def latency(work: Path, calls: int) -> None:
         median, p99 = figures("Next -> board received", samples)
         print(f"{'ratio to raw':<30} median {median / raw_median:5.1f}x (target <= 3x)   "
               f"p99 {p99 / raw_p99:5.1f}x (target <= 5x)")
+        rss, peak = rss_kb(process.pid)
+        print(f"caller memory, example office after {calls} calls spoken: {rss / 1024:.1f} MB, "
+              f"peak {peak / 1024:.1f} MB (target <= 60 MB)")
         boards.close()
         client.disconnect()
         client.loop_stop()
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
         broker.stop()
 
 
@@ -216,7 +228,8 @@ def throughput(work: Path, total: int, counters: int) -> None:
               f"all committed in {elapsed:.2f} s -> {len(ids) / elapsed:,.0f} durable commands/s "
               f"(target >= 1,000); lost {lost}, doubled {doubled}")
         rss, peak = rss_kb(process.pid)
-        print(f"caller memory: {idle_rss[0] / 1024:.1f} MB with {total // 2} tickets waiting; "
+        print(f"caller memory, {counters} counters: {idle_rss[0] / 1024:.1f} MB with "
+              f"{total // 2} tickets waiting; "
               f"{rss / 1024:.1f} MB after the burst, peak {peak / 1024:.1f} MB (target <= 60 MB)")
         print(f"event log: {db.stat().st_size / 1e6:.1f} MB, counts "
               f"{json.dumps(dict(log.execute('SELECT kind, count(*) FROM events GROUP BY kind')))}")
@@ -225,8 +238,7 @@ def throughput(work: Path, total: int, counters: int) -> None:
             client.loop_stop()
         boards.close()
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
         broker.stop()
 
 
