@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", help="site config (default: the built-in example office)")
     demo.add_argument("--out", default="motcua-demo", help="folder for tickets, sounds, snapshots")
     demo.add_argument("--audio", help="speaker, wav:DIR or none (default: speaker if any)")
+    demo.add_argument("--embedded-broker", action="store_true",
+                      help="use the pure-Python broker even when Mosquitto is installed")
     return parser
 
 

@@ -97,8 +97,8 @@ class Office:
         self.logs = out / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
-    def start_broker(self) -> str:
-        mosquitto = shutil.which("mosquitto") or (
+    def start_broker(self, *, embedded: bool = False) -> str:
+        mosquitto = None if embedded else shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if mosquitto:
             conf = self.out / "mosquitto.conf"
@@ -274,7 +274,7 @@ def run_demo(options: argparse.Namespace) -> int:
     snapshot_wanted = threading.Event()
     watcher = None
     try:
-        broker_name = office.start_broker()
+        broker_name = office.start_broker(embedded=options.embedded_broker)
         office.start_roles(counters, board_window)
         watcher = Watcher(office, topics, snapshot_wanted.set)
         expected = {"caller/*", f"kiosk/{config.kiosks[0].id}"} | {f"counter/{c}" for c in counters}

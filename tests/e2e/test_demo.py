@@ -14,14 +14,15 @@ from PIL import Image
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_takes_keys_and_runs_the_office(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_takes_keys_and_runs_the_office(tmp_path: Path, broker: str) -> None:
     out = tmp_path / "demo"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     demo = subprocess.Popen(
         [sys.executable, "-m", "motcua.cli", "demo", "--out", str(out), "--audio",
-         f"wav:{out / 'sounds'}"],
+         f"wav:{out / 'sounds'}", *(["--embedded-broker"] if broker == "embedded" else [])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     assert demo.stdin is not None and demo.stdout is not None
     lines: list[str] = []
@@ -39,6 +40,7 @@ def test_demo_takes_keys_and_runs_the_office(tmp_path: Path) -> None:
         text = "\n".join(lines)
         assert "[1]  Đất đai" in text
         assert "[q] next" in text
+        assert ("amqtt" in text) == (broker == "embedded")
         demo.stdin.write(b"1")                  # a ticket for Đất đai
         demo.stdin.flush()
         tickets = out / "tickets"
