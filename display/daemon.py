@@ -1,8 +1,10 @@
-"""``motcua display``: the waiting-room board (or one counter's screen) on the TV.
+"""``motcua display``: the waiting-room board (or one counter's small screen) on a TV.
 
-The pygame loop is the owner loop: the MQTT link only enqueues, and each frame
-drains the inbox. The board is repainted when something changed or the clock's
-second turns; in between only the ticker strip is redrawn.
+The pygame loop is the owner loop: the MQTT link's callbacks only enqueue, and each
+pass drains the inbox, then redraws the regions that changed and flips only those.
+It sleeps on the inbox until the next thing to draw (the ticker's next frame, the
+highlight's next blink, the clock's next second), so a board message is drawn as soon
+as it arrives.
 """
 
 from __future__ import annotations
@@ -11,68 +13,105 @@ import argparse
 import logging
 import os
 import queue
+import socket
+import sys
 import threading
 import time
-from datetime import datetime, tzinfo
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
-from motcua.errors import MotcuaError, ProtocolError
+from motcua.errors import ConfigError, ProtocolError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
-from motcua.protocol import Board, CounterState, Topics
+from motcua.protocol import Board, Topics
 
-from .view import board_view
+from .fonts import FontBook, missing_glyphs
+from .layout import Rect
+from .render import BoardPainter, CounterPainter
+from .state import LABELS, BoardKeeper
 
 log = logging.getLogger(__name__)
-FRAME_S = 1 / 15          # ticker and blink
-DEFAULT_SIZE = (1280, 720)
+
+WINDOW_SIZE = (1280, 720)          # a desktop window without --size and with fullscreen = false
+SNAPSHOT_SIZE = (1920, 1080)
+COUNTER_SNAPSHOT_SIZE = (800, 480)
+SETTLE_S = 0.3                     # after the first board, a newer one may follow at once
 
 
-class BoardState:
-    """What the screen knows: the newest board, the counter's state, the link."""
+class BoardApp:
+    """The board's owner: takes inbox events, draws frames on a surface (any pygame Surface)."""
 
-    def __init__(self, topics: Topics, counter: str | None, tz: tzinfo) -> None:
-        self.topics = topics
+    def __init__(self, config: SiteConfig, surface: Any, fonts: FontBook, *,
+                 counter: str | None = None, mono: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        self.topics = Topics(config.site.id)
+        self.surface = surface
         self.counter = counter
-        self.tz = tz
-        self.board: Board | None = None
-        self.counter_state: CounterState | None = None
-        self.online = False
-        self.received_at: datetime | None = None
+        self.mono = mono
+        self.wall = wall or (lambda: datetime.now(config.site.tz))
+        self.keeper = BoardKeeper(config)
+        self.painter: BoardPainter | CounterPainter
+        if counter is None:
+            self.painter = BoardPainter(surface, config, fonts)
+        else:
+            self.painter = CounterPainter(surface, fonts)
+        self.ticker_moves = counter is None and bool(config.board.ticker)
+        self.frame_s = 1.0 / config.board.fps
+        self.started = mono()
         self.dropped = 0
+        self.changed_at: float | None = None   # when the last accepted board arrived (mono)
 
-    def apply(self, event: object) -> bool:
-        """Take one inbox event; True when the screen must change."""
-        if isinstance(event, LinkUp):
-            self.online = True
-            return True
-        if isinstance(event, LinkDown):
-            self.online = False
-            return True
-        if not isinstance(event, Inbound):
-            return False
-        try:
-            if event.topic == self.topics.board:
+    def handle(self, event: object) -> None:
+        if isinstance(event, Inbound) and event.topic == self.topics.board:
+            try:
                 board = Board.decode(event.payload)
-                if self.board and board.seq < self.board.seq and board.day == self.board.day \
-                        and not event.retain:
-                    return False       # an old copy overtaken by a newer board
-                self.board = board
-            elif self.counter and event.topic == self.topics.counter_state(self.counter):
-                self.counter_state = CounterState.decode(event.payload)
-            else:
-                return False
-        except ProtocolError as exc:
-            self.dropped += 1
-            log.warning("dropped a message on %s: %s", event.topic, exc)
-            return False
-        self.received_at = datetime.now(self.tz)
-        return True
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped a board message (%d so far): %s", self.dropped, exc)
+                return
+            if self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall()):
+                self.changed_at = self.mono()
+        elif isinstance(event, LinkUp):
+            self.keeper.link_up()
+            log.info("broker connected: the retained board follows")
+        elif isinstance(event, LinkDown):
+            self.keeper.link_down()
+            log.warning("broker lost: showing the last board with the offline mark")
 
-    @property
-    def has_data(self) -> bool:
-        return self.counter_state is not None if self.counter else self.board is not None
+    def drain(self, inbox: queue.Queue, timeout: float) -> int:
+        """Wait up to ``timeout`` for an event, then take every waiting one; how many."""
+        taken = 0
+        try:
+            event = inbox.get(timeout=timeout) if timeout > 0 else inbox.get_nowait()
+            while True:
+                self.handle(event)
+                taken += 1
+                event = inbox.get_nowait()
+        except queue.Empty:
+            return taken
+
+    def frame(self, *, force_highlight: bool = False) -> list[Rect]:
+        """Redraw what changed; the rectangles to flip."""
+        mono = self.mono()
+        view = self.keeper.view(self.wall(), mono, force_highlight=force_highlight)
+        if isinstance(self.painter, CounterPainter):
+            return self.painter.paint(self.keeper.counter_view(self.counter or ""), view)
+        return self.painter.paint(view, ticker_s=mono - self.started)
+
+    def wait_s(self) -> float:
+        """How long the loop may sleep before the picture must change by itself."""
+        if self.ticker_moves:
+            return self.frame_s
+        mono = self.mono()
+        wall = self.wall()
+        until = 1.0 - wall.microsecond / 1e6 + 0.005        # just after the next second
+        blink = self.keeper.next_change(mono)
+        if blink is not None:
+            until = min(until, blink - mono)
+        return max(0.005, until)
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:
@@ -81,109 +120,103 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
         try:
             config.counter(counter)
         except KeyError:
-            raise MotcuaError(f"--counter {counter}: no such counter in {config.file}") from None
-    device = f"counter-{counter}" if counter else "board"
+            known = ", ".join(c.id for c in config.counters)
+            raise ConfigError("command line", "--counter",
+                              f"no counter {counter!r} in the config (known: {known})") from None
+    host = socket.gethostname().split(".")[0] or "board"
+    device = f"{host}-snapshot" if options.snapshot else (f"{host}-counter-{counter}" if counter else host)
     setup_logging("display", device, verbose=options.verbose)
     if options.snapshot:
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")   # a snapshot needs no screen
-    from .render import pygame_module
-
-    pygame = pygame_module()
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")    # a snapshot needs no screen
+    pygame = require("pygame", "display", "python3-pygame")
+    fonts = FontBook.find(regular=config.board.font, bold=config.board.bold_font)
+    _warn_missing_glyphs(config, fonts)
     topics = Topics(config.site.id)
     inbox: queue.Queue = queue.Queue()
-    subscriptions = [(topics.board, 1)]
-    if counter:
-        subscriptions.append((topics.counter_state(counter), 1))
-    state = BoardState(topics, counter, config.site.tz)
     link = Link(config.broker, topics, role="display", device=device, inbox=inbox,
-                subscriptions=subscriptions)
+                subscriptions=[(topics.board, 1)])
     link.start()
     try:
         if options.snapshot:
-            return _snapshot(config, options, state, inbox, pygame)
-        return _show(config, options, state, inbox, pygame, link)
+            return _snapshot(config, options, pygame, fonts, inbox)
+        return _show(config, options, pygame, fonts, inbox, link)
     finally:
         link.stop()
         pygame.quit()
 
 
-def _drain(state: BoardState, inbox: queue.Queue, timeout: float = 0.0) -> bool:
-    changed = False
-    try:
-        event = inbox.get(timeout=timeout) if timeout else inbox.get_nowait()
-        while True:
-            changed |= state.apply(event)
-            event = inbox.get_nowait()
-    except queue.Empty:
-        return changed
-
-
-def _snapshot(config: SiteConfig, options: argparse.Namespace, state: BoardState,
-              inbox: queue.Queue, pygame: Any) -> int:
+def _snapshot(config: SiteConfig, options: argparse.Namespace, pygame: Any, fonts: FontBook,
+              inbox: queue.Queue) -> int:
+    size = options.size or (COUNTER_SNAPSHOT_SIZE if options.counter else SNAPSHOT_SIZE)
+    app = BoardApp(config, pygame.Surface(size), fonts, counter=options.counter)
     deadline = time.monotonic() + options.timeout
-    while not state.has_data and time.monotonic() < deadline:
-        _drain(state, inbox, timeout=max(0.01, min(0.2, deadline - time.monotonic())))
-    _drain(state, inbox, timeout=0.3)     # a retained board may be followed by a newer one
-    if not state.has_data:
-        print(f"motcua display: no board state from {config.broker.url} within "
-              f"{options.timeout:g} s (is the caller running?)")
+    while app.keeper.board is None and time.monotonic() < deadline:
+        app.drain(inbox, min(0.2, max(0.0, deadline - time.monotonic())))
+    if app.keeper.board is None:
+        print(f"motcua display: no board state from {config.broker.url} within {options.timeout:g} s "
+              "(is the caller running?)", file=sys.stderr)
         return 1
-    surface = pygame.Surface(options.size or DEFAULT_SIZE)
-    _paint(config, surface, state, blink_on=True, ticker_offset=surface.get_width() // 3)
-    pygame.image.save(surface, options.snapshot)
-    log.info("board written to %s", options.snapshot)
+    app.drain(inbox, SETTLE_S)
+    app.frame(force_highlight=True)
+    pygame.image.save(app.surface, options.snapshot)
+    log.info("board (seq %d) written to %s", app.keeper.board.seq, options.snapshot)
     return 0
 
 
-def _paint(config: SiteConfig, surface: Any, state: BoardState, *, blink_on: bool,
-           ticker_offset: int) -> object:
-    from .render import BoardPainter, paint_counter
-
-    now = datetime.now(config.site.tz)
-    if state.counter:
-        s = state.counter_state
-        paint_counter(surface, config.counter(state.counter).name,
-                      s.number if s and s.number else "—", s.name if s else None, state.online)
-        return None
-    painter = BoardPainter(surface)
-    painter.paint(board_view(config, state.board, now=now, online=state.online,
-                             received_at=state.received_at),
-                  now, blink_on=blink_on, ticker_text=config.board.ticker, ticker_offset=ticker_offset)
-    return painter
-
-
-def _show(config: SiteConfig, options: argparse.Namespace, state: BoardState, inbox: queue.Queue,
-          pygame: Any, link: Link) -> int:
+def _show(config: SiteConfig, options: argparse.Namespace, pygame: Any, fonts: FontBook,
+          inbox: queue.Queue, link: Link) -> int:
     stop = stop_on_signals()
     systemd = Systemd()
-    pygame.display.init()
+    pygame.display.init()     # SDL picks the driver: KMS/DRM on a Pi without X, else a window
     if options.size:
         screen = pygame.display.set_mode(options.size)
-    else:
+    elif config.board.fullscreen:
         screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
-    pygame.display.set_caption(config.site.name)
+    else:
+        screen = pygame.display.set_mode(WINDOW_SIZE)
+    pygame.display.set_caption(f"{config.board.title or config.site.name} – motcua")
     pygame.mouse.set_visible(False)
-    systemd.ready()
-    last_second, last_blink, offset, painter = -1, False, 0, None
-    tick = threading.Event()
-    while not stop.is_set():
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
-                                             and event.key == pygame.K_ESCAPE):
-                stop.set()
-        changed = _drain(state, inbox)
-        second = int(time.time())
-        blink_on = (time.monotonic() % 1.0) < 0.6
-        if changed or second != last_second or blink_on != last_blink:
-            painter = _paint(config, screen, state, blink_on=blink_on, ticker_offset=offset)
-            pygame.display.flip()
-            last_second, last_blink = second, blink_on
-            systemd.watchdog()
-            link.set_health(dropped=state.dropped)
-        elif painter is not None and config.board.ticker:
-            rect = painter.paint_ticker(config.board.ticker, offset)
-            pygame.display.update(rect)
-        offset += max(2, screen.get_width() // 400)
-        tick.wait(FRAME_S)
+    log.info("board on %s at %dx%d", pygame.display.get_driver(), *screen.get_size())
+    app = BoardApp(config, screen, fonts, counter=options.counter)
+    pygame.display.flip()
+    systemd.ready(f"{screen.get_width()}x{screen.get_height()}")
+    run_loop(app, inbox, stop, pygame, on_second=lambda: _beat(systemd, link, app))
     systemd.stopping()
     return 0
+
+
+def run_loop(app: BoardApp, inbox: queue.Queue, stop: threading.Event, pygame: Any, *,
+             on_second: Callable[[], None] = lambda: None,
+             on_flip: Callable[[list[Rect]], None] = lambda rects: None) -> None:
+    """The owner loop: inbox, window events, redraw what changed, flip only that."""
+    next_beat = 0.0
+    while not stop.is_set():
+        app.drain(inbox, app.wait_s())
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
+                                             and event.key in (pygame.K_ESCAPE, pygame.K_q)):
+                stop.set()
+        dirty = app.frame()
+        if dirty:
+            pygame.display.update(dirty)
+            on_flip(dirty)
+        if app.mono() >= next_beat:
+            next_beat = app.mono() + 1.0
+            on_second()
+
+
+def _beat(systemd: Systemd, link: Link, app: BoardApp) -> None:
+    systemd.watchdog()
+    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None)
+
+
+def _warn_missing_glyphs(config: SiteConfig, fonts: FontBook) -> None:
+    """A text of the config the font cannot draw is logged once at start, not shown as boxes."""
+    texts = "".join([config.board.title or config.site.name, config.site.unit, config.board.ticker,
+                     *LABELS.values(), *(s.name for s in config.services),
+                     *(c.name for c in config.counters)])
+    for bold in (False, True):
+        missing = missing_glyphs(fonts.get(32, bold=bold), texts)
+        if missing:
+            log.error("the font %s has no glyph for %r: set board.font to a font that has",
+                      fonts.bold if bold else fonts.regular, missing)

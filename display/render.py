@@ -1,132 +1,261 @@
-"""Drawing the board with pygame (the only module here that imports it)."""
+"""Drawing the board with pygame: only the regions whose content changed are redrawn.
+
+Each region (the clock, one counter's row, one call, …) remembers the content it last
+drew; :meth:`BoardPainter.paint` redraws the regions whose content differs and returns
+their rectangles, so the loop flips only those (``pygame.display.update(rects)``). In a
+quiet office that is the clock once a second and the ticker strip.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from functools import cache
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from motcua.errors import require
-from motcua.fonts import find_font
+from motcua.config import SiteConfig
 
-from .layout import Layout, Rect, board_layout
-from .view import BoardView
+from .fonts import FontBook
+from .layout import BoardLayout, CounterLayout, Rect, board_layout, counter_layout, fit, font_size
+from .state import LABELS, BoardView, CallRow, CounterRow, WaitRow
 
-BACKGROUND = (10, 35, 80)
-PANEL = (20, 60, 120)
-HIGHLIGHT = (250, 200, 20)
-TEXT = (255, 255, 255)
-DIM = (170, 190, 220)
-NUMBER = (255, 230, 90)
-OFFLINE = (220, 40, 40)
-TICKER_BG = (150, 20, 20)
-
-
-def pygame_module() -> Any:
-    return require("pygame", "display", "python3-pygame")
-
-
-@cache
-def font(size: int, bold: bool) -> Any:
-    pygame = pygame_module()
-    pygame.font.init()
-    return pygame.font.Font(str(find_font(bold)), max(8, size))
+Colour = tuple[int, int, int]
+BACKGROUND: Colour = (8, 32, 74)
+HEADER: Colour = (4, 20, 50)
+PANEL: Colour = (18, 54, 112)
+TEXT: Colour = (255, 255, 255)
+DIM: Colour = (165, 185, 220)
+NUMBER: Colour = (255, 222, 80)
+HEADING: Colour = (120, 200, 255)
+HIGHLIGHT: Colour = (255, 196, 0)       # the newest call's row while it blinks
+ON_HIGHLIGHT: Colour = (20, 20, 20)
+PAUSED: Colour = (255, 150, 60)
+OFFLINE: Colour = (210, 30, 30)
+NOTICE: Colour = (255, 210, 120)
+TICKER_BG: Colour = (150, 16, 16)
+TICKER_GAP_EM = 4                       # space between two passes of the ticker, in text heights
 
 
-def fitted(text: str, rect: Rect, *, bold: bool = False, share: float = 0.8) -> Any:
-    """The largest font (up to ``share`` of the rect's height) at which text fits its width."""
-    size = int(rect[3] * share)
-    while size > 8 and font(size, bold).size(text)[0] > rect[2] * 0.95:
-        size = int(size * 0.9)
-    return font(size, bold)
+class Painter:
+    """Regions with remembered content, and text fitted into boxes."""
 
-
-def blit_text(surface: Any, text: str, rect: Rect, color: tuple[int, int, int], *,
-              bold: bool = False, share: float = 0.8, align: str = "center") -> None:
-    face = fitted(text, rect, bold=bold, share=share)
-    image = face.render(text, True, color)
-    x, y, w, h = rect
-    left = {"center": x + (w - image.get_width()) // 2, "left": x + int(w * 0.03),
-            "right": x + w - image.get_width() - int(w * 0.03)}[align]
-    surface.blit(image, (left, y + (h - image.get_height()) // 2))
-
-
-def rows(rect: Rect, count: int) -> list[Rect]:
-    x, y, w, h = rect
-    step = h // max(count, 1)
-    return [(x, y + i * step, w, step) for i in range(count)]
-
-
-class BoardPainter:
-    """Paints a BoardView on a pygame surface."""
-
-    def __init__(self, surface: Any) -> None:
+    def __init__(self, surface: Any, fonts: FontBook) -> None:
         self.surface = surface
-        self.layout: Layout | None = None
+        self.fonts = fonts
+        self._drawn: dict[str, Hashable] = {}
+        self._dirty: list[Rect] = []
 
-    def paint(self, view: BoardView, now: datetime, *, blink_on: bool = True,
-              ticker_text: str = "", ticker_offset: int = 0) -> None:
-        pygame = pygame_module()
-        width, height = self.surface.get_size()
-        layout = self.layout = board_layout(width, height, len(view.counters))
-        self.surface.fill(BACKGROUND)
-        hx, hy, hw, hh = layout.header
-        blit_text(self.surface, view.title, (hx, hy, hw * 3 // 4, hh * 3 // 5), TEXT, bold=True)
-        blit_text(self.surface, view.subtitle, (hx, hy + hh * 3 // 5, hw * 3 // 4, hh * 2 // 5), DIM)
-        sx, sy, sw, sh = layout.status
-        blit_text(self.surface, now.strftime("%H:%M:%S"), (sx, sy, sw, sh * 3 // 5), TEXT, bold=True)
-        if view.online:
-            blit_text(self.surface, now.strftime("%d/%m/%Y"), (sx, sy + sh * 3 // 5, sw, sh * 2 // 5), DIM)
+    def region(self, name: str, rect: Rect, content: Hashable, draw: Callable[[Rect], None]) -> bool:
+        """Draw ``rect`` if its content changed since last time; True if it was drawn."""
+        if self._drawn.get(name, _NOTHING) == content:
+            return False
+        self._drawn[name] = content
+        draw(rect)
+        self._dirty.append(rect)
+        return True
+
+    def forget(self, prefix: str) -> None:
+        """Regions inside one that was just repainted must draw again."""
+        for name in [n for n in self._drawn if n.startswith(prefix)]:
+            del self._drawn[name]
+
+    def take_dirty(self) -> list[Rect]:
+        dirty, self._dirty = self._dirty, []
+        return dirty
+
+    def fill(self, rect: Rect, colour: Colour, radius: int = 0) -> None:
+        if radius:
+            import pygame
+
+            pygame.draw.rect(self.surface, colour, rect, border_radius=radius)
         else:
-            since = f"MẤT KẾT NỐI · cập nhật {view.updated or '—'}"
-            blit_text(self.surface, since, (sx, sy + sh * 3 // 5, sw, sh * 2 // 5), OFFLINE, bold=True)
-        for cell, rect in zip(view.counters, layout.counters, strict=True):
-            lit = cell.highlight and blink_on
-            pygame.draw.rect(self.surface, HIGHLIGHT if lit else PANEL, rect, border_radius=8)
-            x, y, w, h = rect
-            ink = BACKGROUND if lit else TEXT
-            blit_text(self.surface, cell.name, (x, y, w, h // 4), ink, bold=True)
-            blit_text(self.surface, cell.number, (x, y + h // 4, w, h // 2),
-                      BACKGROUND if lit else NUMBER, bold=True, share=0.9)
-            note = cell.citizen or ("Tạm dừng" if cell.status == "paused" else "")
-            if note:
-                blit_text(self.surface, note, (x, y + h * 3 // 4, w, h // 4), ink)
-        self._list(layout.calls, "Vừa gọi", [f"{number}  →  {counter}" for number, counter in view.calls])
-        self._list(layout.waiting, "Đang chờ", [f"{name}: {count}" for name, count in view.waiting])
-        self.paint_ticker(ticker_text, ticker_offset)
+            self.surface.fill(colour, rect)
 
-    def paint_ticker(self, text: str, offset: int) -> Rect:
-        """The scrolling line; the only part redrawn between the once-a-second frames."""
-        pygame = pygame_module()
-        assert self.layout is not None
-        tx, ty, tw, th = rect = self.layout.ticker
-        pygame.draw.rect(self.surface, TICKER_BG, rect)
-        if text:
-            image = font(int(th * 0.6), False).render(text, True, TEXT)
-            self.surface.set_clip(rect)
-            self.surface.blit(image, (tx + tw - offset % (tw + image.get_width()),
-                                      ty + (th - image.get_height()) // 2))
-            self.surface.set_clip(None)
-        return rect
-
-    def _list(self, rect: Rect, heading: str, lines: list[str]) -> None:
-        pygame = pygame_module()
-        pygame.draw.rect(self.surface, PANEL, rect, border_radius=8)
-        slots = rows(rect, max(len(lines), 4) + 1)
-        blit_text(self.surface, heading, slots[0], HIGHLIGHT, bold=True, align="left")
-        for line, slot in zip(lines, slots[1:], strict=False):
-            blit_text(self.surface, line, slot, TEXT, align="left", share=0.7)
+    def text(self, text: str, rect: Rect, colour: Colour, *, size: int | None = None,
+             bold: bool = False, align: str = "left") -> None:
+        if not text:
+            return
+        wanted = size if size is not None else font_size(rect)
+        fitted = fit(text, rect, min(wanted, font_size(rect, 0.95)),
+                     lambda t, s: self.fonts.width(t, s, bold=bold))
+        image = self.fonts.get(fitted, bold=bold).render(text, True, colour)
+        x, y, w, h = rect
+        left = {"left": x, "center": x + (w - image.get_width()) // 2,
+                "right": x + w - image.get_width()}[align]
+        self.surface.blit(image, (left, y + (h - image.get_height()) // 2))
 
 
-def paint_counter(surface: Any, name: str, number: str, citizen: str | None, online: bool) -> None:
-    """Counter mode: one counter's number, as large as the screen allows."""
-    width, height = surface.get_size()
-    surface.fill(BACKGROUND)
-    blit_text(surface, name, (0, 0, width, height // 5), TEXT, bold=True)
-    blit_text(surface, number, (0, height // 5, width, height * 3 // 5), NUMBER, bold=True, share=0.95)
-    footer = citizen or ""
-    if not online:
-        footer = "MẤT KẾT NỐI"
-    if footer:
-        blit_text(surface, footer, (0, height * 4 // 5, width, height // 5),
-                  OFFLINE if not online else DIM)
+_NOTHING = object()
+
+
+class BoardPainter(Painter):
+    """The waiting-room board."""
+
+    def __init__(self, surface: Any, config: SiteConfig, fonts: FontBook) -> None:
+        super().__init__(surface, fonts)
+        width, height = surface.get_size()
+        self.layout: BoardLayout = board_layout(
+            width, height, counters=len(config.counters), calls=config.board.recent_calls,
+            services=len(config.services), ticker=bool(config.board.ticker))
+        self.ticker_speed = config.board.ticker_speed
+        self._ticker_image: Any = None
+        self._radius = max(2, min(width, height) // 120)
+
+    def paint(self, view: BoardView, *, ticker_s: float = 0.0) -> list[Rect]:
+        """Bring the surface up to ``view``; the rectangles that changed. ``ticker_s``: seconds
+        of scrolling so far (the ticker's position)."""
+        lay = self.layout
+        if self.region("screen", (0, 0, *lay.size), (view.title, view.subtitle),
+                       lambda rect: self._screen(rect, view)):
+            self.forget("clock")
+            self.forget("notice")
+            self.forget("counter")
+            self.forget("call")
+            self.forget("wait")
+            self.forget("ticker")
+        self.region("clock", _union(lay.time, lay.date), (view.time, view.date),
+                    lambda rect: self._clock(rect, view))
+        self.region("notice", lay.notice, (view.notice, view.offline),
+                    lambda rect: self._notice(rect, view))
+        for i, (cells, row) in enumerate(zip(lay.counter_rows, view.counters, strict=False)):
+            self.region(f"counter{i}", cells.row, row, lambda _r, c=cells, r=row: self._counter(c, r))
+        for i, cells in enumerate(lay.call_rows):
+            call = view.calls[i] if i < len(view.calls) else None
+            lit = i == 0 and view.highlight
+            self.region(f"call{i}", cells.row, (call, lit),
+                        lambda _r, c=cells, r=call, h=lit: self._call(c, r, h))
+        for i, (cells, row) in enumerate(zip(lay.wait_rows, view.waiting, strict=False)):
+            self.region(f"wait{i}", cells.row, row, lambda _r, c=cells, r=row: self._wait(c, r))
+        if lay.ticker is not None:
+            offset = self._ticker_offset(ticker_s)
+            self.region("ticker", lay.ticker, (view.ticker, offset),
+                        lambda rect: self._ticker(rect, view.ticker, offset))
+        return self.take_dirty()
+
+    # -- regions -----------------------------------------------------------------
+    def _screen(self, rect: Rect, view: BoardView) -> None:
+        lay = self.layout
+        self.fill(rect, BACKGROUND)
+        self.fill(lay.header, HEADER)
+        self.text(view.title, lay.title, TEXT, bold=True)
+        self.text(view.subtitle, lay.subtitle, DIM)
+        for panel, heading, label in ((lay.counters, lay.counters_heading, LABELS["serving"]),
+                                      (lay.calls, lay.calls_heading, LABELS["calls"]),
+                                      (lay.waiting, lay.waiting_heading, LABELS["waiting"])):
+            self.fill(panel, PANEL, self._radius)
+            self.text(label, _pad(heading, self._radius * 2), HEADING, bold=True)
+
+    def _clock(self, rect: Rect, view: BoardView) -> None:
+        self.fill(rect, HEADER)
+        self.text(view.time, self.layout.time, TEXT, bold=True, align="right")
+        self.text(view.date, self.layout.date, DIM, align="right")
+
+    def _notice(self, rect: Rect, view: BoardView) -> None:
+        self.fill(rect, OFFLINE if view.offline and view.notice else BACKGROUND)
+        self.text(view.notice, rect, TEXT if view.offline else NOTICE, bold=view.offline,
+                  align="center")
+
+    def _counter(self, cells: Any, row: CounterRow) -> None:
+        self.fill(cells.row, PANEL)
+        self.text(row.name, cells.name, TEXT, bold=True, size=font_size(cells.name, 0.5))
+        if row.number:
+            self.text(row.number, cells.number, NUMBER, bold=True, align="center")
+            self.text(row.person or "", cells.person, TEXT, size=font_size(cells.person, 0.4))
+        else:
+            label = {"paused": LABELS["paused"], "idle": LABELS["idle"]}.get(row.status, "—")
+            self.text(label, cells.number, PAUSED if row.status == "paused" else DIM,
+                      size=font_size(cells.number, 0.4), align="center")
+
+    def _call(self, cells: Any, call: CallRow | None, lit: bool) -> None:
+        self.fill(cells.row, HIGHLIGHT if lit else PANEL)
+        if call is None:
+            return
+        ink = ON_HIGHLIGHT if lit else TEXT
+        self.text(call.number, cells.number, ON_HIGHLIGHT if lit else NUMBER, bold=True,
+                  align="center")
+        self.text(f"→ {call.counter_name}", cells.counter, ink, bold=True,
+                  size=font_size(cells.counter, 0.85))
+        detail = " · ".join(part for part in (call.person, call.service_name) if part)
+        if call.recall:
+            detail = f"({LABELS['recall']}) {detail}"
+        self.text(detail, cells.detail, ink if lit else DIM)
+
+    def _wait(self, cells: Any, row: WaitRow) -> None:
+        self.fill(cells.row, PANEL)
+        size = font_size(cells.name, 0.55)
+        self.text(row.service_name, cells.name, TEXT, size=size)
+        count = f"{row.count}" + (f"  {row.estimate}" if row.estimate else "")
+        self.text(count, cells.count, NUMBER, bold=True, size=size, align="right")
+
+    def _ticker_offset(self, seconds: float) -> int:
+        rect = self.layout.ticker
+        assert rect is not None
+        size = font_size(rect, 0.6)
+        if self._ticker_image is None:
+            return 0
+        period = self._ticker_image.get_width() + TICKER_GAP_EM * size
+        return int(seconds * self.ticker_speed * size) % period
+
+    def _ticker(self, rect: Rect, text: str, offset: int) -> None:
+        size = font_size(rect, 0.6)
+        if self._ticker_image is None:
+            self._ticker_image = self.fonts.get(size).render(text, True, TEXT)
+        image = self._ticker_image
+        self.fill(rect, TICKER_BG)
+        period = image.get_width() + TICKER_GAP_EM * size
+        x = rect[0] + rect[2] // 3 - offset      # the first pass starts inside the strip
+        y = rect[1] + (rect[3] - image.get_height()) // 2
+        self.surface.set_clip(rect)
+        while x > rect[0]:
+            x -= period
+        while x < rect[0] + rect[2]:
+            self.surface.blit(image, (x, y))
+            x += period
+        self.surface.set_clip(None)
+
+
+class CounterPainter(Painter):
+    """One counter's small screen: the number it serves, as large as the screen allows."""
+
+    def __init__(self, surface: Any, fonts: FontBook) -> None:
+        super().__init__(surface, fonts)
+        self.layout: CounterLayout = counter_layout(*surface.get_size())
+
+    def paint(self, row: CounterRow, view: BoardView) -> list[Rect]:
+        lay = self.layout
+        if self.region("screen", (0, 0, *lay.size), row.name, lambda rect: self._screen(rect, row)):
+            self.forget("number")
+            self.forget("footer")
+        self.region("number", _union(lay.number, lay.person), (row.number, row.person, row.status),
+                    lambda rect: self._number(rect, row))
+        self.region("footer", lay.footer, (view.time, view.notice, view.offline),
+                    lambda rect: self._footer(rect, view))
+        return self.take_dirty()
+
+    def _screen(self, rect: Rect, row: CounterRow) -> None:
+        self.fill(rect, BACKGROUND)
+        self.fill(self.layout.name, HEADER)
+        self.text(row.name, self.layout.name, TEXT, bold=True, align="center")
+
+    def _number(self, rect: Rect, row: CounterRow) -> None:
+        self.fill(rect, BACKGROUND)
+        if row.number:
+            self.text(row.number, self.layout.number, NUMBER, bold=True, align="center",
+                      size=font_size(self.layout.number, 0.9))
+            self.text(row.person or "", self.layout.person, TEXT, align="center")
+        else:
+            label = {"paused": LABELS["paused"], "idle": LABELS["idle"]}.get(row.status, "—")
+            self.text(label, self.layout.number, PAUSED if row.status == "paused" else DIM,
+                      size=font_size(self.layout.number, 0.4), align="center")
+
+    def _footer(self, rect: Rect, view: BoardView) -> None:
+        self.fill(rect, OFFLINE if view.offline and view.notice else HEADER)
+        self.text(view.time, self.layout.time, DIM)
+        self.text(view.notice, self.layout.notice, TEXT, align="right")
+
+
+def _union(a: Rect, b: Rect) -> Rect:
+    x, y = min(a[0], b[0]), min(a[1], b[1])
+    return x, y, max(a[0] + a[2], b[0] + b[2]) - x, max(a[1] + a[3], b[1] + b[3]) - y
+
+
+def _pad(rect: Rect, dx: int) -> Rect:
+    return rect[0] + dx, rect[1], max(1, rect[2] - 2 * dx), rect[3]

@@ -9,10 +9,15 @@ from motcua.config_reader import Table
 
 @dataclass(frozen=True)
 class BoardSettings:
-    title: str | None
-    ticker: str
-    recent_calls: int
-    highlight_s: float
+    title: str | None          # header text; the site's name when absent
+    ticker: str                # the scrolling line at the bottom; none when empty
+    recent_calls: int          # how many of the latest calls are listed
+    highlight_s: float         # the newest call blinks this long
+    ticker_speed: float = 3.0  # ticker scroll speed, in text heights per second
+    fps: int = 25              # frames per second while something moves (ticker, blink)
+    fullscreen: bool = True    # without --size: full screen (a TV); false: a window
+    font: str | None = None    # a TrueType font tried before the built-in search list
+    bold_font: str | None = None
 
 
 def parse(root: Table) -> BoardSettings:
@@ -22,6 +27,11 @@ def parse(root: Table) -> BoardSettings:
         ticker=table.str("ticker", "", nonempty=False),
         recent_calls=table.int("recent_calls", 6, min=1, max=20),
         highlight_s=table.float("highlight_s", 8.0, min=0.0, max=120.0),
+        ticker_speed=table.float("ticker_speed", 3.0, min=0.1, max=50.0),
+        fps=table.int("fps", 25, min=1, max=60),
+        fullscreen=table.bool("fullscreen", True),
+        font=table.str("font", None),
+        bold_font=table.str("bold_font", None),
     )
     table.finish()
     return settings

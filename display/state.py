@@ -1,0 +1,222 @@
+"""What the board shows at a moment, from the latest Board message and the link (pure).
+
+The keeper keeps the last board for as long as it runs: a lost link or a quiet office
+never blanks it (peers' boards froze on "Empty" after idle days, FQM #298). A retained
+board is the broker's current snapshot and always wins, so a caller whose seq went
+backwards (its clock was reset) can never freeze the board on an old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from motcua.config import SiteConfig
+from motcua.protocol import Board, BoardCall
+
+BLINK_S = 0.5          # the newest call's highlight is on, then off, this long each
+LATE_TOLERANCE_S = 30  # a call older than highlight_s plus this is not "new" on arrival
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+# Every text the board itself writes (the config adds names, services and the ticker).
+LABELS = {
+    "counters": "Quầy",
+    "serving": "Đang phục vụ",
+    "calls": "Số vừa gọi",
+    "waiting": "Đang chờ",
+    "idle": "Đang trống",
+    "paused": "Tạm nghỉ",
+    "recall": "gọi lại",
+    "no_data": "Đang chờ dữ liệu từ máy gọi số…",
+    "offline": "MẤT KẾT NỐI",
+    "last_update": "cập nhật lúc",
+    "old_day": "Số liệu ngày",
+    "minutes": "phút",
+    "invite": "Mời số",
+    "to": "đến",
+}
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    name: str
+    number: str | None
+    person: str | None   # masked name
+    status: str          # "serving", "idle", "paused" or "unknown"
+
+
+@dataclass(frozen=True)
+class CallRow:
+    number: str
+    counter_name: str
+    service_name: str
+    person: str | None
+    recall: bool
+
+
+@dataclass(frozen=True)
+class WaitRow:
+    service_name: str
+    count: int
+    estimate: str        # "~15 phút", or "" when unknown
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """Everything one frame draws, except the ticker's scroll offset."""
+
+    title: str
+    subtitle: str
+    date: str            # "Thứ Hai, 30/11/2026"
+    time: str            # "08:15:02"
+    counters: tuple[CounterRow, ...]
+    calls: tuple[CallRow, ...]
+    waiting: tuple[WaitRow, ...]
+    highlight: bool      # the newest call (calls[0]) is drawn highlighted now
+    notice: str          # offline mark, "waiting for data", or "data of another day"
+    offline: bool
+    ticker: str
+
+
+class BoardKeeper:
+    """The latest board, the link's state and the newest call's highlight timer."""
+
+    def __init__(self, config: SiteConfig) -> None:
+        self.config = config
+        self.board: Board | None = None
+        self.updated_wall: datetime | None = None   # when the last board arrived (site time)
+        self.connected = False
+        self.highlight_start = 0.0
+        self.highlight_until = 0.0
+        self.accepted = 0
+        self.stale = 0
+
+    # -- events ------------------------------------------------------------------
+    def offer(self, board: Board, *, retained: bool, mono: float, wall: datetime) -> bool:
+        """Keep ``board`` unless it is a live copy or an older live one; True if kept."""
+        current = self.board
+        if current is not None and not retained and board.seq <= current.seq:
+            self.stale += 1
+            return False
+        newest = board.calls[0] if board.calls else None
+        shown = current.calls[0] if current and current.calls else None
+        if (newest is not None and (shown is None or _call_key(newest) != _call_key(shown))
+                and _age_s(newest, wall) <= self.config.board.highlight_s + LATE_TOLERANCE_S):
+            self.highlight_start = mono
+            self.highlight_until = mono + self.config.board.highlight_s
+        self.board = board
+        self.updated_wall = wall
+        self.accepted += 1
+        return True
+
+    def link_up(self) -> None:
+        self.connected = True
+
+    def link_down(self) -> None:
+        self.connected = False
+
+    # -- the picture ---------------------------------------------------------------
+    def highlight_on(self, mono: float) -> bool:
+        """The newest call's highlight: blinking while its time lasts."""
+        if not self.board or not self.board.calls or mono >= self.highlight_until:
+            return False
+        return int((mono - self.highlight_start) / BLINK_S) % 2 == 0
+
+    def next_change(self, mono: float) -> float | None:
+        """When the highlight next toggles or ends (monotonic), or None if it is over."""
+        if mono >= self.highlight_until:
+            return None
+        step = self.highlight_start + (int((mono - self.highlight_start) / BLINK_S) + 1) * BLINK_S
+        return min(step, self.highlight_until)
+
+    def view(self, wall: datetime, mono: float, *, force_highlight: bool = False) -> BoardView:
+        config = self.config
+        local = wall.astimezone(config.site.tz)
+        board = self.board
+        counters = tuple(self._counter_row(c.id) for c in config.counters)
+        calls: tuple[CallRow, ...] = ()
+        waiting: tuple[WaitRow, ...] = ()
+        if board is not None:
+            calls = tuple(self._call_row(call) for call in board.calls[: config.board.recent_calls])
+            waiting = tuple(
+                WaitRow(service_name=s.name, count=board.waiting.get(s.id, 0),
+                        estimate=_estimate(board.wait_estimate_s.get(s.id)))
+                for s in config.services)
+        highlight = bool(calls) and (force_highlight or self.highlight_on(mono))
+        return BoardView(
+            title=config.board.title or config.site.name,
+            subtitle=config.site.unit,
+            date=f"{WEEKDAYS[local.weekday()]}, {local:%d/%m/%Y}",
+            time=f"{local:%H:%M:%S}",
+            counters=counters, calls=calls, waiting=waiting, highlight=highlight,
+            notice=self.notice(wall), offline=not self.connected,
+            ticker=config.board.ticker,
+        )
+
+    def notice(self, wall: datetime) -> str:
+        """One line about the data: offline since when, none yet, or of another day."""
+        tz = self.config.site.tz
+        if self.board is None:
+            return LABELS["no_data"]
+        if not self.connected:
+            stamp = self.updated_wall.astimezone(tz) if self.updated_wall else None
+            when = f"{stamp:%H:%M:%S %d/%m/%Y}" if stamp else "?"
+            return f"{LABELS['offline']} · {LABELS['last_update']} {when}"
+        if self.board.day != service_day(wall, self.config):
+            try:
+                shown = datetime.strptime(self.board.day, "%Y-%m-%d").strftime("%d/%m/%Y")
+            except ValueError:
+                shown = self.board.day
+            return f"{LABELS['old_day']} {shown}"
+        return ""
+
+    def counter_view(self, counter_id: str) -> CounterRow:
+        return self._counter_row(counter_id)
+
+    def _counter_row(self, counter_id: str) -> CounterRow:
+        name = self.config.counter(counter_id).name
+        state = None
+        if self.board is not None:
+            state = next((c for c in self.board.counters if c.counter == counter_id), None)
+        if state is None:
+            return CounterRow(name=name, number=None, person=None, status="unknown")
+        status = state.status if state.status in ("serving", "idle", "paused") else "unknown"
+        number = state.number if status == "serving" else None
+        return CounterRow(name=name, number=number, person=state.name if number else None,
+                          status=status)
+
+    def _call_row(self, call: BoardCall) -> CallRow:
+        try:
+            counter_name = self.config.counter(call.counter).name
+        except KeyError:
+            counter_name = f"Quầy {call.counter}"
+        try:
+            service_name = self.config.service(call.service).name
+        except KeyError:
+            service_name = ""
+        return CallRow(number=call.number, counter_name=counter_name, service_name=service_name,
+                       person=call.name, recall=call.recall)
+
+
+def service_day(wall: datetime, config: SiteConfig) -> str:
+    """The service day (YYYY-MM-DD) at ``wall``: days start at site.day_starts_at."""
+    local = wall.astimezone(config.site.tz)
+    start = config.site.day_starts_at
+    if (local.hour, local.minute) < (start.hour, start.minute):
+        local -= timedelta(days=1)
+    return local.strftime("%Y-%m-%d")
+
+
+def _call_key(call: BoardCall) -> tuple[str, str, str]:
+    return call.counter, call.number, call.at
+
+
+def _age_s(call: BoardCall, wall: datetime) -> float:
+    return (wall - datetime.fromisoformat(call.at)).total_seconds()
+
+
+def _estimate(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    return f"~{max(1, round(seconds / 60))} {LABELS['minutes']}"
