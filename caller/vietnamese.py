@@ -88,14 +88,20 @@ def read_number(n: int, variant: Variant = NORTH) -> str:
     return " ".join(words)
 
 
-def read_label(label: str, variant: Variant = NORTH) -> str:
-    """A ticket label: "1012" as a number, "C007" as the letter's name then the number."""
-    match = re.fullmatch(r"([A-ZĐ]*)(\d+)", label.strip())
+def read_label(label: str, variant: Variant = NORTH, *, digit_by_digit: bool = False) -> str:
+    """A ticket label: "1012" as a number, "C007" as the letter's name then the number.
+
+    ``digit_by_digit`` reads "C007" as "xê không không bảy" instead of "xê bảy".
+    """
+    match = re.fullmatch(r"([A-ZĐ]*)(\d+)", label.strip().upper())
     if not match:
         return read_text(label, variant)
     letters, digits = match.groups()
     words = [LETTERS[letter] for letter in letters]
-    words.append(read_number(int(digits), variant))
+    if digit_by_digit:
+        words += [DIGITS[int(d)] for d in digits]
+    else:
+        words.append(read_number(int(digits), variant) if len(digits) <= 9 else read_text(digits))
     return " ".join(words)
 
 

@@ -1,12 +1,30 @@
-"""The ``[voice]`` section: what the waiting room hears."""
+"""The ``[voice]`` section: what the waiting room hears (docs/voice.md)."""
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
+from datetime import time
 
 from motcua.config_reader import Table
 
 from .vietnamese import NORTH, Variant
+
+PLACEHOLDERS = {"number", "counter", "name"}
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A quieter volume between two times of day (lunch, when the office is half empty)."""
+
+    start: time
+    end: time
+    volume: float
+
+    def covers(self, now: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end      # across midnight
 
 
 @dataclass(frozen=True)
@@ -18,16 +36,30 @@ class VoiceSettings:
     volume: float
     voice: str = "vi"                # espeak-ng voice: vi, vi-vn-x-central, vi-vn-x-south
     variant: Variant = NORTH         # regional number words
+    digit_by_digit: bool = False     # "C007": "xê không không bảy" instead of "xê bảy"
     max_delay_s: float = 60.0        # a call queued longer than this is dropped, not said late
     chime: bool = True
+    quiet: tuple[QuietHours, ...] = ()
+
+    def volume_at(self, now: time) -> float:
+        """The volume for this time of day: the quiet hours' if any covers it."""
+        for hours in self.quiet:
+            if hours.covers(now):
+                return hours.volume
+        return self.volume
 
 
 def parse(root: Table) -> VoiceSettings:
     voice = root.table("voice")
+    quiet = []
+    for table in voice.tables("quiet"):
+        quiet.append(QuietHours(start=table.time("from"), end=table.time("to"),
+                                volume=table.float("volume", min=0.0, max=1.0)))
+        table.finish()
     settings = VoiceSettings(
-        template=voice.str("template", "Mời công dân có số thứ tự {number} đến {counter}"),
-        template_with_name=voice.str(
-            "template_with_name", "Mời công dân {name}, số thứ tự {number}, đến {counter}"),
+        template=_template(voice, "template", "Mời công dân có số thứ tự {number} đến {counter}"),
+        template_with_name=_template(voice, "template_with_name",
+                                     "Mời công dân {name}, số thứ tự {number}, đến {counter}"),
         repeat=voice.int("repeat", 1, min=1, max=5),
         rate=voice.int("rate", 150, min=60, max=400),
         volume=voice.float("volume", 1.0, min=0.0, max=1.0),
@@ -37,15 +69,24 @@ def parse(root: Table) -> VoiceSettings:
             zero_ten=voice.str("zero_ten", "linh", choices=("linh", "lẻ")),
             four=voice.str("four", "bốn", choices=("bốn", "tư")),
         ),
+        digit_by_digit=voice.bool("digit_by_digit", False),
         max_delay_s=voice.float("max_delay_s", 60.0, min=1.0, max=3600.0),
         chime=voice.bool("chime", True),
+        quiet=tuple(quiet),
     )
-    for key, template in (("template", settings.template),
-                          ("template_with_name", settings.template_with_name)):
-        try:
-            template.format(number="1", counter="Quầy 1", name="An")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise voice.error(key, f"only {{number}}, {{counter}} and {{name}} may be used ({exc})") \
-                from None
     voice.finish()
     return settings
+
+
+def _template(voice: Table, key: str, default: str) -> str:
+    template = voice.str(key, default)
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as exc:
+        raise voice.error(key, f"is not a valid template: {exc}") from None
+    if not fields <= PLACEHOLDERS:
+        raise voice.error(key, f"only {{number}}, {{counter}} and {{name}} may be used, "
+                               f"not {{{sorted(fields - PLACEHOLDERS)[0]}}}")
+    if "number" not in fields:
+        raise voice.error(key, "must say the {number}")
+    return template

@@ -103,6 +103,12 @@ def test_labels(label: str, spoken: str) -> None:
     assert read_label(label) == spoken
 
 
+def test_labels_digit_by_digit() -> None:
+    assert read_label("C007", digit_by_digit=True) == "xê không không bảy"
+    assert read_label("đ12", digit_by_digit=True) == "đê một hai"
+    assert read_label("1012", SOUTH, digit_by_digit=True) == "một không một hai"
+
+
 def test_numbers_inside_text() -> None:
     assert read_text("Quầy số 3") == "Quầy số ba"
     assert read_text("Quầy 12 và 21") == "Quầy mười hai và hai mươi mốt"
