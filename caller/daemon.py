@@ -9,10 +9,8 @@ caller publishes counter states and the board (retained) and announces the calls
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import queue
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -130,7 +128,6 @@ class Caller:
                 outcomes.append(outcome)
             elif isinstance(item, LinkUp):
                 log.info("broker connected (session kept: %s)", item.session_present)
-                self.no_delay()
                 republish = True
             elif isinstance(item, LinkDown):
                 log.warning("broker lost: %s", item.reason)
@@ -141,14 +138,6 @@ class Caller:
         for message in inbound:
             self.link.ack(message)
         self.publish(outcomes, everything=republish)
-
-    def no_delay(self) -> None:
-        """Send each small publish at once: with Nagle, an ack followed by the board waits
-        for the broker's delayed ACK (~40 ms each time); paho leaves Nagle on."""
-        sock = self.link.client.socket()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def to_event(self, message: Inbound, now: datetime) -> Event | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""

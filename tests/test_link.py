@@ -75,10 +75,11 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
         link = Link(settings, TOPICS, role="caller", device="hub", inbox=inbox,
                     subscriptions=[(TOPICS.ticket, 1)], persistent_session=True, manual_ack=True)
         link.start()
-        _next(inbox, LinkUp)
+        assert link.connected.wait(10)      # redeliveries may come before LinkUp: keep them
         return link
 
     first = connect()
+    _next(inbox, LinkUp)
     sender.publish(TOPICS.ticket, b"one")
     message = _next(inbox, Inbound)
     assert message.payload == b"one"
