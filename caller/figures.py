@@ -17,19 +17,30 @@ from datetime import datetime
 OUTCOMES = ("served", "no_show", "expired", "waiting")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TicketRecord:
-    """One ticket's life, as the caller recorded it."""
+    """One ticket's life, as the caller recorded it, reduced to what the report counts."""
 
     day: str
     service: str
-    issued_at: datetime
+    hour: int                          # local hour of day it was issued
     outcome: str                       # one of OUTCOMES
     counter: str | None = None         # the counter that called it last
-    called_at: datetime | None = None  # first call
-    done_at: datetime | None = None
+    wait_s: float | None = None        # issued -> first call
+    service_s: float | None = None     # first call -> done, for served tickets
     priority: bool = False
     rating: int | None = None          # 1 = best level
+
+    @classmethod
+    def from_times(cls, *, day: str, service: str, outcome: str, issued_at: datetime,
+                   called_at: datetime | None = None, done_at: datetime | None = None,
+                   **rest: object) -> TicketRecord:
+        """A record from the ticket's times (local time)."""
+        return cls(day=day, service=service, outcome=outcome, hour=issued_at.hour,
+                   wait_s=(called_at - issued_at).total_seconds() if called_at else None,
+                   service_s=(done_at - called_at).total_seconds()
+                   if called_at and done_at and outcome == "served" else None,
+                   **rest)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,10 @@ def figures(records: Iterable[TicketRecord], *, target_wait_s: float,
     ratings: dict[int, int] = defaultdict(int)
     for record in records:
         counts[record.outcome] += 1
-        if record.called_at is not None:
-            waits.append((record.called_at - record.issued_at).total_seconds())
-            if record.outcome == "served" and record.done_at is not None:
-                service_times.append((record.done_at - record.called_at).total_seconds())
+        if record.wait_s is not None:
+            waits.append(record.wait_s)
+        if record.service_s is not None:
+            service_times.append(record.service_s)
         if record.rating is not None:
             ratings[record.rating] += 1
     rated = sum(ratings.values())
@@ -132,7 +143,6 @@ def wait_by_hour(records: Iterable[TicketRecord]) -> dict[int, Spread]:
     """Waiting time by the local hour the ticket was issued (for the chart)."""
     hours: dict[int, list[float]] = defaultdict(list)
     for record in records:
-        if record.called_at is not None:
-            hours[record.issued_at.hour].append(
-                (record.called_at - record.issued_at).total_seconds())
+        if record.wait_s is not None:
+            hours[record.hour].append(record.wait_s)
     return {hour: Spread.of(values) for hour, values in sorted(hours.items())}

@@ -54,7 +54,7 @@ def main(options: argparse.Namespace) -> int:
     config = load_config(options.config)
     start, end = _period(options, config)
     db = Path(options.db) if options.db else config.site.state_dir / "caller.db"
-    records = load_records(db, start, end, config.site.tz)
+    records = load_records(db, start, end)
     levels = config.counter_pad.rating.levels
     settings = dict(target_wait_s=options.target_wait * 60, satisfied_levels=len(levels) - 1)
     names = _names(config, options.by)

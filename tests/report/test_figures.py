@@ -19,9 +19,9 @@ def rec(minute: int, outcome: str, *, wait: int | None = None, service_min: int 
     issued = T0 + timedelta(minutes=minute)
     called = issued + timedelta(minutes=wait) if wait is not None else None
     done = called + timedelta(minutes=service_min) if called and service_min is not None else None
-    return TicketRecord(day=day, service=service, issued_at=issued, outcome=outcome,
-                        counter=counter if called else None, called_at=called, done_at=done,
-                        rating=rating)
+    return TicketRecord.from_times(day=day, service=service, issued_at=issued, outcome=outcome,
+                                   counter=counter if called else None, called_at=called,
+                                   done_at=done, rating=rating)
 
 
 HISTORY = [
