@@ -30,6 +30,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
+def soak(request: pytest.FixtureRequest) -> bool:
+    """True with --soak: fault tests then run at the issue's full sizes."""
+    return bool(request.config.getoption("--soak"))
+
+
+@pytest.fixture
 def broker(tmp_path: Path):
     """A real mosquitto on a free loopback port, stopped after the test."""
     server = Mosquitto(tmp_path / "mosquitto")

@@ -78,3 +78,22 @@ def test_outbox_across_a_broker_restart_and_a_kiosk_restart(start_kiosk, broker)
     # Each ticket arrived once here; a copy after a lost PUBACK would be dropped by id at the caller.
     assert len(caller.tickets) == len({t.id for t in caller.tickets}) == 5
     caller.close()
+
+
+def test_three_broker_restarts_during_a_stream_of_presses(start_kiosk, broker, soak: bool) -> None:
+    """Every printed ticket reaches the caller once and in order (--soak: 1,000 presses)."""
+    presses = 1000 if soak else 150
+    restarts = {presses // 4, presses // 2, 3 * presses // 4}
+    caller = Caller(broker.port)
+    kiosk = start_kiosk()
+    for i in range(1, presses + 1):
+        press_and_print(kiosk, DAT_DAI if i % 3 else TU_PHAP, i)
+        if i in restarts:
+            broker.restart()
+    printed = [number for (number,) in kiosk.rows(
+        "SELECT number FROM tickets WHERE state = 'printed' ORDER BY n")]
+    assert len(printed) == presses
+    assert caller.wait_for(presses, timeout=60) == printed
+    assert len({t.id for t in caller.tickets}) == presses     # copies, if any, share the id
+    assert eventually(lambda: kiosk.rows("SELECT count(*) FROM outbox") == [(0,)])
+    caller.close()
