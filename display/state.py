@@ -21,7 +21,7 @@ WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "T
 
 # Every text the board itself writes (the config adds names, services and the ticker).
 LABELS = {
-    "counters": "Quầy",
+    "counter": "Quầy",
     "serving": "Đang phục vụ",
     "calls": "Số vừa gọi",
     "waiting": "Đang chờ",
@@ -33,8 +33,6 @@ LABELS = {
     "last_update": "cập nhật lúc",
     "old_day": "Số liệu ngày",
     "minutes": "phút",
-    "invite": "Mời số",
-    "to": "đến",
 }
 
 
@@ -190,7 +188,7 @@ class BoardKeeper:
         try:
             counter_name = self.config.counter(call.counter).name
         except KeyError:
-            counter_name = f"Quầy {call.counter}"
+            counter_name = f"{LABELS['counter']} {call.counter}"
         try:
             service_name = self.config.service(call.service).name
         except KeyError:
