@@ -1,21 +1,22 @@
 """Announcements: a chime, then the Vietnamese sentence, one call after another.
 
-``Announcer.announce`` only queues (it is called from the caller's owner loop) and asks
-the speech thread (voice_tts.py) to render the sentence at once. The player thread says
-calls in the order they came, never two at a time: it hands the chime to the sink while
-the speech is still rendering, then the speech ``repeat`` times. A call that waited
-longer than ``max_delay_s`` is dropped with a log line. If speech fails, the chime
-still plays and ``on_health({"voice": "error: ..."})`` says why.
+``Announcer.announce`` only queues (it is called from the caller's owner loop); the
+speech thread (voice_tts.py) renders the first calls in the queue ahead of their turn.
+The player thread says calls in the order they came, never two at a time: it hands the
+chime to the sink while the speech may still be rendering, then the speech ``repeat``
+times. A call that waited longer than ``max_delay_s`` is dropped with a log line. If
+speech fails, the chime still plays and ``on_health({"voice": "error: ..."})`` says why.
 """
 
 from __future__ import annotations
 
 import array
 import datetime as dt
+import itertools
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GAP_S = 0.25                 # silence after the chime and between repeats
 RENDER_TIMEOUT_S = 10.0      # a hung engine costs one call its words, not the whole queue
+LOOKAHEAD = 2                # calls rendered ahead: ready in time, memory bounded in a burst
 
 
 def spoken_sentence(voice: VoiceSettings, *, number: str, counter_name: str,
@@ -54,7 +56,7 @@ class _Call:
     call_id: str
     sentence: str
     queued_at: float
-    speech: Future
+    speech: Future | None = None
 
 
 class Announcer:
@@ -81,7 +83,9 @@ class Announcer:
         bell = chime() if chime_samples is None else chime_samples
         self.bell = bell if voice.chime else array.array("h")
         self._bells: dict[float, array.array] = {}
-        self.calls: queue.Queue[_Call | None] = queue.Queue()
+        self._pending: deque[_Call] = deque()
+        self._wake = threading.Condition()
+        self._stopping = False
         self.speech = SpeechWorker(voice, renderer_factory, self._speech_state)
         self.thread = threading.Thread(target=self._run, name="announcer", daemon=True)
         self.spoken = 0
@@ -103,14 +107,35 @@ class Announcer:
         self.thread.start()
 
     def announce(self, call_id: str, sentence: str) -> None:
-        """Queue a call (thread-safe); its speech starts rendering now."""
-        self.calls.put(_Call(call_id, sentence, self.clock(), self.speech.request(sentence)))
+        """Queue a call (thread-safe); returns at once."""
+        with self._wake:
+            self._pending.append(_Call(call_id, sentence, self.clock()))
+            self._render_ahead()
+            self._wake.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Say what is queued (within max_delay_s), then end the threads."""
-        self.calls.put(None)
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
         self.thread.join(timeout)
         self.speech.stop(timeout)
+
+    def _render_ahead(self) -> None:
+        for call in itertools.islice(self._pending, LOOKAHEAD):
+            if call.speech is None:
+                call.speech = self.speech.request(call.sentence)
+
+    def _next(self) -> _Call | None:
+        """The next call in the queue, once there is one; None when stopping and empty."""
+        with self._wake:
+            while not self._pending and not self._stopping:
+                self._wake.wait()
+            if not self._pending:
+                return None
+            call = self._pending.popleft()
+            self._render_ahead()
+            return call
 
     # -- health --------------------------------------------------------------------
     def _speech_state(self, state: str) -> None:
@@ -126,10 +151,11 @@ class Announcer:
     # -- the player thread -----------------------------------------------------------
     def _run(self) -> None:
         try:
-            while (call := self.calls.get()) is not None:
+            while (call := self._next()) is not None:
                 late = self.clock() - call.queued_at
                 if late > self.voice.max_delay_s:
-                    call.speech.cancel()
+                    if call.speech is not None:
+                        call.speech.cancel()   # not rendered if its turn has not come yet
                     self.dropped += 1
                     log.warning("call %s dropped: %.0f s in the queue (max_delay_s %.0f)",
                                 call.call_id, late, self.voice.max_delay_s)
@@ -148,7 +174,8 @@ class Announcer:
         if self.bell:
             self.sink.play(self._bell(volume))     # out while the speech is still rendering
         try:
-            speech = scaled(call.speech.result(timeout=RENDER_TIMEOUT_S), volume)
+            rendered = call.speech or self.speech.request(call.sentence)
+            speech = scaled(rendered.result(timeout=RENDER_TIMEOUT_S), volume)
         except FutureTimeout:
             log.error("call %s: speech not rendered in %.0f s, chime only", call.call_id,
                       RENDER_TIMEOUT_S)

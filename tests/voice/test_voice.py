@@ -205,6 +205,31 @@ def test_ten_simultaneous_calls_on_the_speaker() -> None:
     assert min(durations) >= 0.04, "each piece is played out before the next one starts"
 
 
+def test_only_the_next_calls_are_rendered_ahead(tmp_path: Path) -> None:
+    """A burst of calls does not hold every rendered sentence in memory at once."""
+    playing, release = threading.Event(), threading.Event()
+
+    class Blocking(WavSink):
+        def play(self, samples: array.array) -> None:
+            playing.set()
+            release.wait(30)
+            super().play(samples)
+
+    announcer = Announcer(VOICE, "none", sink_factory=lambda audio: Blocking(tmp_path))
+    announcer.start()
+    for i in range(20):
+        announcer.announce(f"c{i}", f"Mời công dân có số thứ tự {i} đến quầy số 1")
+    assert playing.wait(30)                      # the first call's chime is out
+    ahead = [c.speech for c in announcer._pending if c.speech is not None]
+    assert len(ahead) == voice_module.LOOKAHEAD
+    for future in ahead:
+        future.result(timeout=30)
+    assert announcer.speech.rendered == 1 + 1 + voice_module.LOOKAHEAD   # warm-up, now, ahead
+    release.set()
+    announcer.stop(timeout=60)
+    assert len(list(tmp_path.glob("*.wav"))) == 20
+
+
 # -- failures ----------------------------------------------------------------------------
 
 def test_when_speech_fails_the_chime_still_plays_and_health_says_so(tmp_path: Path) -> None:
