@@ -62,7 +62,6 @@ class BoardApp:
         self.frame_s = 1.0 / config.board.fps
         self.started = mono()
         self.dropped = 0
-        self.changed_at: float | None = None   # when the last accepted board arrived (mono)
 
     def handle(self, event: object) -> None:
         if isinstance(event, Inbound) and event.topic == self.topics.board:
@@ -72,8 +71,7 @@ class BoardApp:
                 self.dropped += 1
                 log.warning("dropped a board message (%d so far): %s", self.dropped, exc)
                 return
-            if self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall()):
-                self.changed_at = self.mono()
+            self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall())
         elif isinstance(event, LinkUp):
             self.keeper.link_up()
             log.info("broker connected: the retained board follows")

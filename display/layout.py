@@ -216,6 +216,7 @@ def _rows(panel: Rect, heading_h: int, count: int, *, max_row: float) -> tuple[R
 
 
 def _counter_cells(row: Rect, gap: int) -> CounterCells:
+    gap = min(gap, row[3] // 8)    # small rows on a large screen keep room for their text
     name, rest = _split_w(row, 0.34)
     number, person = _split_w(rest, 0.42)
     return CounterCells(row=row, name=_inset(name, gap, gap), number=_inset(number, gap, gap),
@@ -223,6 +224,7 @@ def _counter_cells(row: Rect, gap: int) -> CounterCells:
 
 
 def _call_cells(row: Rect, gap: int) -> CallCells:
+    gap = min(gap, row[3] // 8)    # small rows on a large screen keep room for their text
     number, rest = _split_w(row, 0.34)
     counter, detail = _split_h(rest, 0.58)
     return CallCells(row=row, number=_inset(number, gap, gap), counter=_inset(counter, gap, 0, top=gap),
@@ -230,5 +232,6 @@ def _call_cells(row: Rect, gap: int) -> CallCells:
 
 
 def _wait_cells(row: Rect, gap: int) -> WaitCells:
+    gap = min(gap, row[3] // 8)    # small rows on a large screen keep room for their text
     name, count = _split_w(row, 0.66)
     return WaitCells(row=row, name=_inset(name, gap, gap), count=_inset(count, gap, gap))

@@ -87,7 +87,6 @@ class BoardKeeper:
         self.connected = False
         self.highlight_start = 0.0
         self.highlight_until = 0.0
-        self.accepted = 0
         self.stale = 0
 
     # -- events ------------------------------------------------------------------
@@ -105,7 +104,6 @@ class BoardKeeper:
             self.highlight_until = mono + self.config.board.highlight_s
         self.board = board
         self.updated_wall = wall
-        self.accepted += 1
         return True
 
     def link_up(self) -> None:
