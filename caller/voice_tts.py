@@ -62,7 +62,8 @@ class PyttsxRenderer:
                 raise SpeechError(f"espeak-ng could not start: {exc}") from exc
             _SHARED.update(engine=engine, voices=voices, config=None)
         self.engine = _SHARED["engine"]
-        wanted = sorted(i for i in _SHARED["voices"] if i == voice.voice or i.endswith(f"/{voice.voice}"))
+        name = voice.voice.lower()        # pyttsx3 lowers espeak-ng's voice ids
+        wanted = sorted(i for i in _SHARED["voices"] if i == name or i.endswith(f"/{name}"))
         if not wanted:
             raise SpeechError(f"espeak-ng has no voice {voice.voice!r} (apt install espeak-ng)")
         if _SHARED["config"] != (wanted[0], voice.rate):
