@@ -10,6 +10,8 @@ and rate, because the same number is often called again (recall, repeat).
 from __future__ import annotations
 
 import array
+import atexit
+import gc
 import logging
 import queue
 import shutil
@@ -38,6 +40,13 @@ ATTEMPTS = 3                 # a render cut short by a stale espeak-ng event is 
 # callback, and reconfiguring between renders lets a stale "message terminated" event
 # from espeak-ng's event thread end the next render before its first sample.
 _SHARED: dict = {}
+
+
+@atexit.register
+def _let_go() -> None:
+    # Collected while the interpreter still works; pyttsx3's __del__ fails at teardown.
+    _SHARED.clear()
+    gc.collect()
 
 
 class SpeechError(MotcuaError):
