@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from motcua.protocol import CounterCommand, Rating, Ticket, Topics, encode
 
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord, service_day
+from .retention import erase_names
 from .store import EventStore
 from .voice import Announcer, spoken_sentence
 
@@ -78,6 +79,8 @@ class Caller:
     def serve(self, stop: threading.Event, systemd: Systemd | None = None) -> None:
         systemd = systemd or Systemd()
         self.roll_day()
+        if self.engine.day:
+            self.erase_old_names(self.engine.day)
         self.announcer.start()
         self.link.start()
         systemd.ready(f"day {self.engine.day}")
@@ -132,7 +135,7 @@ class Caller:
             elif isinstance(item, LinkDown):
                 log.warning("broker lost: %s", item.reason)
             elif isinstance(item, VoiceHealth):
-                self.link.set_health(voice=item.health)
+                self.link.set_health(**item.health)
         self.store.save_tickets(r for o in outcomes for r in o.tickets)
         self.store.commit()
         for message in inbound:
@@ -170,6 +173,15 @@ class Caller:
         self.store.commit()
         log.info("service day %s begins: %d tickets carried over", day, len(outcome.carry))
         self.publish([outcome], everything=True)
+        self.erase_old_names(day)
+
+    def erase_old_names(self, today: str) -> None:
+        """Names older than [privacy] erase_names_after_days leave the database (counts stay)."""
+        keep = self.config.caller.erase_names_after_days
+        before = (date.fromisoformat(today) - timedelta(days=keep)).isoformat()
+        erased = erase_names(self.store.db, before)
+        if erased:
+            log.info("erased the names of tickets before %s (%d rows)", before, erased)
 
     def publish(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
         counters = set(self.engine.counters) if everything else {

@@ -27,6 +27,7 @@ class CallerSettings:
     queue: QueueSettings
     voice: VoiceSettings
     ratings: RatingSettings = RatingSettings(window_s=120)
+    erase_names_after_days: int = 30   # [privacy]: citizens' names are erased after this
 
 
 def parse(root: Table) -> CallerSettings:
@@ -40,4 +41,8 @@ def parse(root: Table) -> CallerSettings:
     table = root.table("ratings")
     ratings = RatingSettings(window_s=table.int("window_s", 120, min=5, max=3600))
     table.finish()
-    return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings)
+    table = root.table("privacy")
+    erase_after = table.int("erase_names_after_days", 30, min=1, max=3650)
+    table.finish()
+    return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings,
+                          erase_names_after_days=erase_after)
