@@ -121,7 +121,11 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
             known = ", ".join(c.id for c in config.counters)
             raise ConfigError("command line", "--counter",
                               f"no counter {counter!r} in the config (known: {known})") from None
-    host = socket.gethostname().split(".")[0] or "board"
+    # The broker account "display-<name>" (written by scripts/install) may publish only
+    # status/display/<name>, so that name is the device; without an account, the host name.
+    username = config.broker.username or ""
+    host = username.removeprefix("display-") if username.startswith("display-") else \
+        socket.gethostname().split(".")[0] or "board"
     device = f"{host}-snapshot" if options.snapshot else (f"{host}-counter-{counter}" if counter else host)
     setup_logging("display", device, verbose=options.verbose)
     if options.snapshot:
