@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from motcua.config import Counter, SiteConfig
-from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.daemon import Systemd, close_all, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import CounterState, Topics, encode
@@ -299,7 +299,7 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
         systemd.stopping()
         if link is not None:
             link.stop()
-        _close_all(opened)
+        close_all(opened)
     return 0
 
 
@@ -336,11 +336,3 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
         if outbox is not None:
             outbox.close()
     return 0
-
-
-def _close_all(things: list) -> None:
-    for thing in reversed(things):
-        try:
-            thing.close()
-        except Exception as exc:
-            log.warning("closing %s: %s", type(thing).__name__, exc)

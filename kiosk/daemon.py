@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.daemon import Systemd, close_all, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Ticket, Topics, encode, new_id
@@ -327,14 +327,6 @@ def start_inputs(settings: KioskSettings, inbox: queue.Queue, *, keyboard: bool,
         close_all(inputs)
         raise
     return inputs
-
-
-def close_all(things: list) -> None:
-    for thing in reversed(things):
-        try:
-            thing.close()
-        except Exception as exc:
-            log.warning("closing %s: %s", type(thing).__name__, exc)
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:

@@ -67,3 +67,12 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def close_all(things: list) -> None:
+    """Release hardware in reverse order of opening; one failure does not stop the rest."""
+    for thing in reversed(things):
+        try:
+            thing.close()
+        except Exception as exc:   # a device that fails to close must not keep the others open
+            log.warning("closing %s: %s", type(thing).__name__, exc)

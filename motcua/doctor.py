@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from motcua.errors import MotcuaError
+from motcua.fonts import BOLD_FONTS, REGULAR_FONTS
 
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
@@ -27,13 +28,7 @@ ROLES = ("kiosk", "counter", "caller", "display")
 # Letters a Vietnamese text needs beyond ASCII: a font without them prints boxes.
 VIETNAMESE_SAMPLE = ("ĂÂĐÊÔƠƯăâđêôơưÀẢÃÁẠẰẲẴẮẶẦẨẪẤẬỀỂỄẾỆỒỔỖỐỘỜỞỠỚỢỪỬỮỨỰỲỶỸÝỴ"
                      "àảãáạằẳẵắặầẩẫấậềểễếệồổỗốộờởỡớợừửữứựỳỷỹýỵ")
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-    "/usr/share/fonts/truetype/freefont/FreeSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-)
+FONT_CANDIDATES = REGULAR_FONTS + BOLD_FONTS
 # Real-time status (DLE EOT n) as ESC/POS printers answer it.
 PAPER_STATUS_REQUEST = b"\x10\x04\x04"
 PAPER_END_BITS = 0x60
