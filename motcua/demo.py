@@ -103,7 +103,7 @@ class Office:
         if mosquitto:
             conf = self.out / "mosquitto.conf"
             conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                            "max_queued_messages 0\n", encoding="utf-8")
+                            "max_queued_messages 0\nset_tcp_nodelay true\n", encoding="utf-8")
             command, name = [mosquitto, "-c", str(conf)], "mosquitto"
         else:
             command = [sys.executable, "-m", "motcua.embedded_broker", "--port", str(self.port)]

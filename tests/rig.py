@@ -71,6 +71,7 @@ class Mosquitto:
             "autosave_interval 1\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
+            "set_tcp_nodelay true\n"
             f"{self.extra_config}\n"
         )
 
