@@ -123,12 +123,13 @@ def test_no_daemon_falls_over_and_each_counts_what_it_dropped(tmp_path: Path, br
             @given(st.lists(junk(topic), min_size=100, max_size=100))
             def flood(payloads: list[bytes]) -> None:
                 for payload in payloads:
-                    listener.client.publish(topic, payload, qos=1)
+                    info = listener.client.publish(topic, payload, qos=1)
                     sent[topic] += 1
                     try:
                         DECODERS[topic](payload)
                     except ProtocolError:
                         malformed[topic] += 1
+                info.wait_for_publish(30)        # one batch in flight at a time
 
             flood()
 
