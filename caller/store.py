@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from motcua.durable import open_durable
 from motcua.errors import MotcuaError
 from motcua.protocol import CounterCommand, Rating, Ticket, encode
 
@@ -68,11 +69,7 @@ class EventStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit survives a power cut, not only a crash (a Pi has no UPS).
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = open_durable(self.path, check_same_thread=False)
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"event log {self.path}: {exc}") from None

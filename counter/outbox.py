@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from motcua.durable import open_durable
 from motcua.errors import HardwareError
 from motcua.mqtt import Link
 
@@ -33,10 +34,7 @@ class Outbox:
 
     def __init__(self, path: Path, link: Link) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = open_durable(path)
             self.db.execute(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise HardwareError(f"cannot open the outbox {path}: {exc}") from exc

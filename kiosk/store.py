@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from motcua.durable import open_durable
 from motcua.errors import HardwareError
 
 from .numbering import NumberRange
@@ -64,10 +65,7 @@ class TicketStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = open_durable(path)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise HardwareError(f"cannot open the ticket database {path}: {exc}") from exc
