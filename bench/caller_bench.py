@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from motcua.caller.engine import service_day  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig import Mosquitto  # noqa: E402
 
 from motcua.config import load_config  # noqa: E402
 from motcua.protocol import Board, CounterCommand, Ticket, Topics, encode, new_id  # noqa: E402
+from motcua.service_day import service_day  # noqa: E402
 
 TOPICS = Topics("liem-chung")
 EXAMPLE = ROOT / "examples" / "liem-chung.toml"
@@ -117,7 +117,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def tickets(config: Path, count: int) -> list[Ticket]:
     loaded = load_config(config)
-    day = service_day(datetime.now().astimezone(), loaded.site.tz, loaded.site.day_starts_at)
+    day = service_day(datetime.now().astimezone(), loaded.site.tz, loaded.site.day_starts_at).isoformat()
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     services = [s.id for s in loaded.services]
     return [Ticket(id=new_id(), service=services[i % len(services)], number=str(1000 + i), seq=i,

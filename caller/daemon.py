@@ -13,19 +13,22 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
 from motcua.protocol import CounterCommand, Rating, Ticket, Topics, encode
+from motcua.service_day import ClockReading, DayKeeper
 
 from . import board
-from .engine import Call, Engine, Event, Outcome, TicketRecord, service_day
+from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
 from .store import EventStore
 from .voice import Announcer, spoken_sentence
@@ -47,7 +50,8 @@ class VoiceHealth:
 class Caller:
     """The caller's adapters around the engine; everything runs on the owner thread."""
 
-    def __init__(self, config: SiteConfig, *, db: Path, audio: str) -> None:
+    def __init__(self, config: SiteConfig, *, db: Path, audio: str,
+                 clock: Callable[[], ClockReading] = read_clock) -> None:
         self.config = config
         self.topics = Topics(config.site.id)
         self.inbox: queue.Queue = queue.Queue()
@@ -64,6 +68,12 @@ class Caller:
             replayed += 1
         log.info("event log %s: %d events replayed, day %s, %d waiting", db, replayed,
                  self.engine.day, sum(self.engine.waiting.values()))
+        # The hub's clock may jump like any Pi's: the queue's day follows the same rules as
+        # the kiosk's numbers (motcua/service_day.py), starting from the replayed day.
+        self.clock = clock
+        self.days = DayKeeper(config.site.tz, config.site.day_starts_at,
+                              date.fromisoformat(self.engine.day) if self.engine.day else None,
+                              trust_wall_clock=queue_settings.trust_clock)
         self.counter_names = {c.id: c.name for c in config.counters}
         self.announcer = Announcer(config.caller.voice, audio,
                                    on_health=lambda health: self.inbox.put(VoiceHealth(health)))
@@ -162,11 +172,11 @@ class Caller:
             return None
 
     def roll_day(self) -> None:
-        """Start a new service day when the clock says so (days never go back)."""
-        now = datetime.now().astimezone()
-        day = service_day(now, self.config.site.tz, self.config.site.day_starts_at)
+        """Start a new service day when the day keeper says so (days never go back)."""
+        day = self.days.observe(self.clock()).isoformat()
         if self.engine.day is not None and day <= self.engine.day:
             return
+        now = datetime.now().astimezone()
         outcome = self.engine.start_day(day, now)
         self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
         self.store.save_tickets(outcome.tickets)
@@ -192,7 +202,7 @@ class Caller:
         now = datetime.now().astimezone()
         seq = self.next_seq()
         # What the waiting room sees and hears first, then the counters' own screens.
-        day = self.engine.day or service_day(now, self.config.site.tz, self.config.site.day_starts_at)
+        day = self.engine.day or self.days.observe(self.clock()).isoformat()
         self.link.publish(self.topics.board, encode(board.board_message(
             self.engine, seq=seq, now=now, day=day)), retain=True)
         for call in calls:

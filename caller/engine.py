@@ -24,7 +24,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 from motcua.protocol import CounterCommand, Rating, Ticket
@@ -39,15 +39,6 @@ OPEN = (WAITING, SERVING, SKIPPED)
 RECENT_CALLS = 10            # calls kept for the board
 RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
 COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log keeps all)
-
-
-def service_day(now: datetime, tz: tzinfo, day_starts_at: time) -> str:
-    """The service day (YYYY-MM-DD) ``now`` belongs to: days start at ``day_starts_at``."""
-    local = now.astimezone(tz)
-    day: date = local.date()
-    if local.time() < day_starts_at:
-        day -= timedelta(days=1)
-    return day.isoformat()
 
 
 @dataclass

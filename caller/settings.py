@@ -15,6 +15,7 @@ class QueueSettings:
     priority: str            # "strict" or "every"
     priority_every: int      # with "every": at most one priority ticket in this many calls
     order: str = "oldest"    # "oldest" across a counter's services, or "service" order first
+    trust_clock: bool = False  # the hub has a battery RTC: a later day at boot is taken at once
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def parse(root: Table) -> CallerSettings:
         priority=table.str("priority", "strict", choices=("strict", "every")),
         priority_every=table.int("priority_every", 3, min=1, max=100),
         order=table.str("order", "oldest", choices=("oldest", "service")),
+        trust_clock=table.bool("trust_clock", False),
     )
     table.finish()
     table = root.table("ratings")

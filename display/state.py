@@ -9,10 +9,11 @@ backwards (its clock was reset) can never freeze the board on an old one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from motcua.config import SiteConfig
 from motcua.protocol import Board, BoardCall
+from motcua.service_day import service_day
 
 BLINK_S = 0.5          # the newest call's highlight is on, then off, this long each
 LATE_TOLERANCE_S = 30  # a call older than highlight_s plus this is not "new" on arrival
@@ -159,7 +160,7 @@ class BoardKeeper:
             stamp = self.updated_wall.astimezone(tz) if self.updated_wall else None
             when = f"{stamp:%H:%M:%S %d/%m/%Y}" if stamp else "?"
             return f"{LABELS['offline']} · {LABELS['last_update']} {when}"
-        if self.board.day != service_day(wall, self.config):
+        if self.board.day != service_day(wall, tz, self.config.site.day_starts_at).isoformat():
             try:
                 shown = datetime.strptime(self.board.day, "%Y-%m-%d").strftime("%d/%m/%Y")
             except ValueError:
@@ -193,15 +194,6 @@ class BoardKeeper:
             service_name = ""
         return CallRow(number=call.number, counter_name=counter_name, service_name=service_name,
                        person=call.name, recall=call.recall)
-
-
-def service_day(wall: datetime, config: SiteConfig) -> str:
-    """The service day (YYYY-MM-DD) at ``wall``: days start at site.day_starts_at."""
-    local = wall.astimezone(config.site.tz)
-    start = config.site.day_starts_at
-    if (local.hour, local.minute) < (start.hour, start.minute):
-        local -= timedelta(days=1)
-    return local.strftime("%Y-%m-%d")
 
 
 def _call_key(call: BoardCall) -> tuple[str, str, str]:

@@ -20,16 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Ticket, Topics, encode, new_id
+from motcua.service_day import ClockReading, DayKeeper
 
 from .cccd import ScanError, name_from_scan
-from .clock import read_clock
 from .inputs import EvdevKeys, GpioButtons, Indicator, StdinKeys
-from .numbering import ClockReading, DayKeeper, NumberRange, RangeExhausted
+from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
 from .settings import KioskSettings

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from motcua.clock import kernel_clock_synchronized
 from motcua.errors import MotcuaError
 from motcua.fonts import BOLD_FONTS, REGULAR_FONTS
 
@@ -56,25 +57,6 @@ def _system_clock() -> tuple[bool, str]:
     except (OSError, subprocess.TimeoutExpired):
         pass
     return kernel_clock_synchronized()
-
-
-def kernel_clock_synchronized() -> tuple[bool, str]:
-    """adjtimex(2): TIME_ERROR (5) or STA_UNSYNC means nobody disciplines the clock."""
-    import ctypes
-
-    class Timex(ctypes.Structure):
-        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long),
-                    ("status", ctypes.c_int), ("rest", ctypes.c_byte * 256)]
-
-    timex = Timex()
-    state = ctypes.CDLL(None, use_errno=True).adjtimex(ctypes.byref(timex))
-    return clock_state_synchronized(state, timex.status), f"adjtimex state {state}"
-
-
-def clock_state_synchronized(state: int, status: int) -> bool:
-    time_error, sta_unsync = 5, 0x0040
-    return state not in (-1, time_error) and not status & sta_unsync
 
 
 @dataclass

@@ -56,6 +56,8 @@ def test_counter_with_unknown_service_names_the_key(tmp_path: Path,
     ("keepalive = 30", "keepalive = 30\nkeep_alive = 5", "broker.keep_alive",
      "not a known key"),
     ("repeat = 2", 'repeat = "two"', "voice.repeat", "must be a whole number"),
+    ('priority = "strict"', 'priority = "strict"\ntrust_clock = "yes"', "queue.trust_clock",
+     "true or false"),
 ])
 def test_mistakes_name_key_and_reason(tmp_path: Path, old: str, new: str, key: str,
                                       reason: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from caller_helpers import ticket
 from motcua.caller.daemon import Caller
-from motcua.caller.engine import Engine, service_day
+from motcua.caller.engine import Engine
 from motcua.caller.store import EventStore
 from motcua.caller.voice import spoken_sentence
 from rig import Listener
@@ -35,13 +35,14 @@ from motcua.protocol import (
     encode,
     new_id,
 )
+from motcua.service_day import ClockReading, service_day
 
 TOPICS = Topics("liem-chung")
 EXAMPLE = load_config(Path(__file__).parents[2] / "examples" / "liem-chung.toml")
 
 
 def today() -> str:
-    return service_day(datetime.now().astimezone(), EXAMPLE.site.tz, EXAMPLE.site.day_starts_at)
+    return service_day(datetime.now().astimezone(), EXAMPLE.site.tz, EXAMPLE.site.day_starts_at).isoformat()
 
 
 def new_ticket(number: str, service: str = "dat-dai", **kw):
@@ -259,3 +260,70 @@ def test_a_rating_is_kept_with_the_ticket_the_counter_finished(broker, caller: C
         assert rating() == ("done", 1), "one rating per ticket: the second is refused"
     finally:
         listener.close()
+
+
+class JumpingClock:
+    """The hub's clocks for the caller: the wall clock can jump; each reading is counted."""
+
+    def __init__(self) -> None:
+        self.wall, self.mono, self.synced = time.time(), 100.0, False
+        self.readings = 0
+        self.read_again = threading.Event()
+        self.nudge = lambda: None      # wakes the owner loop instead of waiting for its tick
+
+    def __call__(self) -> ClockReading:
+        self.readings += 1
+        self.read_again.set()
+        return ClockReading(self.wall, self.mono, self.synced)
+
+    def set(self, wall: float, synced: bool = False) -> None:
+        """Move the wall clock, then wait until the owner loop has read it twice (a full turn)."""
+        self.wall, self.synced = wall, synced
+        for _ in range(2):
+            self.read_again.clear()
+            self.nudge()
+            assert self.read_again.wait(10), "the caller stopped reading its clock"
+
+
+def test_hub_clock_jumps_neither_end_the_day_nor_expire_the_queue(
+        broker, site_config: Path, tmp_path: Path) -> None:
+    """Issue 9, item 7 on the hub: +1 day, back to 1970 and back again mid-day; then NTP."""
+    clock = JumpingClock()
+    config, db = load_config(site_config), tmp_path / "caller.db"
+    listener = Listener(broker.url, TOPICS.board)
+    running = Caller(config, db=db, audio="none", clock=clock)
+    clock.nudge = lambda: running.inbox.put(None)
+    stop = threading.Event()
+    thread = threading.Thread(target=running.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert running.link.connected.wait(10)
+        for number in ("1001", "1002"):
+            listener.publish(TOPICS.ticket, encode(new_ticket(number)))
+        assert listener.wait_for(lambda li: latest(li, TOPICS.board, Board).waiting.get("dat-dai") == 2)
+        real = clock.wall
+        for wall in (real + 86400, 0.0, real - 86400, real + 3 * 86400, real):
+            clock.set(wall)                               # not synchronised: no new day
+            assert running.engine.day == today()
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        assert listener.wait_for(lambda li: latest(li, TOPICS.board, Board).waiting.get("dat-dai") == 1)
+        board = latest(listener, TOPICS.board, Board)
+        assert board.day == today() and board.calls[0].number == "1001"
+
+        clock.set(real + 86400, synced=True)              # NTP says it is tomorrow: a new day
+        assert listener.wait_for(lambda li: latest(li, TOPICS.board, Board).day != today())
+        board = latest(listener, TOPICS.board, Board)
+        assert board.waiting.get("dat-dai", 0) == 0 and board.calls == []
+    finally:
+        stop.set()
+        running.inbox.put(None)
+        thread.join(10)
+        listener.close()
+    assert not thread.is_alive()
+    # A restart with the clock back in 1970 keeps the day the log reached.
+    restarted = Caller(config, db=db, audio="none", clock=lambda: ClockReading(0.0, 5.0, False))
+    try:
+        restarted.roll_day()
+        assert restarted.engine.day > today()
+    finally:
+        restarted.store.close()

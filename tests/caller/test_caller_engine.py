@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from caller_helpers import DAY, T0, command, ticket
-from motcua.caller.engine import DONE, EXPIRED, SERVING, SKIPPED, WAITING, Engine, service_day
+from motcua.caller.engine import DONE, EXPIRED, SERVING, SKIPPED, WAITING, Engine
 
 from motcua.protocol import Rating, new_id
 
@@ -188,15 +187,3 @@ def test_skipped_never_carried_into_the_next_day() -> None:
     e.command("1", command("skip"), T0)
     assert e.tickets[next(iter(e.tickets))].status == SKIPPED
     assert e.start_day("2026-11-29", T0).tickets[0].status == EXPIRED
-
-
-@pytest.mark.parametrize(("local", "day"), [
-    ("2026-11-28T04:59:00+07:00", "2026-11-27"),
-    ("2026-11-28T05:00:00+07:00", "2026-11-28"),
-    ("2026-11-27T22:30:00+00:00", "2026-11-28"),   # 05:30 in Hà Nội
-])
-def test_service_day_starts_at_the_configured_time(local: str, day: str) -> None:
-    from datetime import datetime, time
-    from zoneinfo import ZoneInfo
-
-    assert service_day(datetime.fromisoformat(local), ZoneInfo("Asia/Ho_Chi_Minh"), time(5, 0)) == day

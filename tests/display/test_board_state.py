@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from board_samples import make_board
-from motcua.display.state import BLINK_S, LABELS, BoardKeeper, service_day
+from motcua.display.state import BLINK_S, LABELS, BoardKeeper
 
 
 def keeper_with(office, clocks, board, *, retained=False) -> BoardKeeper:
@@ -102,10 +100,3 @@ def test_recent_calls_are_cut_to_the_configured_count(office, clocks) -> None:
     calls = [("1", f"{1001 + i}", "dat-dai") for i in range(office.board.recent_calls + 4)]
     keeper = keeper_with(office, clocks, make_board(clocks.now, calls=calls))
     assert len(keeper.view(clocks.now, clocks.mono()).calls) == office.board.recent_calls
-
-
-def test_service_day_starts_at_day_starts_at(office) -> None:
-    tz = office.site.tz        # the example's days start at 05:00
-    assert service_day(datetime(2026, 11, 30, 4, 59, tzinfo=tz), office) == "2026-11-29"
-    assert service_day(datetime(2026, 11, 30, 5, 0, tzinfo=tz), office) == "2026-11-30"
-    assert service_day(datetime(2026, 11, 29, 22, 30, tzinfo=UTC), office) == "2026-11-30"  # 05:30 there

@@ -143,14 +143,6 @@ def test_fonts_without_vietnamese_letters_are_caught() -> None:
     assert "ơ" in doctor.missing_glyphs(Path(LATIN_ONLY_FONT), doctor.VIETNAMESE_SAMPLE)
 
 
-def test_clock_state_from_adjtimex() -> None:
-    assert doctor.clock_state_synchronized(0, 0x2001)          # TIME_OK, PLL on
-    assert not doctor.clock_state_synchronized(5, 0x0040)      # TIME_ERROR, STA_UNSYNC
-    assert not doctor.clock_state_synchronized(0, 0x0041)      # unsync flag alone
-    synchronized, how = doctor.kernel_clock_synchronized()     # the real syscall answers
-    assert isinstance(synchronized, bool) and how.startswith("adjtimex state")
-
-
 def test_checklist_is_bilingual_and_sets_the_exit_status(tmp_path, capsys) -> None:
     config = tmp_path / "site.toml"
     config.write_text("not toml [")

@@ -9,10 +9,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from kiosk_rig import eventually
-from motcua.kiosk.numbering import ClockReading
 from rig import Listener
 
 from motcua.protocol import Board, Status, Ticket, Topics, encode
+from motcua.service_day import ClockReading
 
 TOPICS = Topics("liem-chung")
 CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
