@@ -30,8 +30,9 @@ from motcua.service_day import ClockReading, DayKeeper
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
+from .speaker import SpeakerProcess
 from .store import EventStore
-from .voice import Announcer, spoken_sentence
+from .voice import spoken_sentence
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,8 @@ class Caller:
                               date.fromisoformat(self.engine.day) if self.engine.day else None,
                               trust_wall_clock=queue_settings.trust_clock)
         self.counter_names = {c.id: c.name for c in config.counters}
-        self.announcer = Announcer(config.caller.voice, audio,
-                                   on_health=lambda health: self.inbox.put(VoiceHealth(health)))
+        self.announcer = SpeakerProcess(
+            config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
         self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
                          subscriptions=[(self.topics.ticket, 1), (self.topics.counter_cmd_all, 1),
                                         (self.topics.counter_rating_all, 1)],

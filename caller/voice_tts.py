@@ -31,7 +31,7 @@ from .voice_settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
-CACHE_SIZE = 64              # about 200 kB per sentence: ~13 MB at most
+CACHE_SIZE = 8               # recalls repeat a recent sentence; ~200 kB each, ~1.6 MB at most
 WARM_UP = "một"              # rendered at start so a missing voice shows before the first call
 ATTEMPTS = 3                 # a render cut short by a stale espeak-ng event is tried again
 

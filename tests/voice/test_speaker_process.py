@@ -1,0 +1,83 @@
+"""The caller's voice in its own process (caller/speaker.py), with real espeak-ng."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from motcua.caller.speaker import SpeakerProcess
+from motcua.caller.voice_settings import VoiceSettings
+
+from motcua.errors import MotcuaError
+
+VOICE = VoiceSettings(template="Mời công dân có số thứ tự {number} đến {counter}",
+                      template_with_name="Mời công dân {name}, số thứ tự {number}, đến {counter}",
+                      repeat=1, rate=160, volume=1.0)
+SENTENCE = "Mời công dân có số thứ tự một nghìn không trăm mười hai đến quầy số ba"
+
+
+def wavs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.wav"))
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    done = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        done.wait(0.05)
+    return predicate()
+
+
+def test_calls_are_said_by_the_child_and_its_health_comes_back(tmp_path: Path) -> None:
+    health: queue.Queue = queue.Queue()
+    speaker = SpeakerProcess(VOICE, f"wav:{tmp_path}", on_health=health.put)
+    speaker.start()
+    try:
+        assert health.get(timeout=30) == {"voice": "ok"}     # the warm-up render worked
+        assert speaker.process is not None and speaker.process.pid != os.getpid()
+        speaker.announce("c1", SENTENCE)
+        speaker.announce("c2", SENTENCE)
+    finally:
+        speaker.stop(timeout=60)
+    # stop() lets the child finish what was queued, then it exits
+    assert [p.name.split("-", 1)[1] for p in wavs(tmp_path)] == ["c1.wav", "c2.wav"]
+    assert speaker.process.exitcode == 0
+
+
+def test_sigterm_to_the_child_does_not_cut_a_queued_call(tmp_path: Path) -> None:
+    """systemd signals every process of the unit at stop; the call still gets said."""
+    health: queue.Queue = queue.Queue()
+    speaker = SpeakerProcess(VOICE, f"wav:{tmp_path}", on_health=health.put)
+    speaker.start()
+    assert health.get(timeout=30) == {"voice": "ok"}    # the child is up (signals set)
+    speaker.announce("c1", SENTENCE)
+    os.kill(speaker.process.pid, signal.SIGTERM)
+    speaker.stop(timeout=60)
+    assert len(wavs(tmp_path)) == 1 and speaker.process.exitcode == 0
+
+
+def test_a_killed_child_is_reported_and_started_again(tmp_path: Path) -> None:
+    health: queue.Queue = queue.Queue()
+    speaker = SpeakerProcess(VOICE, f"wav:{tmp_path}", on_health=health.put)
+    speaker.start()
+    try:
+        assert health.get(timeout=30) == {"voice": "ok"}
+        first = speaker.process
+        os.kill(first.pid, signal.SIGKILL)
+        first.join(10)
+        assert health.get(timeout=10) == {"voice": "error: the speech process ended"}
+        speaker.announce("after", SENTENCE)
+        assert speaker.process is not first and speaker.restarts == 1
+        assert wait_until(lambda: len(wavs(tmp_path)) == 1)
+    finally:
+        speaker.stop(timeout=60)
+
+
+def test_a_wrong_audio_spec_fails_in_the_caller_not_in_the_child() -> None:
+    with pytest.raises(MotcuaError):
+        SpeakerProcess(VOICE, "loudspeaker")
