@@ -3,8 +3,10 @@
 Rendering speech is Python and C work that holds the GIL for tens of milliseconds and
 allocates large sample buffers. In the caller's process it delayed the owner thread's
 publishes (a Next reached the board later) and grew the caller's memory in bursts; in a
-child process it does neither. The child runs the same ``Announcer`` (voice.py); this
-module only carries calls to it and its health back.
+child process it does neither. The child (``python -m motcua.caller.speaker``) runs the
+same ``Announcer`` (voice.py); this module only carries calls to it (pickles on its
+stdin) and its health back (pickles on a pipe of its own: espeak-ng prints to stdout).
+Plain subprocess rather than multiprocessing: no resource-tracker process (13 MB) beside it.
 
 The child ignores SIGTERM and SIGINT: systemd signals the whole unit at stop, and the
 call already queued should still be said — the parent ends the child by closing the
@@ -15,11 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
+import os
+import pickle
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from typing import IO
 
 from motcua.daemon import setup_logging
 
@@ -29,8 +34,7 @@ from .voice_settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
-# spawn, not fork: the caller has threads (paho's, the owner's) when the voice starts.
-_CONTEXT = multiprocessing.get_context("spawn")
+NICENESS = 5
 
 
 class SpeakerProcess:
@@ -44,30 +48,32 @@ class SpeakerProcess:
         self.on_health = on_health or (lambda health: None)
         self._lock = threading.Lock()
         self._stopping = False
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self._pipe: Connection | None = None
+        self.process: subprocess.Popen | None = None
         self.restarts = 0
 
     def start(self) -> None:
-        parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(self.voice, self.audio, child),
-                                   name="motcua-voice", daemon=True)
-        process.start()
-        child.close()
-        self.process, self._pipe = process, parent
-        threading.Thread(target=self._listen, args=(parent,), name="voice-health",
-                         daemon=True).start()
+        health_read, health_write = os.pipe()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "motcua.caller.speaker", str(health_write)],
+            stdin=subprocess.PIPE, pass_fds=(health_write,), start_new_session=False)
+        os.close(health_write)
+        pickle.dump((self.voice, self.audio), process.stdin)
+        process.stdin.flush()
+        self.process = process
+        threading.Thread(target=self._listen, args=(process, os.fdopen(health_read, "rb")),
+                         name="voice-health", daemon=True).start()
 
     def announce(self, call_id: str, sentence: str) -> None:
         """Hand a call to the child; returns at once. A dead child is started again."""
         with self._lock:
-            if self.process is None or not self.process.is_alive():
+            if self.process is None or self.process.poll() is not None:
                 self.restarts += 1
                 log.error("the speech process ended (exit %s); starting it again",
-                          self.process.exitcode if self.process else None)
+                          self.process.returncode if self.process else None)
                 self.start()
             try:
-                self._pipe.send((call_id, sentence))
+                pickle.dump((call_id, sentence), self.process.stdin)
+                self.process.stdin.flush()
             except (OSError, ValueError) as exc:
                 log.error("call %s not handed to the speech process: %s", call_id, exc)
 
@@ -75,52 +81,60 @@ class SpeakerProcess:
         """Let the child say what is queued (within max_delay_s), then end it."""
         with self._lock:
             self._stopping = True
-            process, pipe = self.process, self._pipe
-        if process is None or pipe is None:
+            process = self.process
+        if process is None:
             return
         with contextlib.suppress(OSError, ValueError):
-            pipe.send(None)
-        process.join(timeout)
-        if process.is_alive():
-            log.warning("the speech process did not end in %.0f s; terminating it", timeout)
+            process.stdin.close()          # end of calls: the child finishes and exits
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("the speech process did not end in %.0f s; killing it", timeout)
             process.kill()
-            process.join(2)
-        pipe.close()
+            process.wait(2)
 
-    def _listen(self, pipe: Connection) -> None:
+    def _listen(self, process: subprocess.Popen, health: IO[bytes]) -> None:
         """Health from the child, handed on (the callback only enqueues)."""
-        while True:
-            try:
-                health = pipe.recv()
-            except (EOFError, OSError):
-                break
-            self.on_health(health)
-        if not self._stopping and pipe is self._pipe:
+        with health:
+            while True:
+                try:
+                    self.on_health(pickle.load(health))
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    break
+        if not self._stopping and process is self.process:
             self.on_health({"voice": "error: the speech process ended"})
 
 
-def _serve(voice: VoiceSettings, audio: str, pipe: Connection) -> None:
-    """The child: one Announcer, fed from the pipe until the parent closes it."""
+def _serve(calls: IO[bytes], health: IO[bytes]) -> None:
+    """The child: one Announcer, fed from stdin until the parent closes it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Rendering runs ahead of playback by seconds; the caller's replies are due in a
+    # millisecond. On a 2-4 core Pi the scheduler should prefer the caller.
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     setup_logging("caller", "voice")
+    voice, audio = pickle.load(calls)
     send_lock = threading.Lock()
 
-    def report(health: dict) -> None:
+    def report(state: dict) -> None:
         # The parent may be gone; the loop below then ends on EOF.
         with send_lock, contextlib.suppress(OSError, ValueError):
-            pipe.send(health)
+            pickle.dump(state, health)
+            health.flush()
 
     announcer = Announcer(voice, audio, on_health=report)
     announcer.start()
     try:
         while True:
             try:
-                item = pipe.recv()
-            except (EOFError, OSError):
+                call_id, sentence = pickle.load(calls)
+            except (EOFError, OSError, pickle.UnpicklingError):
                 break
-            if item is None:
-                break
-            announcer.announce(*item)
+            announcer.announce(call_id, sentence)
     finally:
         announcer.stop()
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, os.fdopen(int(sys.argv[1]), "wb"))

@@ -46,7 +46,7 @@ def test_calls_are_said_by_the_child_and_its_health_comes_back(tmp_path: Path) -
         speaker.stop(timeout=60)
     # stop() lets the child finish what was queued, then it exits
     assert [p.name.split("-", 1)[1] for p in wavs(tmp_path)] == ["c1.wav", "c2.wav"]
-    assert speaker.process.exitcode == 0
+    assert speaker.process.returncode == 0
 
 
 def test_sigterm_to_the_child_does_not_cut_a_queued_call(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_sigterm_to_the_child_does_not_cut_a_queued_call(tmp_path: Path) -> None
     speaker.announce("c1", SENTENCE)
     os.kill(speaker.process.pid, signal.SIGTERM)
     speaker.stop(timeout=60)
-    assert len(wavs(tmp_path)) == 1 and speaker.process.exitcode == 0
+    assert len(wavs(tmp_path)) == 1 and speaker.process.returncode == 0
 
 
 def test_a_killed_child_is_reported_and_started_again(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_a_killed_child_is_reported_and_started_again(tmp_path: Path) -> None:
         assert health.get(timeout=30) == {"voice": "ok"}
         first = speaker.process
         os.kill(first.pid, signal.SIGKILL)
-        first.join(10)
+        first.wait(10)
         assert health.get(timeout=10) == {"voice": "error: the speech process ended"}
         speaker.announce("after", SENTENCE)
         assert speaker.process is not first and speaker.restarts == 1
