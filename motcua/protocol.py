@@ -8,9 +8,10 @@ copy is recognised and ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -60,9 +61,23 @@ def new_id() -> str:
 
 def encode(message: Any) -> bytes:
     """Serialise a message dataclass (or a plain dict) to the wire form."""
-    body = asdict(message) if hasattr(message, "__dataclass_fields__") else dict(message)
-    body = {"v": VERSION, **body}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = {"v": VERSION, **(_shallow(message) if hasattr(message, "__dataclass_fields__")
+                             else dict(message))}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"),
+                      default=_shallow).encode("utf-8")
+
+
+def _shallow(value: Any) -> dict[str, Any]:
+    # json calls this for nested dataclasses; unlike dataclasses.asdict it copies nothing
+    # (asdict deep-copies every field: a third of the caller's time per Next went there).
+    if not hasattr(value, "__dataclass_fields__"):
+        raise TypeError(f"{type(value).__name__} is not a message")
+    return {name: getattr(value, name) for name in _field_names(type(value))}
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 def decode_object(payload: bytes) -> dict[str, Any]:
