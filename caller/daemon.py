@@ -2,8 +2,14 @@
 
 One owner thread reads the inbox. Messages are handled in batches: each is logged to the
 event log and applied to the engine, the batch is committed, and only then are the messages
-acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. Then the
-caller publishes counter states and the board (retained) and announces the calls.
+acknowledged to the broker (manual ack), so a crash never eats a ticket or a press.
+
+The board and the counters' states (retained views of the engine) go out just before the
+commit, so that the fsync is not on the way from a Next to the screen. They are views, not
+promises: if the caller dies before the commit, the broker redelivers the unacknowledged
+messages in order, replaying them on the log gives the same engine, and the restarted
+caller republishes every view. Calls are announced (``called``, speech) only after the
+commit, so a call is never said for a press that could still be lost.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
 from motcua.errors import ProtocolError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
 from motcua.protocol import CounterCommand, Rating, Ticket, Topics, encode
 from motcua.service_day import ClockReading, DayKeeper
 
@@ -55,7 +61,7 @@ class Caller:
                  clock: Callable[[], ClockReading] = read_clock) -> None:
         self.config = config
         self.topics = Topics(config.site.id)
-        self.inbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue = WakingQueue()
         queue_settings = config.caller.queue
         self.engine = Engine({c.id: c.services for c in config.counters},
                              priority=queue_settings.priority,
@@ -81,7 +87,7 @@ class Caller:
         self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
                          subscriptions=[(self.topics.ticket, 1), (self.topics.counter_cmd_all, 1),
                                         (self.topics.counter_rating_all, 1)],
-                         persistent_session=True, manual_ack=True)
+                         persistent_session=True, manual_ack=True, owner_polls=True)
         self.seq = 0
         self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0}
         self._health_due = 0.0
@@ -98,11 +104,11 @@ class Caller:
         tick = min(1.0, systemd.watchdog_interval or 1.0)
         try:
             while not stop.is_set():
-                try:
-                    batch = [self.inbox.get(timeout=tick)]
-                except queue.Empty:
-                    batch = []
-                while batch and len(batch) < BATCH:
+                # The network loop runs here too (owner_polls): a press is read, handled
+                # and its board written by this one thread.
+                self.link.poll(tick)
+                batch = []
+                while len(batch) < BATCH:
                     try:
                         batch.append(self.inbox.get_nowait())
                     except queue.Empty:
@@ -147,11 +153,12 @@ class Caller:
                 log.warning("broker lost: %s", item.reason)
             elif isinstance(item, VoiceHealth):
                 self.link.set_health(**item.health)
+        self.publish_views(outcomes, everything=republish)
         self.store.save_tickets(r for o in outcomes for r in o.tickets)
         self.store.commit()
         for message in inbound:
             self.link.ack(message)
-        self.publish(outcomes, everything=republish)
+        self.announce_calls(outcomes)
 
     def to_event(self, message: Inbound, now: datetime) -> Event | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""
@@ -195,19 +202,26 @@ class Caller:
             log.info("erased the names of tickets before %s (%d rows)", before, erased)
 
     def publish(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
+        """Views and calls, for outcomes already committed."""
+        self.publish_views(outcomes, everything=everything)
+        self.announce_calls(outcomes)
+
+    def announce_calls(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            for call in outcome.calls:
+                self.announce(call)
+
+    def publish_views(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
+        """The board, then the counters' own screens (retained)."""
         counters = set(self.engine.counters) if everything else {
             c for o in outcomes for c in o.counters}
-        calls: list[Call] = [call for o in outcomes for call in o.calls]
-        if not (counters or calls or everything or any(o.board for o in outcomes)):
+        if not (counters or everything or any(o.board or o.calls for o in outcomes)):
             return
         now = datetime.now().astimezone()
         seq = self.next_seq()
-        # What the waiting room sees and hears first, then the counters' own screens.
         day = self.engine.day or self.days.observe(self.clock()).isoformat()
         self.link.publish(self.topics.board, encode(board.board_message(
             self.engine, seq=seq, now=now, day=day)), retain=True)
-        for call in calls:
-            self.announce(call)
         for counter_id in sorted(counters):
             state = board.counter_state(self.engine, counter_id, seq=seq)
             self.link.publish(self.topics.counter_state(counter_id), encode(state), retain=True)

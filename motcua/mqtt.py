@@ -5,6 +5,12 @@ events on the daemon's inbox queue and return (paho #527, #354). Subscriptions
 are made inside ``on_connect`` so they come back after every reconnect. Each
 daemon announces itself on ``status/<role>/<device>`` (retained) with a Last
 Will that says offline.
+
+A daemon whose latency matters (the caller) may instead poll the link on its owner thread
+(``Link(..., inbox=WakingQueue(), owner_polls=True)`` and ``poll()`` in its loop): paho's
+callbacks and writes then run on that thread, so a message reaches the daemon's code and
+its answer reaches the socket without two thread hand-overs (about 0.2 ms each on a
+loaded Pi, and the GIL in between).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +35,36 @@ from .config import BrokerSettings
 from .protocol import Status, Topics, encode
 
 log = logging.getLogger(__name__)
+
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 15.0
+READ_AHEAD = 500          # packets read in one poll at most
+
+
+class WakingQueue(queue.Queue):
+    """A daemon's inbox that also wakes its owner thread out of ``Link.poll``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        with contextlib.suppress(OSError):      # full: a wake-up is pending anyway
+            self._wake_write.send(b"\0")
+
+    def fileno(self) -> int:
+        return self._wake_read.fileno()
+
+    def clear_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_read.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self._wake_read.close()
+        self._wake_write.close()
 
 
 @dataclass(frozen=True)
@@ -76,6 +114,7 @@ class Link:
         persistent_session: bool = False,
         manual_ack: bool = False,
         report_publishes: bool = False,
+        owner_polls: bool = False,
     ) -> None:
         self.broker = broker
         self.topics = topics
@@ -85,6 +124,9 @@ class Link:
         self.subscriptions = list(subscriptions)
         self.manual_ack = manual_ack
         self.report_publishes = report_publishes
+        self.owner_polls = owner_polls
+        self._retry_at = 0.0
+        self._retry_delay = RECONNECT_MIN_S
         self.connected = threading.Event()
         self.status_topic = topics.status(role, device)
         self._health: dict[str, Any] = {}
@@ -119,7 +161,63 @@ class Link:
         log.info("connecting to %s as %s/%s", self.broker.url, self.role, self.device)
         self.client.connect_async(self.broker.host, self.broker.port,
                                   keepalive=self.broker.keepalive)
-        self.client.loop_start()
+        if not self.owner_polls:
+            self.client.loop_start()
+
+    def poll(self, timeout: float) -> None:
+        """One turn of the network loop on the owner thread (``owner_polls`` links only).
+
+        Waits up to ``timeout`` for the broker or the inbox, reads and writes what is
+        ready (callbacks run here and only enqueue), keeps the connection alive, and
+        reconnects with a growing delay while the broker is away.
+        """
+        client = self.client
+        if client.socket() is None and time.monotonic() >= self._retry_at:
+            self._connect()
+        sock = client.socket()
+        readers: list[Any] = [self.inbox] if isinstance(self.inbox, WakingQueue) else []
+        writers: list[Any] = []
+        if not self.inbox.empty():
+            timeout = 0.0
+        if sock is None:
+            timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
+        else:
+            readers.append(sock)
+            if client.want_write():
+                writers.append(sock)
+            if getattr(sock, "pending", lambda: 0)():
+                timeout = 0.0            # TLS bytes already decrypted, waiting to be read
+        try:
+            readable, writable, _ = select.select(readers, writers, [], timeout)
+        except (OSError, ValueError):   # the socket was closed under us
+            readable, writable = [], []
+        if self.inbox in readable:
+            self.inbox.clear_wake()
+        if sock is None or client.socket() is not sock:
+            return
+        if sock in readable or getattr(sock, "pending", lambda: 0)():
+            # Everything the socket holds now (paho reads one packet per call), so that a
+            # burst is handled — and committed — in batches, not one message per turn.
+            for _ in range(READ_AHEAD):
+                client.loop_read()
+                if client.socket() is not sock or not (
+                        getattr(sock, "pending", lambda: 0)() or select.select([sock], [], [], 0)[0]):
+                    break
+        if client.socket() is sock and (sock in writable or client.want_write()):
+            client.loop_write()
+        if client.socket() is sock:
+            client.loop_misc()
+        if client.socket() is None:
+            self._retry_at = time.monotonic() + self._retry_delay
+
+    def _connect(self) -> None:
+        try:
+            self.client.reconnect()
+        except (OSError, ssl.SSLError) as exc:
+            if self._retry_delay == RECONNECT_MIN_S:
+                log.warning("broker %s not reachable: %s; retrying", self.broker.url, exc)
+            self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX_S)
 
     def stop(self) -> None:
         """Say offline on purpose (the Will is for crashes) and disconnect."""
@@ -127,12 +225,19 @@ class Link:
             if self.connected.is_set():
                 info = self.client.publish(self.status_topic, self._status_payload("offline"),
                                            qos=1, retain=True)
-                info.wait_for_publish(timeout=2)
+                if self.owner_polls:
+                    deadline = time.monotonic() + 2
+                    while not info.is_published() and time.monotonic() < deadline \
+                            and self.client.socket() is not None:
+                        self.poll(0.05)
+                else:
+                    info.wait_for_publish(timeout=2)
             self.client.disconnect()
         except (RuntimeError, ValueError, OSError) as exc:
             log.warning("disconnect: %s", exc)
         finally:
-            self.client.loop_stop()
+            if not self.owner_polls:
+                self.client.loop_stop()
 
     # -- owner-thread API ------------------------------------------------------
     def publish(self, topic: str, payload: bytes, *, qos: int = 1,
@@ -168,6 +273,7 @@ class Link:
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
             return
+        self._retry_delay = RECONNECT_MIN_S
         # Small messages go out at once: with Nagle's algorithm an ack followed by a publish
         # waits for the broker's delayed ACK (about 40 ms each time); paho leaves Nagle on.
         sock = client.socket()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import queue
 import socket
+import threading
 
 import pytest
 from rig import Listener
 
 from motcua.config import BrokerSettings
-from motcua.mqtt import Inbound, Link, LinkUp
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
 from motcua.protocol import Status, Topics
 
 TOPICS = Topics("test-site")
@@ -97,3 +98,81 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
     assert _next(inbox, Inbound).payload == b"two"  # "one" was acked: not delivered again
     third.stop()
     sender.close()
+
+
+class Owner:
+    """An owner thread polling an ``owner_polls`` link, as the caller's loop does."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.link.start()
+        while not self.stopping.is_set():
+            self.link.poll(0.2)
+        self.link.stop()
+
+    def __enter__(self) -> Owner:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.link.inbox.put(None)             # a put wakes the poll at once
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def test_a_link_polled_by_its_owner_receives_acks_reconnects_and_says_offline(
+        broker, status_listener) -> None:
+    inbox = WakingQueue()
+    sender = Listener(broker.url, "unused/#")
+    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox,
+                subscriptions=[(TOPICS.ticket, 1)], persistent_session=True, manual_ack=True,
+                owner_polls=True)
+    topic = TOPICS.status("caller", "hub")
+    with Owner(link) as owner:
+        _next(inbox, LinkUp)
+        assert owner.thread.ident != threading.get_ident()
+        sender.publish(TOPICS.ticket, b"one")
+        assert _next(inbox, Inbound).payload == b"one"      # not acked: comes back below
+        broker.restart()
+        assert isinstance(_next(inbox, LinkDown), LinkDown)
+        seen: list = []                       # a redelivery may come before LinkUp
+        while not (any(isinstance(i, LinkUp) for i in seen)
+                   and any(isinstance(i, Inbound) for i in seen)):
+            seen.append(inbox.get(timeout=20))                # reconnected by poll() alone
+        assert [i.payload for i in seen if isinstance(i, Inbound)] == [b"one"]  # kept for us
+        sender.publish(TOPICS.ticket, b"two")
+        assert _next(inbox, Inbound).payload == b"two"
+        assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "online")
+    assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "offline")
+    sender.close()
+    inbox.close()
+
+
+def test_a_put_wakes_the_owner_out_of_a_long_poll(broker) -> None:
+    inbox = WakingQueue()
+    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox,
+                owner_polls=True)
+    link.start()
+    while not link.connected.is_set():
+        link.poll(0.1)
+    _next(inbox, LinkUp)
+    returned = threading.Event()
+
+    def owner() -> None:
+        while inbox.empty():              # quiet link: each poll may wait the full 30 s
+            link.poll(30)
+        returned.set()
+
+    thread = threading.Thread(target=owner, daemon=True)
+    thread.start()
+    assert not returned.wait(0.5)                 # it really waits...
+    inbox.put("wake")
+    assert returned.wait(5)                       # ...until something is put
+    thread.join(5)
+    link.stop()
+    inbox.close()
