@@ -39,6 +39,7 @@ OPEN = (WAITING, SERVING, SKIPPED)
 RECENT_CALLS = 10            # calls kept for the board
 RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
 COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log keeps all)
+COUNTER_TARGET = "counter:"  # transfer target "counter:3": to that counter, not a service
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TicketRecord:
     status: str = WAITING
     counter: str | None = None          # the counter that called it last
     first_service: str | None = None    # the service it was issued for, if transferred
+    for_counter: str | None = None      # transferred to this counter: only it calls the ticket
     called_at: datetime | None = None   # first call
     recalled_at: datetime | None = None  # last recall
     served_at: datetime | None = None   # the (re)call the citizen answered: last call before done
@@ -156,11 +158,13 @@ class Engine:
         self.counters = {cid: CounterRecord(cid, services, normal_streak=self.priority_every - 1)
                          for cid, services in self.counter_services.items()}
         self.waiting: dict[str, int] = dict.fromkeys(self.services, 0)
+        self.held: dict[str, int] = dict.fromkeys(self.counter_services, 0)   # transferred to a counter
         self.recent_calls: deque[Call] = deque(maxlen=RECENT_CALLS)
         self.durations: dict[str, deque[float]] = {
             s: deque(maxlen=RECENT_DURATIONS) for s in self.services}
-        # Per service and class (priority, normal): heaps of (issued, seq, id); entries of
-        # tickets that left the queue stay until they reach the top (lazy deletion).
+        # Per queue (a service, or "@<counter>" for tickets transferred to a counter) and
+        # class (priority, normal): heaps of (issued, seq, id); entries of tickets that left
+        # the queue stay until they reach the top (lazy deletion).
         self._heaps: dict[tuple[str, bool], list[tuple[datetime, int, str]]] = {}
         self._seen_commands: set[str] = set()
         self._seen_order: deque[str] = deque()
@@ -200,27 +204,35 @@ class Engine:
 
     def _enqueue(self, record: TicketRecord) -> None:
         record.status = WAITING
-        self.waiting[record.service] += 1
-        heap = self._heaps.setdefault((record.service, record.priority), [])
+        if record.for_counter not in self.held:
+            record.for_counter = None        # a counter no longer in the config: back to its service
+        if record.for_counter is not None:
+            self.held[record.for_counter] += 1
+        else:
+            self.waiting[record.service] += 1
+        heap = self._heaps.setdefault((_queue_of(record), record.priority), [])
         heapq.heappush(heap, (record.issued_at, record.seq, record.id))
 
     def _dequeue(self, record: TicketRecord) -> None:
-        self.waiting[record.service] -= 1
+        if record.for_counter is not None:
+            self.held[record.for_counter] -= 1
+        else:
+            self.waiting[record.service] -= 1
 
-    def _head(self, service: str, priority: bool) -> TicketRecord | None:
-        heap = self._heaps.get((service, priority))
+    def _head(self, queue: str, priority: bool) -> TicketRecord | None:
+        heap = self._heaps.get((queue, priority))
         while heap:
             record = self.tickets.get(heap[0][2])
-            if (record is not None and record.status == WAITING and record.service == service
+            if (record is not None and record.status == WAITING and _queue_of(record) == queue
                     and record.priority == priority):
                 return record
             heapq.heappop(heap)
         return None
 
-    def _oldest(self, services: tuple[str, ...], priority: bool) -> TicketRecord | None:
+    def _oldest(self, queues: tuple[str, ...], priority: bool) -> TicketRecord | None:
         best, best_key = None, None
-        for index, service in enumerate(services):
-            record = self._head(service, priority)
+        for index, queue in enumerate(queues):
+            record = self._head(queue, priority)
             if record is None:
                 continue
             key = ((index, record.issued_at, record.seq) if self.order == "service"
@@ -230,8 +242,11 @@ class Engine:
         return best
 
     def _pick(self, counter: CounterRecord) -> TicketRecord | None:
-        urgent = self._oldest(counter.services, True)
-        normal = self._oldest(counter.services, False)
+        # Tickets transferred to this counter first in "service" order; by issue time in
+        # "oldest" order, like any other.
+        queues = (f"@{counter.id}", *counter.services)
+        urgent = self._oldest(queues, True)
+        normal = self._oldest(queues, False)
         if urgent is not None and (normal is None or counter.normal_streak >= self.priority_every - 1):
             counter.normal_streak = 0
             return urgent
@@ -286,13 +301,22 @@ class Engine:
             target = command.target or ""
             if record is None:
                 return Outcome.refused("nothing to transfer")
-            if target not in self.waiting:
+            if target.startswith(COUNTER_TARGET):
+                to = target.removeprefix(COUNTER_TARGET)
+                if to not in self.counters:
+                    return Outcome.refused(f"unknown counter {to!r}")
+                if to == counter.id:
+                    return Outcome.refused("the ticket is already at this counter")
+                record.for_counter = to
+                outcome.counters.add(to)
+            elif target in self.waiting:
+                record.first_service = record.first_service or record.service
+                record.service, record.for_counter = target, None
+                outcome.counters |= self._counters_of(target)
+            else:
                 return Outcome.refused(f"no counter serves {target!r}")
-            record.first_service = record.first_service or record.service
-            record.service = target
             self._release(counter, record, outcome)
             self._enqueue(record)
-            outcome.counters |= self._counters_of(target)
         elif action == "pause":
             self._finish(counter, at, outcome)
             counter.status = "paused"
@@ -402,7 +426,8 @@ class Engine:
 
     # -- views -----------------------------------------------------------------------
     def waiting_for(self, counter_id: str) -> int:
-        return sum(self.waiting[s] for s in self.counter_services[counter_id])
+        """Tickets this counter may call: its services' queues and those transferred to it."""
+        return self.held[counter_id] + sum(self.waiting[s] for s in self.counter_services[counter_id])
 
     def snapshot(self) -> dict[str, Any]:
         """The whole logical state as plain data: equal states give equal snapshots."""
@@ -411,9 +436,14 @@ class Engine:
             "tickets": {tid: t.as_dict() for tid, t in sorted(self.tickets.items())},
             "counters": {cid: vars(c).copy() for cid, c in sorted(self.counters.items())},
             "waiting": dict(self.waiting),
+            "held": dict(self.held),
             "recent_calls": [vars(c).copy() for c in self.recent_calls],
             "durations": {s: list(d) for s, d in self.durations.items()},
         }
+
+
+def _queue_of(record: TicketRecord) -> str:
+    return f"@{record.for_counter}" if record.for_counter is not None else record.service
 
 
 def _plain(value: Any) -> Any:

@@ -52,7 +52,8 @@ def parse_action(text: str, *, levels: int, services: set[str] | frozenset[str] 
         return f"rate:{int(argument)}"
     if kind == "transfer":
         if argument not in services:
-            raise ValueError(f"{text!r}: write transfer:SERVICE with a service some counter serves")
+            raise ValueError(f"{text!r}: write transfer:SERVICE with a service some counter "
+                             "serves, or transfer:counter:ID")
         return text
     if kind not in PAD_ACTIONS or argument:
         raise ValueError(f"{text!r} is not one of {', '.join(PAD_ACTIONS)}, transfer:SERVICE, rate:N")
@@ -132,7 +133,8 @@ def describe(action: str, levels: tuple[str, ...]) -> str:
     if kind == "rate":
         return f"{ACTION_LABELS['rate']}: {levels[int(argument) - 1]}"
     if kind == "transfer" and argument:
-        return f"{ACTION_LABELS['transfer']} → {argument}"
+        where = argument.removeprefix("counter:")
+        return f"{ACTION_LABELS['transfer']} → {'quầy ' + where if where != argument else argument}"
     return ACTION_LABELS.get(kind, action)
 
 

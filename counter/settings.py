@@ -57,6 +57,8 @@ class CounterPadSettings:
 def parse(root: Table, counters: tuple) -> CounterPadSettings:
     table = root.table("counter_pad")
     services = {service for counter in counters for service in counter.services}
+    # Where a transfer may send a ticket: a service, or one counter ("counter:3").
+    targets = services | {f"counter:{counter.id}" for counter in counters}
     pins_table = table.table("pins")
     pins = {}
     for action in PAD_ACTIONS:
@@ -65,8 +67,9 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
             pins[action] = pin
     pins_table.finish()
     transfer_to = table.str("transfer_to", None)
-    if transfer_to is not None and transfer_to not in services:
-        raise table.error("transfer_to", f"no counter serves {transfer_to!r}")
+    if transfer_to is not None and transfer_to not in targets:
+        raise table.error("transfer_to", f"{transfer_to!r} is neither a service some counter "
+                                         "serves nor counter:ID of a counter")
     if transfer_to is None and ("transfer" in pins or any("transfer" in c.keys for c in counters)):
         raise table.error("transfer_to", "is required for a transfer button or key")
     rating = _parse_rating(table.table("rating"))
@@ -76,7 +79,7 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
         led_pin=table.int("led_pin", None, min=0, max=27),
         transfer_to=transfer_to,
         rating=rating,
-        mqtt_buttons=tuple(_parse_mqtt_button(entry, counters, services, len(rating.levels))
+        mqtt_buttons=tuple(_parse_mqtt_button(entry, counters, targets, len(rating.levels))
                            for entry in table.tables("mqtt_buttons")),
     )
     _check_pins_unique(table, settings)
@@ -109,7 +112,7 @@ def _per_level(table: Table, name: str, kind: type, count: int) -> list:
     return value
 
 
-def _parse_mqtt_button(table: Table, counters: tuple, services: set[str], levels: int) -> MqttButton:
+def _parse_mqtt_button(table: Table, counters: tuple, targets: set[str], levels: int) -> MqttButton:
     topic = table.str("topic")
     if any(c in topic for c in "+#\0"):
         raise table.error("topic", "must be one exact topic, without wildcards")
@@ -126,7 +129,7 @@ def _parse_mqtt_button(table: Table, counters: tuple, services: set[str], levels
     if counter not in known:
         raise table.error("counter", f"unknown counter {counter!r}; known: {', '.join(known)}")
     try:
-        action = parse_action(table.str("action"), levels=levels, services=services)
+        action = parse_action(table.str("action"), levels=levels, services=targets)
     except ValueError as exc:
         raise table.error("action", str(exc)) from None
     table.finish()

@@ -170,7 +170,7 @@ class CounterCommand:
 
     id: str
     action: str
-    target: str | None = None   # service id for transfer
+    target: str | None = None   # transfer: a service id or "counter:<id>"; recall: a ticket number
 
     @classmethod
     def decode(cls, payload: bytes) -> CounterCommand:

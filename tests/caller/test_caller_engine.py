@@ -111,6 +111,33 @@ def test_transfer_keeps_the_place_by_issue_time() -> None:
     assert not e.command("3", command("transfer", "nowhere"), T0).applied
 
 
+def test_transfer_to_a_counter_only_that_counter_calls_it_in_its_place() -> None:
+    e = engine()                                  # counters 1: a; 2: b, a; 3: b
+    moved = ticket("1001", "a", at=T0)
+    e.add_ticket(moved, T0)
+    e.add_ticket(ticket("1002", "a", at=T0 + timedelta(seconds=5)), T0)
+    e.add_ticket(ticket("2001", "b", at=T0 + timedelta(seconds=9)), T0)
+    assert called(e, "1") == "1001"
+    assert e.command("1", command("transfer", "counter:3"), T0).applied
+    record = e.tickets[moved.id]
+    assert (record.status, record.service, record.for_counter) == (WAITING, "a", "3")
+    assert (e.waiting["a"], e.held["3"], e.waiting_for("3")) == (1, 1, 2)
+    assert called(e, "2") == "1002", "counter 2 serves a, but 1001 is held for counter 3"
+    assert called(e, "1") is None
+    assert called(e, "3") == "1001", "issued before 2001: first at counter 3"
+    assert called(e, "3") == "2001"
+
+
+def test_transfer_to_a_counter_is_refused_to_itself_or_an_unknown_one() -> None:
+    e = engine()
+    e.add_ticket(ticket("1001", "a", at=T0), T0)
+    assert called(e, "1") == "1001"
+    assert e.command("1", command("transfer", "counter:1"), T0).reason == \
+        "the ticket is already at this counter"
+    assert e.command("1", command("transfer", "counter:9"), T0).reason == "unknown counter '9'"
+    assert e.counters["1"].status == "serving"
+
+
 def test_pause_and_resume() -> None:
     e = engine()
     e.add_ticket(ticket("1001"), T0)

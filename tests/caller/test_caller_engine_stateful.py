@@ -1,5 +1,8 @@
 """Hypothesis drives the engine with random tickets, presses, duplicates, days and restarts.
 
+Transfers go to a service or to a counter (``counter:<id>``: only that counter calls the
+ticket, in its place by issue time).
+
 A simple model (lists sorted on every call) says what should happen; the engine (heaps,
 counts kept on the fly) must agree, and its state must equal a replay of its events.
 """
@@ -32,6 +35,7 @@ class QueueMachine(RuleBasedStateMachine):
         # the model
         self.status: dict[str, str] = {}
         self.info: dict[str, tuple] = {}              # id -> (service, priority, issued, seq)
+        self.held_by: dict[str, str] = {}             # id -> the counter it was transferred to
         self.current: dict[str, str | None] = dict.fromkeys(COUNTERS)
         self.paused: set[str] = set()
         self.streak = dict.fromkeys(COUNTERS, self.every - 1)
@@ -64,12 +68,13 @@ class QueueMachine(RuleBasedStateMachine):
 
         def key(tid: str):
             service, _, issued, seq = self.info[tid]
-            index = services.index(service)
+            index = -1 if tid in self.held_by else services.index(service)
             if self.policy.get("order") == "service":
                 return (index, issued, seq)
             return (issued, index, seq)
 
-        waiting = [t for t, s in self.status.items() if s == WAITING and self.info[t][0] in services]
+        waiting = [t for t, s in self.status.items() if s == WAITING and (
+            self.held_by[t] == counter if t in self.held_by else self.info[t][0] in services)]
         urgent = sorted((t for t in waiting if self.info[t][1]), key=key)
         normal = sorted((t for t in waiting if not self.info[t][1]), key=key)
         if urgent and (not normal or self.streak[counter] >= self.every - 1):
@@ -156,15 +161,21 @@ class QueueMachine(RuleBasedStateMachine):
         self.status[chosen] = SERVING
         self.current[counter] = chosen
 
-    @rule(counter=st.sampled_from(sorted(COUNTERS)), service=st.sampled_from(SERVICES))
-    def transfer(self, counter: str, service: str) -> None:
-        target = service
+    @rule(counter=st.sampled_from(sorted(COUNTERS)),
+          to_where=st.sampled_from(SERVICES + tuple(f"counter:{c}" for c in COUNTERS)))
+    def transfer(self, counter: str, to_where: str) -> None:
+        target = to_where
         current = self.current[counter]
+        to = target.removeprefix("counter:") if target.startswith("counter:") else None
         outcome = self.press(counter, command("transfer", target))
-        assert outcome.applied == (current is not None)
-        if current is not None:
+        assert outcome.applied == (current is not None and to != counter)
+        if outcome.applied:
             _, priority, issued, seq = self.info[current]
-            self.info[current] = (target, priority, issued, seq)
+            if to is None:
+                self.info[current] = (target, priority, issued, seq)
+                self.held_by.pop(current, None)
+            else:
+                self.held_by[current] = to       # only that counter calls it; service kept
             self.status[current] = WAITING
             self.current[counter] = None
             assert self.engine.tickets[current].issued_at == issued
@@ -211,7 +222,11 @@ class QueueMachine(RuleBasedStateMachine):
         assert {c: engine.counters[c].current for c in COUNTERS} == self.current
         for service in SERVICES:
             assert engine.waiting[service] == sum(
-                1 for t, s in self.status.items() if s == WAITING and self.info[t][0] == service)
+                1 for t, s in self.status.items()
+                if s == WAITING and self.info[t][0] == service and t not in self.held_by)
+        for counter in COUNTERS:
+            assert engine.held[counter] == sum(
+                1 for t, s in self.status.items() if s == WAITING and self.held_by.get(t) == counter)
         assert {c for c in COUNTERS if engine.counters[c].status == "paused"} == self.paused
 
 

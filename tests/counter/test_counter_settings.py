@@ -45,13 +45,20 @@ topic = "cmnd/nut/POWER"
 payload = " ON "
 counter = "1"
 action = "transfer:chung-thuc"
+
+[[counter_pad.mqtt_buttons]]
+topic = "cmnd/nut2/POWER"
+payload = "ON"
+counter = "1"
+action = "transfer:counter:4"
 """)
     assert pad.button_pins() == {"next": 5, "recall": 6, "skip": 13, "done": 19, "transfer": 20, "pause": 21,
                                  "rate:1": 23, "rate:2": 24}
     assert (pad.led_pin, pad.transfer_to, pad.rating.led_pin, pad.rating.thanks_s) == (12, "tu-phap", 25, 2.0)
     assert pad.rating.keys == ("7", "8")
     assert pad.mqtt_buttons == (MqttButton("zigbee2mqtt/nut", {"action": "single"}, "3", "rate:2"),
-                                MqttButton("cmnd/nut/POWER", "ON", "1", "transfer:chung-thuc"))
+                                MqttButton("cmnd/nut/POWER", "ON", "1", "transfer:chung-thuc"),
+                                MqttButton("cmnd/nut2/POWER", "ON", "1", "transfer:counter:4"))
 
 
 BUTTON = '[[counter_pad.mqtt_buttons]]\ntopic = "z/nut"\npayload = "ON"\ncounter = "1"\naction = "next"\n'
@@ -61,7 +68,8 @@ BUTTON = '[[counter_pad.mqtt_buttons]]\ntopic = "z/nut"\npayload = "ON"\ncounter
     ({"pad_keys": "led_pin = 5"}, "counter_pad.led_pin", "pin 5 is already pins.next"),
     ({"pad_keys": "led_pin = 40"}, "counter_pad.led_pin", "at most 27"),
     ({"pins": "transfer = 20"}, "counter_pad.transfer_to", "required"),
-    ({"pad_keys": 'transfer_to = "nha-dat"'}, "counter_pad.transfer_to", "no counter serves"),
+    ({"pad_keys": 'transfer_to = "nha-dat"'}, "counter_pad.transfer_to", "neither a service"),
+    ({"pad_keys": 'transfer_to = "counter:9"'}, "counter_pad.transfer_to", "counter:ID"),
     ({"pad_keys": "colour = 1"}, "counter_pad.colour", "not a known key"),
     ({"extra": "[counter_pad.rating]\nlevels = []"}, "counter_pad.rating.levels", "must not be empty"),
     ({"extra": "[counter_pad.rating]\nlevels = [' ']"}, "counter_pad.rating.levels", "non-empty"),
@@ -82,6 +90,8 @@ BUTTON = '[[counter_pad.mqtt_buttons]]\ntopic = "z/nut"\npayload = "ON"\ncounter
      "unknown counter '9'; known: 1, 2, 3, 4"),
     ({"extra": BUTTON.replace('"next"', '"rate:4"')}, "counter_pad.mqtt_buttons[0].action", "rate:1"),
     ({"extra": BUTTON.replace('"next"', '"transfer"')}, "counter_pad.mqtt_buttons[0].action", "SERVICE"),
+    ({"extra": BUTTON.replace('"next"', '"transfer:counter:9"')}, "counter_pad.mqtt_buttons[0].action",
+     "transfer:counter:ID"),
     ({"extra": BUTTON + "qos = 1\n"}, "counter_pad.mqtt_buttons[0].qos", "not a known key"),
 ])
 def test_bad_keys_are_named_with_the_reason(tmp_path, parts, key, reason):

@@ -110,5 +110,6 @@ def test_descriptions_and_keys():
     assert describe("next", DEFAULT_LEVELS) == "Gọi số tiếp theo"
     assert describe("rate:3", DEFAULT_LEVELS) == "Đánh giá: Không hài lòng"
     assert describe("transfer:dat-dai", DEFAULT_LEVELS) == "Chuyển → dat-dai"
+    assert describe("transfer:counter:4", DEFAULT_LEVELS) == "Chuyển → quầy 4"
     assert key_map({"next": "q", "done": "r"}, ("7", "8")) == {"q": "next", "r": "done", "7": "rate:1",
                                                                "8": "rate:2"}
