@@ -3,6 +3,19 @@
 Runs ``motcua caller --audio none`` as its own process against a real Mosquitto (the test
 rig's), with a generated site of 100 counters for the throughput part.
 
+The raw round trip is the same shape as Next -> board with no work in between: this
+script publishes on ``bench/ping`` (QoS 1), an echo process (a bare paho client, like the
+caller's) republishes each message on ``bench/pong`` (QoS 1) from its on_message, and the
+time until the pong arrives is one round trip. The one-way publish -> receive time is
+printed too, for scale.
+
+Both are measured twice: after the same quiet gap (``GAP_S``) before every sample, raw or
+Next — presses come seconds apart in an office — and back to back. Back to back, a Next
+often arrives while the caller is still committing the ticket it just put on the board
+(the board goes out before the commit), so that figure includes queueing behind an fsync.
+
+Memory is the caller's process and, separately, its speech process.
+
     .venv/bin/python bench/caller_bench.py [--calls 200] [--commands 20000]
 """
 
@@ -12,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -36,6 +50,7 @@ from motcua.service_day import service_day  # noqa: E402
 TOPICS = Topics("liem-chung")
 EXAMPLE = ROOT / "examples" / "liem-chung.toml"
 BROKER_EXTRA = os.environ.get("BENCH_BROKER_EXTRA", "set_tcp_nodelay true")
+GAP_S = 0.01
 SERVED_BY = {"dat-dai": "1", "tu-phap": "2", "ldtbxh": "3", "chung-thuc": "4"}   # example counters
 
 
@@ -130,6 +145,57 @@ def rss_kb(pid: int) -> tuple[int, int]:
     return value["VmRSS"], value["VmHWM"]
 
 
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def memory_line(pid: int) -> str:
+    rss, peak = rss_kb(pid)
+    line = f"caller process {rss / 1024:.1f} MB, peak {peak / 1024:.1f} MB (target <= 60 MB)"
+    for child in children(pid):
+        child_rss, child_peak = rss_kb(child)
+        line += f"; speech process {child_rss / 1024:.1f} MB, peak {child_peak / 1024:.1f} MB"
+    return line
+
+
+def echo(port: int) -> None:
+    """The echo process: every ping straight back as a pong, from paho's thread."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo")
+
+    def on_connect(c: mqtt.Client, *args: object) -> None:
+        # As the caller does (motcua/mqtt.py): no Nagle delay on a PUBACK then a publish.
+        c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.subscribe(f"{TOPICS.root}/bench/ping", 1)
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *a: print("ready", flush=True)
+    client.on_message = lambda c, u, m: c.publish(f"{TOPICS.root}/bench/pong", m.payload, qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_forever()
+
+
+def round_trips(port: int, client: mqtt.Client, count: int, gap: float) -> list[float]:
+    process = subprocess.Popen([sys.executable, __file__, "--echo", str(port)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        pongs = Receiver(port, f"{TOPICS.root}/bench/pong")
+        samples = []
+        for _ in range(count):
+            before = len(pongs.arrivals)
+            time.sleep(gap)
+            start = time.perf_counter()
+            client.publish(f"{TOPICS.root}/bench/ping", b'{"v":1}', qos=1)
+            pongs.wait(lambda a, n=before: len(a) > n)
+            samples.append(pongs.arrivals[-1][0] - start)
+        pongs.close()
+        return samples
+    finally:
+        process.kill()
+        process.wait()
+
+
 def latency(work: Path, calls: int) -> None:
     broker = Mosquitto(work / "broker-latency", extra_config=BROKER_EXTRA)
     broker.start()
@@ -146,35 +212,42 @@ def latency(work: Path, calls: int) -> None:
             raw.wait(lambda a, n=before: len(a) > n)
             samples.append(raw.arrivals[-1][0] - start)
         raw.close()
-        raw_median, raw_p99 = figures("raw QoS 1 publish -> receive", samples)
-
+        figures("one way: publish -> receive", samples)
         boards = Receiver(broker.port, TOPICS.board)
         boards.wait(lambda a: a)   # the retained board: the caller is up
-        samples = []
-        for ticket in tickets(config, calls):
-            client.publish(TOPICS.ticket, encode(ticket), qos=1).wait_for_publish(5)
-            boards.wait(lambda a, t=ticket: Board.decode(a[-1][2]).waiting.get(t.service))
-            before = len(boards.arrivals)
-            start = time.perf_counter()
-            client.publish(TOPICS.counter_cmd(SERVED_BY[ticket.service]),
-                           encode(CounterCommand(id=new_id(), action="next")), qos=1)
-            boards.wait(lambda a, n=before, t=ticket: any(
-                Board.decode(p).calls and Board.decode(p).calls[0].number == t.number
-                for _, _, p in a[n:]))
-            samples.append(next(at for at, _, p in boards.arrivals[before:]
-                                if Board.decode(p).calls[0].number == ticket.number) - start)
-        median, p99 = figures("Next -> board received", samples)
-        print(f"{'ratio to raw':<30} median {median / raw_median:5.1f}x (target <= 3x)   "
-              f"p99 {p99 / raw_p99:5.1f}x (target <= 5x)")
-        rss, peak = rss_kb(process.pid)
-        print(f"caller memory, example office after {calls} calls spoken: {rss / 1024:.1f} MB, "
-              f"peak {peak / 1024:.1f} MB (target <= 60 MB)")
+        ticket_stream = iter(tickets(config, 2 * calls))
+        for gap, label in ((GAP_S, f"after a {GAP_S * 1000:.0f} ms quiet gap"),
+                           (0.0, "back to back (no gap)")):
+            print(f"-- {label}")
+            raw_median, raw_p99 = figures("raw QoS 1 round trip (echo)",
+                                          round_trips(broker.port, client, calls, gap))
+            samples = [next_to_board(client, boards, next(ticket_stream), gap)
+                       for _ in range(calls)]
+            median, p99 = figures("Next -> board received", samples)
+            print(f"{'ratio to the round trip':<30} median {median / raw_median:5.1f}x "
+                  f"(target <= 3x)   p99 {p99 / raw_p99:5.1f}x (target <= 5x)")
+        print(f"memory, example office after {2 * calls} calls spoken: {memory_line(process.pid)}")
         boards.close()
         client.disconnect()
         client.loop_stop()
     finally:
         stop(process)
         broker.stop()
+
+
+def next_to_board(client: mqtt.Client, boards: Receiver, ticket: Ticket, gap: float) -> float:
+    """One ticket in, then (after ``gap``) Next at its counter: seconds until the board shows it."""
+    client.publish(TOPICS.ticket, encode(ticket), qos=1).wait_for_publish(5)
+    boards.wait(lambda a: Board.decode(a[-1][2]).waiting.get(ticket.service))
+    before = len(boards.arrivals)
+    time.sleep(gap)
+    start = time.perf_counter()
+    client.publish(TOPICS.counter_cmd(SERVED_BY[ticket.service]),
+                   encode(CounterCommand(id=new_id(), action="next")), qos=1)
+    boards.wait(lambda a: any(Board.decode(p).calls and Board.decode(p).calls[0].number
+                              == ticket.number for _, _, p in a[before:]))
+    return next(at for at, _, p in boards.arrivals[before:]
+                if Board.decode(p).calls[0].number == ticket.number) - start
 
 
 def throughput(work: Path, total: int, counters: int) -> None:
@@ -227,10 +300,8 @@ def throughput(work: Path, total: int, counters: int) -> None:
         print(f"{len(sent)} commands from {counters} counters: published in {published:.2f} s, "
               f"all committed in {elapsed:.2f} s -> {len(ids) / elapsed:,.0f} durable commands/s "
               f"(target >= 1,000); lost {lost}, doubled {doubled}")
-        rss, peak = rss_kb(process.pid)
-        print(f"caller memory, {counters} counters: {idle_rss[0] / 1024:.1f} MB with "
-              f"{total // 2} tickets waiting; "
-              f"{rss / 1024:.1f} MB after the burst, peak {peak / 1024:.1f} MB (target <= 60 MB)")
+        print(f"memory, {counters} counters: caller process {idle_rss[0] / 1024:.1f} MB with "
+              f"{total // 2} tickets waiting; after the burst: {memory_line(process.pid)}")
         print(f"event log: {db.stat().st_size / 1e6:.1f} MB, counts "
               f"{json.dumps(dict(log.execute('SELECT kind, count(*) FROM events GROUP BY kind')))}")
         for client in clients:
@@ -247,7 +318,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--commands", type=int, default=20000)
     parser.add_argument("--counters", type=int, default=100)
+    parser.add_argument("--echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.echo:
+        echo(options.echo)
+        return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as work:
         latency(Path(work), options.calls)
