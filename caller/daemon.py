@@ -1,8 +1,11 @@
 """``motcua caller``: the office's queue on the hub Pi.
 
-One owner thread reads the inbox. Messages are handled in batches: each is logged to the
-event log and applied to the engine, the batch is committed, and only then are the messages
-acknowledged to the broker (manual ack), so a crash never eats a ticket or a press.
+One owner thread reads the inbox. Messages are handled as they come: each is logged to the
+event log and applied to the engine. They are committed together once no message came for
+``COMMIT_QUIET_S`` (or the oldest waited ``COMMIT_MAX_DELAY_S``), and only then are they
+acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. Waiting
+for a quiet moment means a press that follows another within a millisecond is not held
+up behind the first one's fsync; nobody waits for the caller's acks but the broker.
 
 The board and the counters' states (retained views of the engine) go out just before the
 commit, so that the fsync is not on the way from a Next to the screen. They are views, not
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 DEVICE = "hub"
 BATCH = 500                 # messages committed together at most
+COMMIT_QUIET_S = 0.002      # commit once no message came for this long...
+COMMIT_MAX_DELAY_S = 0.05   # ...or once the oldest uncommitted one waited this long
 HEALTH_INTERVAL_S = 2.0
 
 
@@ -89,6 +94,9 @@ class Caller:
                                         (self.topics.counter_rating_all, 1)],
                          persistent_session=True, manual_ack=True, owner_polls=True)
         self.seq = 0
+        self._unsaved: list[Inbound] = []           # handled, not yet committed nor acked
+        self._unsaved_outcomes: list[Outcome] = []
+        self._first_unsaved = self._last_inbound = 0.0
         self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0}
         self._health_due = 0.0
 
@@ -106,7 +114,7 @@ class Caller:
             while not stop.is_set():
                 # The network loop runs here too (owner_polls): a press is read, handled
                 # and its board written by this one thread.
-                self.link.poll(tick)
+                self.link.poll(self.poll_timeout(tick))
                 batch = []
                 while len(batch) < BATCH:
                     try:
@@ -114,9 +122,12 @@ class Caller:
                     except queue.Empty:
                         break
                 self.handle(batch)
+                if self.commit_due():
+                    self.save()
                 self.roll_day()
                 self.report_health()
                 systemd.watchdog()
+            self.save()
         finally:
             systemd.stopping()
             self.announcer.stop()
@@ -154,6 +165,31 @@ class Caller:
             elif isinstance(item, VoiceHealth):
                 self.link.set_health(**item.health)
         self.publish_views(outcomes, everything=republish)
+        if inbound:
+            self._last_inbound = time.monotonic()
+            if not self._unsaved:
+                self._first_unsaved = self._last_inbound
+            self._unsaved += inbound
+            self._unsaved_outcomes += outcomes
+
+    def commit_due(self) -> bool:
+        now = time.monotonic()
+        return bool(self._unsaved) and (
+            now - self._last_inbound >= COMMIT_QUIET_S
+            or now - self._first_unsaved >= COMMIT_MAX_DELAY_S or len(self._unsaved) >= BATCH)
+
+    def poll_timeout(self, tick: float) -> float:
+        if not self._unsaved:
+            return tick
+        due = min(self._last_inbound + COMMIT_QUIET_S, self._first_unsaved + COMMIT_MAX_DELAY_S)
+        return max(0.0, due - time.monotonic())
+
+    def save(self) -> None:
+        """Commit what was handled, then acknowledge it and announce its calls."""
+        if not self._unsaved:
+            return
+        outcomes, inbound = self._unsaved_outcomes, self._unsaved
+        self._unsaved, self._unsaved_outcomes = [], []
         self.store.save_tickets(r for o in outcomes for r in o.tickets)
         self.store.commit()
         for message in inbound:
@@ -184,6 +220,7 @@ class Caller:
         day = self.days.observe(self.clock()).isoformat()
         if self.engine.day is not None and day <= self.engine.day:
             return
+        self.save()                 # the old day's last presses first
         now = datetime.now().astimezone()
         outcome = self.engine.start_day(day, now)
         self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))

@@ -34,7 +34,7 @@ from .voice_settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
-NICENESS = 5
+NICENESS = 10
 
 
 class SpeakerProcess:
