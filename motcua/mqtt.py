@@ -207,8 +207,9 @@ class Link:
             client.loop_write()
         if client.socket() is sock:
             client.loop_misc()
-        if client.socket() is None:
+        if client.socket() is None:      # lost, or refused (a good CONNACK resets the delay)
             self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX_S)
 
     def _connect(self) -> None:
         try:
