@@ -42,7 +42,7 @@ COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log k
 COUNTER_TARGET = "counter:"  # transfer target "counter:3": to that counter, not a service
 
 
-@dataclass
+@dataclass(slots=True)
 class TicketRecord:
     """One ticket and its history, as the reports read it."""
 
