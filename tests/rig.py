@@ -240,3 +240,32 @@ def write_site_config(directory: Path, *, broker_url: str = "mqtt://127.0.0.1:18
     path = directory / "site.toml"
     path.write_text(text + "\n" + extra, encoding="utf-8")
     return path
+
+
+def start_daemon(name: str, args: list[str], logs: Path) -> subprocess.Popen:
+    """``motcua <args>`` as its own process: keys on its stdin, output in logs/<name>.log."""
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "motcua.cli", *args], stdin=subprocess.PIPE,
+        stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
+        env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
+
+
+def resident_kb(pid: int) -> int:
+    """The process's resident set (VmRSS) in kB, as the kernel counts it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    # The command name (field 2) may hold spaces: split after its closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
