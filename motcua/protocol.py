@@ -12,7 +12,7 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .errors import ProtocolError
@@ -123,6 +123,17 @@ class _Fields:
             raise ProtocolError(f"{self.what}: '{name}' is empty, too long or has control characters")
         return value
 
+    def day(self, name: str) -> str:
+        """A service day, exactly YYYY-MM-DD (days compare as text, so the form matters)."""
+        value = self.text(name, max_len=40)
+        try:
+            valid = len(value) == 10 and date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ProtocolError(f"{self.what}: '{name}' is not a day (YYYY-MM-DD)")
+        return value
+
     def timestamp(self, name: str) -> str:
         value = self.text(name, max_len=40)
         try:
@@ -156,7 +167,7 @@ class Ticket:
             service=f.text("service", max_len=32),
             number=f.text("number", max_len=16),
             seq=f.get("seq", int),
-            day=f.text("day", max_len=10),
+            day=f.day("day"),
             issued_at=f.timestamp("issued_at"),
             kiosk=f.text("kiosk", max_len=32),
             priority=f.get("priority", bool, optional=True, default=False),
@@ -292,7 +303,7 @@ class Board:
         return cls(
             seq=f.get("seq", int),
             updated_at=f.timestamp("updated_at"),
-            day=f.text("day", max_len=10),
+            day=f.day("day"),
             calls=calls,
             counters=counters,
             waiting=_count_map(f.get("waiting", dict, optional=True, default={}), "waiting"),

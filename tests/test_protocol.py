@@ -93,6 +93,16 @@ def test_ticket_needs_an_offset_on_its_time() -> None:
         Ticket.decode(json.dumps(body).encode())
 
 
+@pytest.mark.parametrize("day", ["a", "2026-1-5", "20261128", "2026-02-30", "2026-11-28T", "~"])
+@pytest.mark.parametrize("message", [TICKET, BOARD], ids=["ticket", "board"])
+def test_a_service_day_is_exactly_yyyy_mm_dd(message: object, day: str) -> None:
+    # Days compare as text in the caller ("a" sorts after every real day), so the form is the contract.
+    body = json.loads(encode(message))
+    body["day"] = day
+    with pytest.raises(ProtocolError, match="not a day"):
+        type(message).decode(json.dumps(body).encode())
+
+
 def test_board_counts_must_be_counts() -> None:
     body = json.loads(encode(BOARD))
     body["waiting"] = {"dat-dai": -1}

@@ -12,12 +12,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rig import Listener
 
+from motcua.config import load_config
 from motcua.errors import ProtocolError
 from motcua.protocol import (
     Board,
@@ -31,16 +33,19 @@ from motcua.protocol import (
     encode,
     new_id,
 )
+from motcua.service_day import service_day
 
 TOPICS = Topics("liem-chung")
-AT = "2026-11-28T09:30:00+07:00"
+AT = "2020-01-02T09:30:00+07:00"
+# The junk is built from a day long past: a valid-looking junk ticket closes as expired on
+# arrival and never stands in the queue ahead of the real ticket the test sends at the end.
 VALID = {
-    TOPICS.ticket: Ticket(id="t", service="dat-dai", number="1001", seq=1001, day="2026-11-28",
+    TOPICS.ticket: Ticket(id="t", service="dat-dai", number="1001", seq=1001, day="2020-01-02",
                           issued_at=AT, kiosk="k1"),
     TOPICS.counter_cmd("1"): {"id": "c", "action": "next"},
     TOPICS.counter_rating("1"): Rating(id="r", score=1),
     TOPICS.counter_state("1"): CounterState(counter="1", status="idle"),
-    TOPICS.board: Board(seq=1, updated_at=AT, day="2026-11-28"),
+    TOPICS.board: Board(seq=1, updated_at=AT, day="2020-01-02"),
 }
 DECODERS = {
     TOPICS.ticket: Ticket.decode,
@@ -150,13 +155,17 @@ def test_no_daemon_falls_over_and_each_counts_what_it_dropped(tmp_path: Path, br
             for d in daemons), timeout=60), \
             ({d: health(listener, d).get("dropped") for d in daemons}, expected)
 
-        # ... and still works: a real ticket and a Next make a call.
-        ticket = Ticket(id=new_id(), service="dat-dai", number="1001", seq=1001, day="2026-11-28",
-                        issued_at=AT, kiosk="k1")
+        # ... and still works: a real ticket of today and a Next make a call.
+        site = load_config(site_config).site
+        now = datetime.now(site.tz)
+        ticket = Ticket(id=new_id(), service="dat-dai", number="1042", seq=1042,
+                        day=service_day(now, site.tz, site.day_starts_at).isoformat(),
+                        issued_at=now.isoformat(timespec="seconds"), kiosk="k1")
         listener.publish(TOPICS.ticket, encode(ticket))
         listener.publish(TOPICS.counter_cmd("1"), encode({"id": new_id(), "action": "next"}))
-        assert listener.wait_for(lambda li: any(Called.decode(p).number == "1001"
-                                                for p in li.payloads(TOPICS.called)), timeout=30)
+        assert listener.wait_for(lambda li: any(Called.decode(p).number == "1042"
+                                                for p in li.payloads(TOPICS.called)), timeout=30), \
+            (logs / "caller.log").read_text(errors="replace")[-3000:]
         log = (logs / "caller.log").read_text(errors="replace")
         assert "dropped" in log
     finally:
