@@ -8,6 +8,7 @@ waits of 0-90 minutes, 85 % served, ratings on a third of the tickets.
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 import sys
@@ -16,8 +17,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from motcua.caller.figures import figures, figures_by
-from motcua.caller.history import load_records
+from motcua.caller.history import load_records, read_report, report_of_records
 from motcua.caller.store import EventStore
 
 TICKETS = 500_000
@@ -61,26 +61,52 @@ def build(db: Path) -> tuple[date, date]:
     return first, first + timedelta(days=DAYS - 1)
 
 
+def timed(runs: int, work) -> tuple[float, float, object]:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = work()
+        timings.append(time.perf_counter() - started)
+    return min(timings), max(timings), result
+
+
 def main() -> None:
+    settings = dict(target_wait_s=900, satisfied_levels=2)
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "caller.db"
         started = time.perf_counter()
         start, end = build(db)
         print(f"built {TICKETS:,} tickets in {time.perf_counter() - started:.1f} s")
         size_mb = db.stat().st_size / 1e6
-        timings = []
-        for _ in range(3):
-            started = time.perf_counter()
-            records = load_records(db, start, end)
-            total = figures(records, target_wait_s=900, satisfied_levels=2)
-            for by in ("day", "service", "counter"):
-                figures_by(records, by, target_wait_s=900, satisfied_levels=2)
-            timings.append(time.perf_counter() - started)
-        assert total.issued == TICKETS
-        print(f"full report (total + by day, service, counter): best {min(timings):.2f} s, "
-              f"worst {max(timings):.2f} s  (target <= 2 s)")
+        full = dict(by=("day", "service", "counter"), hours=True, **settings)
+        best, worst, report = timed(3, lambda: read_report(db, start, end, **full))
+        assert report.total.issued == TICKETS
+        print(f"full report (total + by day, service and counter + wait by hour): best {best:.2f} s, "
+              f"worst {worst:.2f} s  (target <= 2 s)")
+        best, worst, _ = timed(3, lambda: read_report(db, start, end, by=("service",), hours=True,
+                                                       **settings))
+        print(f"one command's report (total + by service + chart hours): best {best:.2f} s, "
+              f"worst {worst:.2f} s")
+        best, _, plain = timed(1, lambda: report_of_records(load_records(db, start, end), **full))
+        print(f"the plain reader (the definition, and the fallback without numpy): {best:.2f} s")
+        differences = _differences(report, plain)
+        print(f"fast == plain on the year: {'yes' if not differences else differences[:3]}")
         print(f"ticket history database: {size_mb:.0f} MB  (target <= 200 MB)")
         sys.stdout.flush()
+
+
+def _differences(fast: object, plain: object, where: str = "report") -> list[str]:
+    """Where the two reports differ (floats to 1e-9 relative: numpy sums in another order)."""
+    if hasattr(fast, "__dataclass_fields__"):
+        return [d for name in fast.__dataclass_fields__
+                for d in _differences(getattr(fast, name), getattr(plain, name), f"{where}.{name}")]
+    if isinstance(fast, dict):
+        if list(fast) != list(plain):
+            return [f"{where}: keys"]
+        return [d for key in fast for d in _differences(fast[key], plain[key], f"{where}[{key}]")]
+    if isinstance(fast, float) and isinstance(plain, float):
+        return [] if math.isclose(fast, plain, rel_tol=1e-9) else [where]
+    return [] if fast == plain else [where]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from motcua.errors import MotcuaError
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
-from .figures import Figures, Spread, TicketRecord, figures, figures_by, wait_by_hour
+from .figures import Figures, Spread
 
 BY_LABEL = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy"}
 
@@ -49,24 +49,25 @@ def _day(text: str) -> date:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import load_config
 
-    from .history import load_records
+    from .history import read_report
 
     config = load_config(options.config)
     start, end = _period(options, config)
     db = Path(options.db) if options.db else config.site.state_dir / "caller.db"
-    records = load_records(db, start, end)
     levels = config.counter_pad.rating.levels
-    settings = dict(target_wait_s=options.target_wait * 60, satisfied_levels=len(levels) - 1)
+    report = read_report(db, start, end, by=[options.by] if options.by else [],
+                         hours=bool(options.png), target_wait_s=options.target_wait * 60,
+                         satisfied_levels=len(levels) - 1)
     names = _names(config, options.by)
-    total = figures(records, **settings)
-    groups = figures_by(records, options.by, **settings) if options.by else {}
+    total = report.total
+    groups = report.groups.get(options.by, {}) if options.by else {}
     lines = list(summary_lines(config.site.name, start, end, total, groups, names, levels,
                                options.by))
     print("\n".join(lines))
     if options.csv:
         write_csv(options.csv, groups or {"Tổng": total}, names, levels, options.by or "day")
     if options.png:
-        draw_charts(options.png, records, total, levels, f"{config.site.name}: {start} – {end}")
+        draw_charts(options.png, report.wait_by_hour, total, levels, f"{config.site.name}: {start} – {end}")
     if options.print_slip:
         _print_slip(config, options.printer, lines)
     return 0
@@ -155,7 +156,7 @@ def _percent_cell(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}"
 
 
-def draw_charts(path: Path, records: Sequence[TicketRecord], total: Figures,
+def draw_charts(path: Path, hours: dict[int, Spread], total: Figures,
                 levels: Sequence[str], title: str) -> None:
     """Waiting time by hour of day, and the ratings, labelled in Vietnamese."""
     from motcua.errors import require
@@ -164,7 +165,6 @@ def draw_charts(path: Path, records: Sequence[TicketRecord], total: Figures,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = wait_by_hour(records)
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=100)
     figure.suptitle(title)
     left.bar([f"{h}h" for h in hours], [s.median / 60 if s.median else 0 for s in hours.values()],
