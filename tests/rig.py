@@ -8,6 +8,7 @@ is a TCP server that keeps every byte, as a networked ESC/POS printer on port
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import socket
@@ -269,3 +270,11 @@ def cpu_seconds(pid: int) -> float:
     # The command name (field 2) may hold spaces: split after its closing parenthesis.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def next_of(inbox: queue.Queue, kind: type, timeout: float = 10.0):
+    """The next item of this type from a link's inbox, passing over the others."""
+    while True:
+        item = inbox.get(timeout=timeout)
+        if isinstance(item, kind):
+            return item

@@ -7,7 +7,7 @@ import socket
 import threading
 
 import pytest
-from rig import Listener
+from rig import Listener, next_of
 
 from motcua.config import BrokerSettings
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
@@ -20,12 +20,6 @@ def _broker_settings(port: int) -> BrokerSettings:
     return BrokerSettings(host="127.0.0.1", port=port, tls=False, username=None,
                           password_file=None, ca_file=None, keepalive=30)
 
-
-def _next(inbox: queue.Queue, kind: type, timeout: float = 10.0):
-    while True:
-        item = inbox.get(timeout=timeout)
-        if isinstance(item, kind):
-            return item
 
 
 @pytest.fixture
@@ -43,7 +37,7 @@ def test_status_online_then_offline_on_purpose(broker, status_listener) -> None:
     inbox: queue.Queue = queue.Queue()
     link = Link(_broker_settings(broker.port), TOPICS, role="kiosk", device="k1", inbox=inbox)
     link.start()
-    _next(inbox, LinkUp)
+    next_of(inbox, LinkUp)
     topic = TOPICS.status("kiosk", "k1")
     assert status_listener.wait_for(lambda li: "online" in _states(li, topic))
     link.set_health(printer="paper_out")
@@ -58,7 +52,7 @@ def test_last_will_says_offline_when_the_daemon_vanishes(broker, status_listener
     inbox: queue.Queue = queue.Queue()
     link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox)
     link.start()
-    _next(inbox, LinkUp)
+    next_of(inbox, LinkUp)
     topic = TOPICS.status("caller", "hub")
     assert status_listener.wait_for(lambda li: "online" in _states(li, topic))
     link.client.loop_stop()                       # no clean DISCONNECT: as after kill -9
@@ -80,22 +74,22 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
         return link
 
     first = connect()
-    _next(inbox, LinkUp)
+    next_of(inbox, LinkUp)
     sender.publish(TOPICS.ticket, b"one")
-    message = _next(inbox, Inbound)
+    message = next_of(inbox, Inbound)
     assert message.payload == b"one"
     first.client.loop_stop()                       # crash before acking
     first.client.socket().close()
 
     second = connect()
-    redelivered = _next(inbox, Inbound)
+    redelivered = next_of(inbox, Inbound)
     assert redelivered.payload == b"one"
     second.ack(redelivered)
     second.stop()
 
     third = connect()
     sender.publish(TOPICS.ticket, b"two")
-    assert _next(inbox, Inbound).payload == b"two"  # "one" was acked: not delivered again
+    assert next_of(inbox, Inbound).payload == b"two"  # "one" was acked: not delivered again
     third.stop()
     sender.close()
 
@@ -134,19 +128,19 @@ def test_a_link_polled_by_its_owner_receives_acks_reconnects_and_says_offline(
                 owner_polls=True)
     topic = TOPICS.status("caller", "hub")
     with Owner(link) as owner:
-        _next(inbox, LinkUp)
+        next_of(inbox, LinkUp)
         assert owner.thread.ident != threading.get_ident()
         sender.publish(TOPICS.ticket, b"one")
-        assert _next(inbox, Inbound).payload == b"one"      # not acked: comes back below
+        assert next_of(inbox, Inbound).payload == b"one"      # not acked: comes back below
         broker.restart()
-        assert isinstance(_next(inbox, LinkDown), LinkDown)
+        assert isinstance(next_of(inbox, LinkDown), LinkDown)
         seen: list = []                       # a redelivery may come before LinkUp
         while not (any(isinstance(i, LinkUp) for i in seen)
                    and any(isinstance(i, Inbound) for i in seen)):
             seen.append(inbox.get(timeout=20))                # reconnected by poll() alone
         assert [i.payload for i in seen if isinstance(i, Inbound)] == [b"one"]  # kept for us
         sender.publish(TOPICS.ticket, b"two")
-        assert _next(inbox, Inbound).payload == b"two"
+        assert next_of(inbox, Inbound).payload == b"two"
         assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "online")
     assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "offline")
     sender.close()
@@ -160,7 +154,7 @@ def test_a_put_wakes_the_owner_out_of_a_long_poll(broker) -> None:
     link.start()
     while not link.connected.is_set():
         link.poll(0.1)
-    _next(inbox, LinkUp)
+    next_of(inbox, LinkUp)
     returned = threading.Event()
 
     def owner() -> None:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from rig import Listener, Mosquitto, free_port
+from rig import Listener, Mosquitto, free_port, next_of
 
 from motcua.config import BrokerSettings
 from motcua.mqtt import Inbound, Link, LinkUp, WakingQueue
@@ -40,12 +40,6 @@ def settings(broker: Mosquitto, ca_file: Path) -> BrokerSettings:
     return BrokerSettings(host="127.0.0.1", port=broker.tls_port, tls=True, username=None,
                           password_file=None, ca_file=ca_file, keepalive=30)
 
-
-def next_of(inbox: queue.Queue, kind: type, timeout: float = 10.0):
-    while True:
-        item = inbox.get(timeout=timeout)
-        if isinstance(item, kind):
-            return item
 
 
 @pytest.mark.parametrize("owner_polls", [False, True], ids=["paho-thread", "owner-polls"])
