@@ -214,3 +214,33 @@ def test_skipped_never_carried_into_the_next_day() -> None:
     e.command("1", command("skip"), T0)
     assert e.tickets[next(iter(e.tickets))].status == SKIPPED
     assert e.start_day("2026-11-29", T0).tickets[0].status == EXPIRED
+
+
+def test_memory_is_the_days_not_the_months() -> None:
+    # The caller runs for months: each new day must let go of the last one's tickets and
+    # command ids, so memory after the fourth busy day equals memory after the second.
+    import gc
+    import tracemalloc
+
+    e = engine()
+    after_day = []
+    tracemalloc.start()
+    try:
+        for d in range(4):
+            day = (T0 + timedelta(days=d)).date().isoformat()
+            if d:
+                e.start_day(day, T0 + timedelta(days=d))
+            for i in range(2000):
+                at = T0 + timedelta(days=d, seconds=i)
+                e.add_ticket(ticket(f"{1001 + i}", "ab"[i % 2], at=at, day=day, seq=1001 + i), at)
+                if i % 2:
+                    for counter in ("1", "3"):
+                        e.command(counter, command("next"), at)
+                        e.command(counter, command("done"), at)
+            gc.collect()
+            after_day.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert e.waiting == {"a": 0, "b": 0}, "the day's tickets were all served"
+    assert len(e.tickets) == 2000
+    assert after_day[3] <= after_day[1] + 64 * 1024, after_day
