@@ -55,7 +55,10 @@ class SpeakerProcess:
         health_read, health_write = os.pipe()
         process = subprocess.Popen(
             [sys.executable, "-m", "motcua.caller.speaker", str(health_write)],
-            stdin=subprocess.PIPE, pass_fds=(health_write,), start_new_session=False)
+            # stdout: pyttsx3's espeak driver prints a line per rendered call; the journal
+            # gets the child's log (stderr), not that.
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(health_write,),
+            start_new_session=False)
         os.close(health_write)
         pickle.dump((self.voice, self.audio), process.stdin)
         process.stdin.flush()

@@ -33,7 +33,8 @@ def wait_until(predicate, timeout: float = 30.0) -> bool:
     return predicate()
 
 
-def test_calls_are_said_by_the_child_and_its_health_comes_back(tmp_path: Path) -> None:
+def test_calls_are_said_by_the_child_and_its_health_comes_back(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     health: queue.Queue = queue.Queue()
     speaker = SpeakerProcess(VOICE, f"wav:{tmp_path}", on_health=health.put)
     speaker.start()
@@ -47,6 +48,8 @@ def test_calls_are_said_by_the_child_and_its_health_comes_back(tmp_path: Path) -
     # stop() lets the child finish what was queued, then it exits
     assert [p.name.split("-", 1)[1] for p in wavs(tmp_path)] == ["c1.wav", "c2.wav"]
     assert speaker.process.returncode == 0
+    # Nothing on the caller's stdout (the journal): pyttsx3 prints a line per render.
+    assert "Audio saved" not in capfd.readouterr().out
 
 
 def test_sigterm_to_the_child_does_not_cut_a_queued_call(tmp_path: Path) -> None:
