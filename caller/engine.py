@@ -21,6 +21,7 @@ Rules a clerk can rely on:
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -191,9 +192,11 @@ class Engine:
             issued = datetime.fromisoformat(ticket.issued_at)
         except ValueError:
             return Outcome.refused("bad issued_at")
-        record = TicketRecord(id=ticket.id, service=ticket.service, number=ticket.number,
-                              seq=ticket.seq, day=ticket.day, issued_at=issued, kiosk=ticket.kiosk,
-                              priority=ticket.priority, name=ticket.name)
+        # A day holds thousands of records: their few distinct services, days and kiosks
+        # share one string each rather than one per ticket.
+        record = TicketRecord(id=ticket.id, service=sys.intern(ticket.service), number=ticket.number,
+                              seq=ticket.seq, day=sys.intern(ticket.day), issued_at=issued,
+                              kiosk=sys.intern(ticket.kiosk), priority=ticket.priority, name=ticket.name)
         self.tickets[record.id] = record
         if self.day is not None and ticket.day < self.day:
             # Printed on a day that is over (e.g. resent after a night-long outage).
