@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from motcua.config import Counter, SiteConfig
-from motcua.daemon import Systemd, close_all, setup_logging, stop_on_signals
+from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import CounterState, Topics, encode
@@ -289,17 +289,11 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
         pad = CounterPad(config, counter, link=link, outbox=outbox, pad_led=leds[0], thanks_led=leds[1],
                          show=show)
         pad.start()
-        link.start()
-        systemd.ready(f"counter {counter.id}")
         log.info("counter %s ready (%s)", counter.id, "keyboard" if keyboard else "GPIO")
-        if started:
-            started(pad)
-        pad.run(inbox, stop, systemd)
+        run_owner_loop(pad, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                       ready=f"counter {counter.id}", started=started)
     finally:
-        systemd.stopping()
-        if link is not None:
-            link.stop()
-        close_all(opened)
+        release(systemd, link, opened)
     return 0
 
 
@@ -312,27 +306,21 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
     inbox: queue.Queue = queue.Queue()
     topics = Topics(config.site.id)
     link: Link | None = None
-    outbox: Outbox | None = None
+    opened: list = []
     try:
         # A persistent session: QoS 1 button messages sent while the bridge restarts wait for it.
         link = Link(config.broker, topics, role="counter", device="buttons", inbox=inbox,
                     subscriptions=ButtonBridge.subscriptions(config), persistent_session=True,
                     manual_ack=True, report_publishes=True)
         outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
+        opened.append(outbox)
         bridge = ButtonBridge(config, link=link, outbox=outbox)
         left = outbox.resend_all()
         if left:
             log.info("%d button presses from before are sent again", left)
-        link.start()
-        systemd.ready(f"MQTT buttons: {len(bridge.map.topics())} topics")
         log.info("MQTT button bridge ready: %s", ", ".join(bridge.map.topics()))
-        if started:
-            started(bridge)
-        bridge.run(inbox, stop, systemd)
+        run_owner_loop(bridge, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                       ready=f"MQTT buttons: {len(bridge.map.topics())} topics", started=started)
     finally:
-        systemd.stopping()
-        if link is not None:
-            link.stop()
-        if outbox is not None:
-            outbox.close()
+        release(systemd, link, opened)
     return 0

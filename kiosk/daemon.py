@@ -22,7 +22,7 @@ from datetime import date, datetime
 
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, close_all, setup_logging, stop_on_signals
+from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Ticket, Topics, encode, new_id
@@ -369,16 +369,10 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
                       clock=clock, after_commit=after_commit)
         kiosk.start()
-        link.start()
-        systemd.ready(f"kiosk {settings.id}: day {kiosk.day}")
         log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
                  "open" if kiosk.open else "closed")
-        if started:
-            started(kiosk)
-        kiosk.run(inbox, stop, systemd)
+        run_owner_loop(kiosk, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                       ready=f"kiosk {settings.id}: day {kiosk.day}", started=started)
     finally:
-        systemd.stopping()
-        if link is not None:
-            link.stop()
-        close_all(opened)
+        release(systemd, link, opened)
     return 0

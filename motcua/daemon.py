@@ -1,13 +1,17 @@
-"""What every long-running role shares: logging, signals and systemd's notify protocol."""
+"""What every long-running role shares: logging, signals, systemd's notify protocol, and
+the start and stop of a device daemon's owner loop."""
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +80,24 @@ def close_all(things: list) -> None:
             thing.close()
         except Exception as exc:   # a device that fails to close must not keep the others open
             log.warning("closing %s: %s", type(thing).__name__, exc)
+
+
+def run_owner_loop(owner: Any, *, link: Any, inbox: queue.Queue, stop: threading.Event,
+                   systemd: Systemd, ready: str, started: Callable[[Any], None] | None = None) -> None:
+    """A device daemon's middle: connect, tell systemd it is ready, run until ``stop``.
+
+    ``owner`` has ``run(inbox, stop, systemd)``; ``started`` is the tests' hook.
+    """
+    link.start()
+    systemd.ready(ready)
+    if started is not None:
+        started(owner)
+    owner.run(inbox, stop, systemd)
+
+
+def release(systemd: Systemd, link: Any, opened: list) -> None:
+    """A device daemon's ``finally``: tell systemd, leave the broker, close the hardware."""
+    systemd.stopping()
+    if link is not None:
+        link.stop()
+    close_all(opened)
