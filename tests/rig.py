@@ -278,3 +278,62 @@ def next_of(inbox: queue.Queue, kind: type, timeout: float = 10.0):
         item = inbox.get(timeout=timeout)
         if isinstance(item, kind):
             return item
+
+
+def eventually(predicate, timeout: float = 10.0) -> bool:
+    """Wait for a condition on state that notifies nobody (a database, a daemon's fields)."""
+    deadline, pause = time.monotonic() + timeout, threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.01)
+    return True
+
+
+class Subscriber:
+    """A subscriber with a persistent session, as the caller has: the broker keeps its messages
+    across its own restart and while this client reconnects."""
+
+    def __init__(self, port: int, *topics: str, client_id: str = "test-caller") -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.messages: list[tuple[str, bytes]] = []
+        self.changed = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        self.client.reconnect_delay_set(0.2, 1)
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert subscribed.wait(10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self.changed:
+            self.messages.append((message.topic, bytes(message.payload)))
+            self.changed.notify_all()
+
+    def decoded(self, topic: str, kind) -> list:
+        with self.changed:
+            return [kind.decode(payload) for t, payload in self.messages if t == topic]
+
+    def wait_for(self, topic: str, kind, count: int, timeout: float = 15) -> list:
+        """The first ``count`` distinct messages (by id) on ``topic``, once they are in."""
+        def distinct() -> list:
+            seen: dict[str, object] = {}
+            for message in self.decoded(topic, kind):
+                seen.setdefault(message.id, message)
+            return list(seen.values())
+
+        with self.changed:
+            self.changed.wait_for(lambda: len(distinct()) >= count, timeout)
+        return distinct()
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

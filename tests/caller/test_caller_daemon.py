@@ -21,7 +21,7 @@ from motcua.caller.daemon import Caller
 from motcua.caller.engine import Engine
 from motcua.caller.store import EventStore
 from motcua.caller.voice import spoken_sentence
-from rig import Listener
+from rig import Listener, eventually
 
 from motcua.config import load_config
 from motcua.protocol import (
@@ -66,16 +66,6 @@ def caller(site_config: Path, tmp_path: Path) -> Iterator[Caller]:
     running.inbox.put(None)   # wake the owner loop now rather than at its next tick
     thread.join(10)
     assert not thread.is_alive()
-
-
-def eventually(predicate, timeout: float = 20) -> bool:
-    """Poll a condition that no message announces (rows in the event log)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        threading.Event().wait(0.02)
-    return True
 
 
 def latest(listener: Listener, topic: str, kind):
@@ -254,9 +244,9 @@ def test_a_rating_is_kept_with_the_ticket_the_counter_finished(broker, caller: C
             return history.execute("SELECT status, rating FROM tickets WHERE id = ?",
                                    (served.id,)).fetchone()
 
-        assert eventually(lambda: rating() == ("done", 1)), rating()
+        assert eventually(lambda: rating() == ("done", 1), timeout=20), rating()
         listener.publish(TOPICS.counter_cmd("1"), press("next"))   # after the second rating
-        assert eventually(lambda: caller.counts["events"] >= 6)
+        assert eventually(lambda: caller.counts["events"] >= 6, timeout=20)
         assert rating() == ("done", 1), "one rating per ticket: the second is refused"
     finally:
         listener.close()

@@ -7,8 +7,9 @@ import sqlite3
 import threading
 
 import pytest
-from counter_rig import TOPICS, Subscriber, eventually, run_bridge
+from counter_rig import TOPICS, run_bridge
 from motcua.counter.daemon import serve_bridge
+from rig import Subscriber, eventually
 
 from motcua.errors import ConfigError
 from motcua.protocol import CounterCommand, CounterState, Rating, encode

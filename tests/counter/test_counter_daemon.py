@@ -15,12 +15,11 @@ from counter_rig import (
     THANKS_LED,
     TOPICS,
     WIRED,
-    Subscriber,
-    eventually,
     press,
     run_pad,
 )
 from motcua.counter.daemon import pick_counter
+from rig import Subscriber, eventually
 
 from motcua.errors import ConfigError
 from motcua.protocol import CounterCommand, CounterState, Rating, encode

@@ -9,7 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from counter_rig import TOPICS, WIRED, Subscriber, counter_config
+from counter_rig import TOPICS, WIRED, counter_config
+from rig import Subscriber
 
 from motcua.protocol import CounterCommand, CounterState, Rating, encode
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 from motcua.kiosk.daemon import Kiosk, pick_kiosk, serve
@@ -27,16 +26,6 @@ def kiosk_config(directory: Path, broker_url: str, printer: str, kiosk_keys: str
     path = directory / "site.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    """Wait for a condition on state that notifies nobody (a database, a kiosk's fields)."""
-    deadline, pause = time.monotonic() + timeout, threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 class RunningKiosk:

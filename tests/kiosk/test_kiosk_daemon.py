@@ -8,8 +8,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from kiosk_rig import eventually
-from rig import Listener
+from rig import Listener, eventually
 
 from motcua.protocol import Board, Status, Ticket, Topics, encode
 from motcua.service_day import ClockReading

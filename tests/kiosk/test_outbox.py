@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-import paho.mqtt.client as mqtt
-from kiosk_rig import eventually
-from paho.mqtt.enums import CallbackAPIVersion
+from rig import Subscriber, eventually
 
 from motcua.protocol import Ticket, Topics
 
@@ -14,26 +10,17 @@ TOPICS = Topics("liem-chung")
 DAT_DAI, TU_PHAP = 17, 27
 
 
-class Caller:
-    """A subscriber with a persistent session, as the caller has: the broker keeps its messages."""
+class Caller(Subscriber):
+    """The caller's side of the outbox: a persistent session on the ticket topic."""
 
     def __init__(self, port: int) -> None:
-        self.tickets: list[Ticket] = []
-        self.changed = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-caller", clean_session=False)
-        self.client.reconnect_delay_set(0.2, 1)
-        subscribed = threading.Event()
-        self.client.on_connect = lambda c, *a: c.subscribe(TOPICS.ticket, 1)
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert subscribed.wait(10)
+        self.tickets: list[Ticket] = []       # decoded once each: a soak waits on 1,000
+        super().__init__(port, TOPICS.ticket)
 
     def _on_message(self, client, userdata, message) -> None:
         with self.changed:
             self.tickets.append(Ticket.decode(message.payload))
-            self.changed.notify_all()
+            super()._on_message(client, userdata, message)
 
     def first_copies(self) -> list[str]:
         seen: list[str] = []
@@ -46,10 +33,6 @@ class Caller:
         with self.changed:
             self.changed.wait_for(lambda: len(self.first_copies()) >= count, timeout)
             return self.first_copies()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def press_and_print(kiosk, pin: int, printed: int) -> None:
