@@ -72,9 +72,8 @@ class CounterPad:
         self._line = ""
 
     def start(self) -> None:
-        left = self.outbox.resend_all()
-        if left:
-            log.info("%d presses from before are sent again", left)
+        if self.outbox.pending:
+            log.info("%d presses from before will be sent again", self.outbox.pending)
         self.tick()
 
     # -- events ------------------------------------------------------------------
@@ -88,8 +87,10 @@ class CounterPad:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self.outbox.link_up()
             log.info("broker connected; %d presses wait for its acknowledgement", self.outbox.pending)
         elif isinstance(event, LinkDown):
+            self.outbox.link_down()
             log.warning("broker lost: presses wait in the outbox")
         self.tick()
 
@@ -192,8 +193,11 @@ class ButtonBridge:
             if self.outbox.published(event.mid):
                 self.sent += 1
         elif isinstance(event, LinkUp):
+            self.outbox.link_up()
             log.info("broker connected; %d button presses wait for its acknowledgement",
                      self.outbox.pending)
+        elif isinstance(event, LinkDown):
+            self.outbox.link_down()
 
     def _on_message(self, message: Inbound) -> None:
         if self._is_state(message.topic):
@@ -315,9 +319,8 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
         outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
         opened.append(outbox)
         bridge = ButtonBridge(config, link=link, outbox=outbox)
-        left = outbox.resend_all()
-        if left:
-            log.info("%d button presses from before are sent again", left)
+        if outbox.pending:
+            log.info("%d button presses from before will be sent again", outbox.pending)
         log.info("MQTT button bridge ready: %s", ", ".join(bridge.map.topics()))
         run_owner_loop(bridge, link=link, inbox=inbox, stop=stop, systemd=systemd,
                        ready=f"MQTT buttons: {len(bridge.map.topics())} topics", started=started)

@@ -2,10 +2,12 @@
 
 One owner thread reads the inbox (presses, scans, broker events) and does
 everything in order: allocate (committed), print, mark printed + outbox (one
-transaction), hand the ticket to the link. paho keeps every QoS 1 publish it was
-handed and resends the unacknowledged ones, in order, after each reconnect; the
-outbox row is deleted on the broker's PUBACK. The durable outbox covers what
-paho's memory cannot: rows left by a previous run are handed over at start.
+transaction), hand the ticket to the link while it is up (motcua.mqtt.InOrder: else
+it waits in the outbox for the next LinkUp, so tickets reach the caller in the order
+they were printed). paho keeps every QoS 1 publish it was handed and resends the
+unacknowledged ones, in order, after each reconnect; the outbox row is deleted on
+the broker's PUBACK. The durable outbox covers what paho's memory cannot: rows left
+by a previous run go at the first LinkUp.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
 
@@ -103,7 +105,7 @@ class Kiosk:
         self.board: Board | None = None
         self.dropped = 0
         self.printer_state = _Printer()
-        self.in_flight: dict[int, int] = {}     # paho mid -> outbox row
+        self.order = InOrder(link)              # outbox rows to paho, in order (mqtt.InOrder)
         self.outbox_size = 0
 
     # -- start and timers --------------------------------------------------------
@@ -111,12 +113,9 @@ class Kiosk:
         """Void what a previous run left mid-print, hand the old outbox to the link."""
         for number in self.store.void_interrupted():
             log.warning("ticket %s was allocated but never printed (interrupted): void", number)
-        rows = self.store.outbox()
-        self.outbox_size = len(rows)
-        if rows:
-            log.info("%d printed tickets from before wait to be sent to the caller", len(rows))
-        for row in rows:
-            self._hand_over(row.n, row.payload)
+        self.outbox_size = len(self.store.outbox())
+        if self.outbox_size:
+            log.info("%d printed tickets from before wait to be sent to the caller", self.outbox_size)
         self.tick()
 
     def tick(self) -> None:
@@ -173,7 +172,7 @@ class Kiosk:
         elif isinstance(event, Scan):
             self._on_scan(event)
         elif isinstance(event, Published):
-            row = self.in_flight.pop(event.mid, None)
+            row = self.order.acknowledged(event.mid)
             if row is not None:
                 self.store.delivered(row)
                 self.outbox_size -= 1
@@ -181,8 +180,10 @@ class Kiosk:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
-            log.info("broker connected; %d tickets waiting for its acknowledgement", len(self.in_flight))
+            self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
+            log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
+            self.order.link_down()
             log.warning("broker lost: printed tickets wait in the outbox")
 
     def _on_scan(self, scan: Scan) -> None:
@@ -262,7 +263,7 @@ class Kiosk:
         row = self.store.mark_printed(ticket.id, payload)
         self.outbox_size += 1
         log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
-        self._hand_over(row.n, payload)
+        self.order.offer(row.n, self.topics.ticket, payload)
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
@@ -275,11 +276,6 @@ class Kiosk:
             wait_estimate_min=math.ceil(estimate_s / 60) if estimate_s is not None else None,
             name=request.name, issued_at=issued_at, ticket_id=ticket.id,
             footer=self.settings.footer, paper=self.settings.paper)
-
-    def _hand_over(self, row: int, payload: bytes) -> None:
-        """Give a ticket to paho once; it resends it after reconnects until the PUBACK."""
-        info = self.link.publish(self.topics.ticket, payload, qos=1)
-        self.in_flight[info.mid] = row
 
     def _on_message(self, message: Inbound) -> None:
         if message.topic != self.topics.board:
