@@ -40,6 +40,7 @@ OPEN = (WAITING, SERVING, SKIPPED)
 RECENT_CALLS = 10            # calls kept for the board
 RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
 COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log keeps all)
+CLOSED_KEPT = 512            # closed tickets kept whole; older ones only by id (see _closed)
 COUNTER_TARGET = "counter:"  # transfer target "counter:3": to that counter, not a service
 
 
@@ -142,13 +143,15 @@ class Engine:
     """The queue of one office for the current service day."""
 
     def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: str = "strict",
-                 priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120) -> None:
+                 priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120,
+                 closed_kept: int = CLOSED_KEPT) -> None:
         if priority not in ("strict", "every") or order not in ("oldest", "service"):
             raise ValueError(f"unknown queue policy {priority!r}/{order!r}")
         self.priority = priority
         self.priority_every = 1 if priority == "strict" else priority_every
         self.order = order
         self.rating_window = timedelta(seconds=rating_window_s)
+        self.closed_kept = closed_kept
         self.counter_services = {cid: tuple(services) for cid, services in counters.items()}
         self.services = tuple(dict.fromkeys(s for ss in self.counter_services.values() for s in ss))
         self._reset(None)
@@ -169,6 +172,8 @@ class Engine:
         self._heaps: dict[tuple[str, bool], list[tuple[datetime, int, str]]] = {}
         self._seen_commands: set[str] = set()
         self._seen_order: deque[str] = deque()
+        self._closed_order: deque[str] = deque()     # closed tickets still in self.tickets
+        self.forgotten: set[str] = set()             # closed tickets known only by id
 
     # -- the one entry point -----------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
@@ -184,7 +189,7 @@ class Engine:
 
     # -- tickets ---------------------------------------------------------------------
     def add_ticket(self, ticket: Ticket, at: datetime) -> Outcome:
-        if ticket.id in self.tickets:
+        if ticket.id in self.tickets or ticket.id in self.forgotten:
             return Outcome.refused("duplicate ticket", duplicate=True)
         if ticket.service not in self.waiting:
             return Outcome.refused(f"no counter serves {ticket.service!r}")
@@ -201,6 +206,7 @@ class Engine:
         if self.day is not None and ticket.day < self.day:
             # Printed on a day that is over (e.g. resent after a night-long outage).
             record.status, record.expired_at = EXPIRED, at
+            self._closed(record)
             return Outcome(tickets=[record])
         self._enqueue(record)
         return Outcome(tickets=[record], counters=self._counters_of(record.service), board=True)
@@ -380,6 +386,32 @@ class Engine:
             self.durations[record.service].append((at - record.last_call_at).total_seconds())
         counter.last_finished = record.id
         self._release(counter, record, outcome)
+        self._closed(record)
+
+    def _closed(self, record: TicketRecord) -> None:
+        """A ticket is done or expired for good. The caller runs for months and a busy day
+        closes thousands of tickets: only the latest ``closed_kept`` stay whole (with those a
+        counter or the board still shows, or a rating may still reach); older ones are
+        known by id only, enough to refuse a copy. Their history is in the event log's
+        tickets table. Deterministic, so a replay forgets the same tickets."""
+        self._closed_order.append(record.id)
+        if len(self._closed_order) <= self.closed_kept:
+            return
+        shown = {call.ticket for call in self.recent_calls}
+        for counter in self.counters.values():
+            shown.update((counter.current, counter.last_finished))
+        for _ in range(len(self._closed_order) - self.closed_kept):
+            oldest = self._closed_order.popleft()
+            if oldest in shown:
+                self._closed_order.append(oldest)        # still shown: reconsidered later
+                continue
+            del self.tickets[oldest]
+            self.forgotten.add(oldest)
+
+    @property
+    def ticket_ids(self) -> set[str]:
+        """Every ticket of the day, whole or forgotten."""
+        return set(self.tickets) | self.forgotten
 
     # -- ratings ---------------------------------------------------------------------
     def rate(self, counter_id: str, rating: Rating, at: datetime) -> Outcome:
@@ -437,6 +469,7 @@ class Engine:
         return {
             "day": self.day,
             "tickets": {tid: t.as_dict() for tid, t in sorted(self.tickets.items())},
+            "forgotten": sorted(self.forgotten),
             "counters": {cid: vars(c).copy() for cid, c in sorted(self.counters.items())},
             "waiting": dict(self.waiting),
             "held": dict(self.held),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from caller_helpers import DAY, T0, command, ticket
-from motcua.caller.engine import DONE, EXPIRED, SERVING, SKIPPED, WAITING, Engine
+from motcua.caller.engine import (
+    CLOSED_KEPT,
+    DONE,
+    EXPIRED,
+    RECENT_CALLS,
+    SERVING,
+    SKIPPED,
+    WAITING,
+    Engine,
+)
 
 from motcua.protocol import Rating, new_id
 
@@ -242,5 +251,30 @@ def test_memory_is_the_days_not_the_months() -> None:
     finally:
         tracemalloc.stop()
     assert e.waiting == {"a": 0, "b": 0}, "the day's tickets were all served"
-    assert len(e.tickets) == 2000
+    assert len(e.ticket_ids) == 2000 and len(e.tickets) <= CLOSED_KEPT + 2 * len(COUNTERS) + RECENT_CALLS
     assert after_day[3] <= after_day[1] + 64 * 1024, after_day
+
+
+def test_a_long_day_keeps_the_latest_closed_tickets_whole_and_the_rest_by_id() -> None:
+    e = engine(rating_window_s=3600)
+    tickets = [ticket(f"{1001 + i}", at=T0 + timedelta(seconds=i), seq=1001 + i)
+               for i in range(CLOSED_KEPT + 50)]
+    for t in tickets[:2]:
+        e.add_ticket(t, T0)
+    assert called(e, "1") == "1001"
+    e.command("1", command("done"), T0 + timedelta(minutes=6))      # counter 1 finished 1001 ...
+    for t in tickets[2:]:                                             # ... then idles while 2 works
+        e.add_ticket(t, T0)
+    for _ in tickets[1:]:
+        called(e, "2")
+    e.command("2", command("done"), T0 + timedelta(minutes=7))
+    assert len(e.ticket_ids) == len(tickets)
+    assert len(e.tickets) <= CLOSED_KEPT + 2 * len(COUNTERS) + RECENT_CALLS
+    assert tickets[2].id in e.forgotten
+    # A copy of a forgotten ticket is still a copy.
+    outcome = e.add_ticket(tickets[2], T0)
+    assert outcome.duplicate and len(e.ticket_ids) == len(tickets)
+    # What counters and the board still show stays whole: counter 1's rating reaches 1001.
+    assert e.rate("1", Rating(id=new_id(), score=1), T0 + timedelta(minutes=30)).applied
+    assert e.tickets[tickets[0].id].rating == 1
+    assert all(call.ticket in e.tickets for call in e.recent_calls)
