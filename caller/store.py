@@ -100,11 +100,14 @@ class EventStore:
             self._wal_fd = None
 
     def sync(self) -> None:
-        """Put every committed batch on disk (fsync of the WAL; thread-safe)."""
+        """Put every committed batch on disk (fsync of the WAL). One thread at a time."""
         if self._wal_fd is None:
             # The WAL exists from the first write on and stays while the connection is
             # open (checkpoints rewind it, never replace it); its directory entry once.
-            self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            try:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            except FileNotFoundError:     # nothing written since the file was opened
+                return
             directory = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
