@@ -110,7 +110,7 @@ class Kiosk:
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
-        """Void what a previous run left mid-print, hand the old outbox to the link."""
+        """Void what a previous run left mid-print; its outbox goes at the first LinkUp."""
         for number in self.store.void_interrupted():
             log.warning("ticket %s was allocated but never printed (interrupted): void", number)
         self.outbox_size = len(self.store.outbox())
