@@ -332,8 +332,8 @@ class InOrder:
     before tickets printed earlier. So a row is handed over only while the owner knows the
     link is up (its LinkUp handled, the link still connected); rows committed meanwhile are
     handed over, oldest first, when the owner handles the next LinkUp, after paho has queued
-    its resends (it does so before the SUBACK that makes the LinkUp).
-    Owner thread only.
+    its resends (it does so before the SUBACK that makes the LinkUp: the link must
+    subscribe to something, as every daemon's does). Owner thread only.
     """
 
     def __init__(self, link: Link) -> None:
