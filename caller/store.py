@@ -100,14 +100,11 @@ class EventStore:
             self._wal_fd = None
 
     def sync(self) -> None:
-        """Put every committed batch on disk (fsync of the WAL). One thread at a time."""
+        """Put every committed batch on disk (fsync of the WAL; thread-safe)."""
         if self._wal_fd is None:
             # The WAL exists from the first write on and stays while the connection is
             # open (checkpoints rewind it, never replace it); its directory entry once.
-            try:
-                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-            except FileNotFoundError:     # nothing written since the file was opened
-                return
+            self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
             directory = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)

@@ -144,10 +144,3 @@ def test_sync_apart_commits_to_the_wal_and_sync_puts_it_on_disk(tmp_path: Path) 
     reopened = EventStore(tmp_path / "caller.db")
     assert [e.id for e in reopened.replay()] == ["t0", "t1", "t2"]
     reopened.close()
-
-
-def test_sync_right_after_a_restart_needs_no_write_first(tmp_path: Path) -> None:
-    EventStore(tmp_path / "caller.db").close()            # made, closed: the WAL file is gone
-    store = EventStore(tmp_path / "caller.db", sync_apart=True)   # (SQLite makes it on open)
-    store.sync()
-    store.close()
