@@ -9,7 +9,6 @@ transaction as the events that changed it. Both tables keep every day (history s
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -68,22 +67,12 @@ PAGE_CACHE_KIB = 1024
 
 
 class EventStore:
-    """Append events inside a transaction; ``commit`` makes a batch durable.
+    """Append events inside a transaction; ``commit`` makes a batch durable."""
 
-    ``sync_apart=True`` (the caller daemon): ``commit`` returns once the batch is in the
-    WAL file but not yet on disk (synchronous=NORMAL), and ``sync`` puts it there with
-    an fsync of the WAL, which another thread may call while the owner goes on. The
-    caller acknowledges a message only after that fsync, so a power cut still loses
-    nothing acknowledged, and a press that arrives during the fsync is not held up by it.
-    """
-
-    def __init__(self, path: str | Path, *, sync_apart: bool = False) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
             self.db = open_durable(self.path, check_same_thread=False)
-            if sync_apart:
-                # In WAL mode NORMAL never corrupts; durability is sync()'s job.
-                self.db.execute("PRAGMA synchronous=NORMAL")
             # The log is appended to all day and read back only at start: 1 MiB of page
             # cache (SQLite's default is 2) is plenty, and the day's memory stays flat.
             self.db.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
@@ -91,26 +80,9 @@ class EventStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"event log {self.path}: {exc}") from None
         self._in_transaction = False
-        self._wal_fd: int | None = None
 
     def close(self) -> None:
         self.db.close()
-        if self._wal_fd is not None:
-            os.close(self._wal_fd)
-            self._wal_fd = None
-
-    def sync(self) -> None:
-        """Put every committed batch on disk (fsync of the WAL; thread-safe)."""
-        if self._wal_fd is None:
-            # The WAL exists from the first write on and stays while the connection is
-            # open (checkpoints rewind it, never replace it); its directory entry once.
-            self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        os.fsync(self._wal_fd)
 
     # -- writing ---------------------------------------------------------------------
     def begin(self) -> None:

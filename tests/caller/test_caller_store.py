@@ -128,19 +128,3 @@ def test_engine_alone_rebuilds_from_a_store_written_by_an_earlier_run(tmp_path: 
     for event in EventStore(tmp_path / "caller.db").replay():
         engine.apply(event)
     assert engine.counters["2"].current is not None and engine.day == DAY
-
-
-def test_sync_apart_commits_to_the_wal_and_sync_puts_it_on_disk(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "caller.db", sync_apart=True)
-    assert store.db.execute("PRAGMA synchronous").fetchone() == (1,)     # NORMAL: no fsync in COMMIT
-    for i in range(3):
-        store.append(Event("ticket", f"t{i}", T0, ticket=ticket(f"100{i}")))
-        store.commit()
-        store.sync()                                  # opens the WAL once, then fsyncs it
-    wal = tmp_path / "caller.db-wal"
-    assert wal.stat().st_size > 0 and store._wal_fd is not None
-    store.close()
-    # Another process (a restart) reads what was committed.
-    reopened = EventStore(tmp_path / "caller.db")
-    assert [e.id for e in reopened.replay()] == ["t0", "t1", "t2"]
-    reopened.close()
