@@ -6,8 +6,9 @@ Two readers give the same figures:
   It is the definition the tests hold the fast reader to, and the fallback without numpy.
 - ``read_report``: what ``motcua report`` uses. SQLite does the per-ticket work (durations,
   outcome, group keys) in one query; numpy counts, sorts and takes percentiles per group.
-  A year of a busy centre (500,000 tickets) takes 1.35 s on the development machine
-  (docs/report.md); the plain reader 3.3 s, most of it sorting each group's durations.
+  A year of a busy centre (500,000 tickets) takes 1.0–1.6 s for one command's report on
+  the development machine (docs/report.md); the plain reader 3.3–5.2 s, most of it
+  sorting each group's durations.
 """
 
 from __future__ import annotations
