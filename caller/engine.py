@@ -397,9 +397,9 @@ class Engine:
         self._closed_order.append(record.id)
         if len(self._closed_order) <= self.closed_kept:
             return
-        shown = {call.ticket for call in self.recent_calls}
-        for counter in self.counters.values():
-            shown.update((counter.current, counter.last_finished))
+        # A closed ticket is never a counter's current one.
+        shown = ({call.ticket for call in self.recent_calls}
+                 | {counter.last_finished for counter in self.counters.values()})
         for _ in range(len(self._closed_order) - self.closed_kept):
             oldest = self._closed_order.popleft()
             if oldest in shown:

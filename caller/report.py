@@ -60,7 +60,7 @@ def main(options: argparse.Namespace) -> int:
                          satisfied_levels=len(levels) - 1)
     names = _names(config, options.by)
     total = report.total
-    groups = report.groups.get(options.by, {}) if options.by else {}
+    groups = report.groups.get(options.by, {})
     lines = list(summary_lines(config.site.name, start, end, total, groups, names, levels,
                                options.by))
     print("\n".join(lines))

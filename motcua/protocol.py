@@ -127,7 +127,7 @@ class _Fields:
         """A service day, exactly YYYY-MM-DD (days compare as text, so the form matters)."""
         value = self.text(name, max_len=40)
         try:
-            valid = len(value) == 10 and date.fromisoformat(value).isoformat() == value
+            valid = date.fromisoformat(value).isoformat() == value
         except ValueError:
             valid = False
         if not valid:
