@@ -3,16 +3,17 @@
 One owner thread reads the inbox. Messages are handled as they come: each is logged to the
 event log and applied to the engine. They are committed together once no message came for
 ``COMMIT_QUIET_S`` (or the oldest waited ``COMMIT_MAX_DELAY_S``), and only then are they
-acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. Waiting
-for a quiet moment means a press that follows another within a millisecond is not held
-up behind the first one's fsync; nobody waits for the caller's acks but the broker.
+acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. The
+commit itself only writes the WAL; its fsync runs on the ``Syncer`` thread, and the acks
+(and calls) follow once it is done, so a press that arrives meanwhile is handled at once
+rather than held up behind the disk; nobody waits for the caller's acks but the broker.
 
 The board and the counters' states (retained views of the engine) go out just before the
 commit, so that the fsync is not on the way from a Next to the screen. They are views, not
 promises: if the caller dies before the commit, the broker redelivers the unacknowledged
 messages in order, replaying them on the log gives the same engine, and the restarted
 caller republishes every view. Calls are announced (``called``, speech) only after the
-commit, so a call is never said for a press that could still be lost.
+fsync, so a call is never said for a press that could still be lost.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +50,67 @@ log = logging.getLogger(__name__)
 DEVICE = "hub"
 BATCH = 500                 # messages committed together at most
 COMMIT_QUIET_S = 0.002      # commit once no message came for this long...
-COMMIT_MAX_DELAY_S = 0.05   # ...or once the oldest uncommitted one waited this long
+COMMIT_MAX_DELAY_S = 0.01   # ...or once the oldest uncommitted one waited this long
 HEALTH_INTERVAL_S = 2.0
+CHECKPOINT_EVERY = 400      # commits between checkpoints: ~1,000 WAL pages, SQLite's default
+
+
+class Syncer:
+    """fsyncs the event log's WAL off the owner thread; many commits, one fsync. Every
+    ``checkpoint_every`` commits it also checkpoints, after the acks' wake-up.
+
+    ``done`` is the last commit generation on disk; the owner reads it each turn of its
+    loop (woken by ``wake``), so acks never queue behind a flood of messages."""
+
+    def __init__(self, store: EventStore, wake: Callable[[], None], *,
+                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        self.store = store
+        self.wake = wake
+        self.checkpoint_every = checkpoint_every
+        self.done = 0
+        self._wanted = 0
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="event-log-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self, generation: int) -> None:
+        with self._changed:
+            self._wanted = max(self._wanted, generation)
+            self._changed.notify()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify()
+        if self._thread.is_alive():
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        done = checkpointed = 0
+        while True:
+            with self._changed:
+                while self._wanted <= done and not self._stopping:
+                    self._changed.wait()
+                if self._wanted <= done:
+                    return
+                generation = self._wanted
+            try:
+                self.store.sync()
+            except OSError as exc:      # nothing is acknowledged; the owner syncs itself at stop
+                log.error("event log: fsync failed: %s", exc)
+                threading.Event().wait(1)
+                continue
+            done = self.done = generation
+            self.wake()
+            if done - checkpointed >= self.checkpoint_every:
+                checkpointed = done
+                try:
+                    self.store.checkpoint()
+                except sqlite3.Error as exc:    # the WAL grows meanwhile; nothing is lost
+                    log.warning("event log: checkpoint failed: %s", exc)
 
 
 @dataclass(frozen=True)
@@ -73,7 +134,10 @@ class Caller:
                              priority_every=queue_settings.priority_every,
                              order=queue_settings.order,
                              rating_window_s=config.caller.ratings.window_s)
-        self.store = EventStore(db)
+        self.store = EventStore(db, sync_apart=True)
+        self.syncer = Syncer(self.store, self.inbox.wake)
+        self._generation = 0
+        self._unsynced: list[tuple[int, list[Inbound], list[Outcome]]] = []   # committed, not on disk
         replayed = 0
         for event in self.store.replay():
             self.engine.apply(event)
@@ -107,6 +171,7 @@ class Caller:
         if self.engine.day:
             self.erase_old_names(self.engine.day)
         self.announcer.start()
+        self.syncer.start()
         self.link.start()
         systemd.ready(f"day {self.engine.day}")
         tick = min(1.0, systemd.watchdog_interval or 1.0)
@@ -124,12 +189,17 @@ class Caller:
                 self.handle(batch)
                 if self.commit_due():
                     self.save()
+                self.synced(self.syncer.done)
                 self.roll_day()
                 self.report_health()
                 systemd.watchdog()
             self.save()
+            self.syncer.stop()
+            self.store.sync()                   # the last commits, then their acks
+            self.synced(self._generation)
         finally:
             systemd.stopping()
+            self.syncer.stop()
             self.announcer.stop()
             self.link.stop()
             self.store.close()
@@ -185,16 +255,24 @@ class Caller:
         return max(0.0, due - time.monotonic())
 
     def save(self) -> None:
-        """Commit what was handled, then acknowledge it and announce its calls."""
+        """Commit what was handled; the Syncer puts it on disk, then ``synced`` acks it."""
         if not self._unsaved:
             return
         outcomes, inbound = self._unsaved_outcomes, self._unsaved
         self._unsaved, self._unsaved_outcomes = [], []
         self.store.save_tickets(r for o in outcomes for r in o.tickets)
         self.store.commit()
-        for message in inbound:
-            self.link.ack(message)
-        self.announce_calls(outcomes)
+        self._generation += 1
+        self._unsynced.append((self._generation, inbound, outcomes))
+        self.syncer.request(self._generation)
+
+    def synced(self, generation: int) -> None:
+        """Commits up to ``generation`` are on disk: acknowledge them, announce their calls."""
+        while self._unsynced and self._unsynced[0][0] <= generation:
+            _, inbound, outcomes = self._unsynced.pop(0)
+            for message in inbound:
+                self.link.ack(message)
+            self.announce_calls(outcomes)
 
     def to_event(self, message: Inbound, now: datetime) -> Event | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""

@@ -9,6 +9,7 @@ transaction as the events that changed it. Both tables keep every day (history s
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -64,25 +65,77 @@ class StoreError(MotcuaError):
 
 
 PAGE_CACHE_KIB = 1024
+WAL_KEPT_BYTES = 4 * 1024 * 1024    # a WAL grown by a burst is cut back to this after a checkpoint
 
 
 class EventStore:
-    """Append events inside a transaction; ``commit`` makes a batch durable."""
+    """Append events inside a transaction; ``commit`` makes a batch durable.
 
-    def __init__(self, path: str | Path) -> None:
+    ``sync_apart=True`` (the caller daemon): ``commit`` returns once the batch is in the
+    WAL file but not yet on disk (synchronous=NORMAL), and ``sync`` puts it there with
+    an fsync of the WAL, which another thread may call while the owner goes on. The
+    caller acknowledges a message only after that fsync, so a power cut still loses
+    nothing acknowledged, and a press that arrives during the fsync is not held up by it.
+    Checkpoints (which fsync the WAL and the database) are then ``checkpoint``'s job, on
+    that other thread too, rather than SQLite's every 1,000 pages inside a commit.
+    """
+
+    def __init__(self, path: str | Path, *, sync_apart: bool = False) -> None:
         self.path = Path(path)
+        self._in_transaction = False
+        self._wal_fd: int | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         try:
             self.db = open_durable(self.path, check_same_thread=False)
+            if sync_apart:
+                # In WAL mode NORMAL never corrupts; durability is sync()'s job.
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA wal_autocheckpoint=0")
+                self.db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             # The log is appended to all day and read back only at start: 1 MiB of page
             # cache (SQLite's default is 2) is plenty, and the day's memory stays flat.
             self.db.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
             self.db.executescript(SCHEMA)
+            if sync_apart:
+                # Opened now, so the daemon's open files do not change later in the day.
+                self._checkpointer = open_durable(self.path, check_same_thread=False)
+                self._checkpointer.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"event log {self.path}: {exc}") from None
-        self._in_transaction = False
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self.db.close()
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
+
+    def sync(self) -> None:
+        """Put every committed batch on disk (fsync of the WAL). One thread at a time."""
+        if self._wal_fd is None:
+            # The WAL exists from the first write on and stays while the connection is
+            # open (checkpoints rewind it, never replace it); its directory entry once.
+            try:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            except FileNotFoundError:     # nothing written since the file was opened
+                return
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        os.fsync(self._wal_fd)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the committed pages of the WAL into the database file, on a connection of
+        its own (PASSIVE: never waits for the writer, which rewinds the WAL at its next
+        commit once all is copied). Returns (frames in the WAL, frames copied). One
+        thread at a time, ``sync_apart`` stores only; raises sqlite3.Error."""
+        assert self._checkpointer is not None, "checkpoint() is for sync_apart stores"
+        _, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return frames, copied
 
     # -- writing ---------------------------------------------------------------------
     def begin(self) -> None:

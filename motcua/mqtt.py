@@ -51,6 +51,10 @@ class WakingQueue(queue.Queue):
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         super().put(item, block, timeout)
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake the owner without an item (another thread changed something it checks)."""
         with contextlib.suppress(OSError):      # full: a wake-up is pending anyway
             self._wake_write.send(b"\0")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from caller_helpers import ticket
-from motcua.caller.daemon import Caller
-from motcua.caller.engine import Engine
+from motcua.caller.daemon import Caller, Syncer
+from motcua.caller.engine import Engine, Event
 from motcua.caller.store import EventStore
 from motcua.caller.voice import spoken_sentence
 from rig import Listener, eventually
@@ -317,3 +317,56 @@ def test_hub_clock_jumps_neither_end_the_day_nor_expire_the_queue(
         assert restarted.engine.day > today()
     finally:
         restarted.store.close()
+
+
+def test_calls_and_acks_wait_for_the_event_log_on_disk(broker, site_config: Path, tmp_path: Path) -> None:
+    """The board goes out at once; the call (and the broker's ack) only after the fsync."""
+    running = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none")
+    disk = threading.Event()                      # the disk answers when the test says so
+    real_sync = running.store.sync
+    running.store.sync = lambda: (disk.wait(30), real_sync())
+    stop = threading.Event()
+    thread = threading.Thread(target=running.serve, args=(stop,), daemon=True)
+    thread.start()
+    listener = Listener(broker.url, TOPICS.board, TOPICS.called)
+    try:
+        assert running.link.connected.wait(10)
+        listener.publish(TOPICS.ticket, encode(new_ticket("1001")))
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        assert listener.wait_for(lambda li: (b := latest(li, TOPICS.board, Board)) is not None
+                                 and b.calls and b.calls[0].number == "1001")
+        assert not listener.wait_for(lambda li: li.payloads(TOPICS.called), timeout=0.5)
+        assert running._unsynced, "committed, waiting for the disk, not acknowledged"
+        disk.set()
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
+        assert eventually(lambda: not running._unsynced)
+    finally:
+        disk.set()
+        stop.set()
+        running.inbox.put(None)
+        thread.join(10)
+        listener.close()
+    assert not thread.is_alive()
+
+
+def test_syncer_fsyncs_then_wakes_the_owner_and_checkpoints_every_n_commits(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "caller.db", sync_apart=True)
+    database = tmp_path / "caller.db"
+    woken = threading.Event()
+    syncer = Syncer(store, woken.set, checkpoint_every=3)
+    syncer.start()
+    size_before = database.stat().st_size
+    try:
+        for generation in range(1, 7):
+            woken.clear()
+            store.append(Event("ticket", f"t{generation}", datetime.now().astimezone(),
+                               ticket=ticket(str(1000 + generation))))
+            store.commit()
+            syncer.request(generation)
+            assert woken.wait(10) and syncer.done == generation
+            if generation == 2:
+                assert database.stat().st_size == size_before, "checkpointed before 3 commits"
+        assert eventually(lambda: database.stat().st_size > size_before), "never checkpointed"
+    finally:
+        syncer.stop()
+        store.close()

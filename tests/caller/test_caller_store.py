@@ -128,3 +128,48 @@ def test_engine_alone_rebuilds_from_a_store_written_by_an_earlier_run(tmp_path: 
     for event in EventStore(tmp_path / "caller.db").replay():
         engine.apply(event)
     assert engine.counters["2"].current is not None and engine.day == DAY
+
+
+def test_sync_apart_commits_to_the_wal_and_sync_puts_it_on_disk(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "caller.db", sync_apart=True)
+    assert store.db.execute("PRAGMA synchronous").fetchone() == (1,)     # NORMAL: no fsync in COMMIT
+    for i in range(3):
+        store.append(Event("ticket", f"t{i}", T0, ticket=ticket(f"100{i}")))
+        store.commit()
+        store.sync()                                  # opens the WAL once, then fsyncs it
+    wal = tmp_path / "caller.db-wal"
+    assert wal.stat().st_size > 0 and store._wal_fd is not None
+    store.close()
+    # Another process (a restart) reads what was committed.
+    reopened = EventStore(tmp_path / "caller.db")
+    assert [e.id for e in reopened.replay()] == ["t0", "t1", "t2"]
+    reopened.close()
+
+
+def test_sync_right_after_a_restart_needs_no_write_first(tmp_path: Path) -> None:
+    EventStore(tmp_path / "caller.db").close()            # made, closed: the WAL file is gone
+    store = EventStore(tmp_path / "caller.db", sync_apart=True)   # (SQLite makes it on open)
+    store.sync()
+    store.close()
+
+
+def test_sync_apart_leaves_checkpoints_to_checkpoint(tmp_path: Path) -> None:
+    """The owner's commits never checkpoint (that fsyncs twice); ``checkpoint`` does it."""
+    store = EventStore(tmp_path / "caller.db", sync_apart=True)
+    database, wal = tmp_path / "caller.db", tmp_path / "caller.db-wal"
+    size_before = database.stat().st_size
+    for i in range(1200):       # over SQLite's 1,000-page auto-checkpoint: a page a commit at least
+        store.append(Event("ticket", f"t{i}", T0, ticket=ticket(str(1000 + i))))
+        store.commit()
+    assert database.stat().st_size == size_before, "a commit checkpointed"
+    assert wal.stat().st_size > 1000 * 4096
+    frames, copied = store.checkpoint()
+    assert frames >= 1200 and copied == frames
+    assert database.stat().st_size > size_before
+    store.append(Event("ticket", "after", T0, ticket=ticket("9999")))
+    store.commit()              # all was copied: this commit rewinds the WAL and cuts it back
+    assert wal.stat().st_size <= 4 * 1024 * 1024
+    store.close()
+    reopened = EventStore(tmp_path / "caller.db")
+    assert len(list(reopened.replay())) == 1201
+    reopened.close()
