@@ -1,7 +1,11 @@
 """Caller: Next -> board latency against the raw QoS 1 round trip, durable command rate, memory.
 
-Runs ``motcua caller --audio none`` as its own process against a real Mosquitto (the test
-rig's), with a generated site of 100 counters for the throughput part.
+Runs ``motcua caller --audio speaker`` as its own process against a real Mosquitto (the
+test rig's), with a generated site of 100 counters for the throughput part. The speaker is
+SDL's dummy driver unless SDL_AUDIODRIVER says otherwise: it plays in real time, so speech
+is rendered as a hub renders it, a call or two ahead of what is being said. (With
+``--audio none`` the speech process renders every call as fast as espeak-ng can, a core's
+load no office has; on a 2-core machine that alone pushed the back-to-back p99 to 5-9x.)
 
 The raw round trip is the same shape as Next -> board with no work in between: this
 script publishes on ``bench/ping`` (QoS 1), an echo process (a bare paho client, like the
@@ -11,8 +15,8 @@ printed too, for scale.
 
 Both are measured twice: after the same quiet gap (``GAP_S``) before every sample, raw or
 Next — presses come seconds apart in an office — and back to back. Back to back, a Next
-often arrives while the caller is still committing the ticket it just put on the board
-(the board goes out before the commit), so that figure includes queueing behind an fsync.
+often arrives while the caller is committing, acknowledging or announcing what came just
+before it (the board goes out first, the fsync runs on a thread of its own).
 
 Memory is the caller's process and, separately, its speech process.
 
@@ -115,8 +119,9 @@ def site(directory: Path, port: int, counters: int) -> Path:
 
 def start_caller(config: Path, db: Path, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config), "--audio", "none",
-         "--db", str(db)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "motcua.cli", "caller", "--config", str(config),
+         "--audio", "speaker", "--db", str(db)], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        env={"SDL_AUDIODRIVER": "dummy", **os.environ})
     return process
 
 
@@ -263,6 +268,8 @@ def throughput(work: Path, total: int, counters: int) -> None:
         for ticket in tickets(config, total // 2):
             info = loader.publish(TOPICS.ticket, encode(ticket), qos=1)
         info.wait_for_publish(30)
+        log = sqlite3.connect(db, timeout=30)
+        wait_for_rows(log, "ticket", total // 2)    # all in the queue, not only at the broker
         idle_rss = rss_kb(process.pid)
         per_counter = total // counters
         actions = ["next", "recall", "done", "next", "skip"]
@@ -279,7 +286,6 @@ def throughput(work: Path, total: int, counters: int) -> None:
                     sent.append(command.id)
             last.wait_for_publish(60)
 
-        log = sqlite3.connect(db, timeout=30)
         start = time.perf_counter()
         threads = [threading.Thread(target=counter, args=(i,)) for i in range(counters)]
         for thread in threads:
@@ -287,12 +293,7 @@ def throughput(work: Path, total: int, counters: int) -> None:
         for thread in threads:
             thread.join()
         published = time.perf_counter() - start
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            done = log.execute("SELECT count(*) FROM events WHERE kind = 'command'").fetchone()[0]
-            if done >= len(sent):
-                break
-            threading.Event().wait(0.01)
+        wait_for_rows(log, "command", len(sent))
         elapsed = time.perf_counter() - start
         ids = [row[0] for row in log.execute("SELECT msg_id FROM events WHERE kind = 'command'")]
         lost = len(set(sent) - set(ids))
@@ -311,6 +312,15 @@ def throughput(work: Path, total: int, counters: int) -> None:
     finally:
         stop(process)
         broker.stop()
+
+
+def wait_for_rows(log: sqlite3.Connection, kind: str, count: int, timeout: float = 120) -> None:
+    """Until the caller's event log holds ``count`` events of ``kind`` (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.execute("SELECT count(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0] >= count:
+            return
+        threading.Event().wait(0.01)
 
 
 def main() -> None:
