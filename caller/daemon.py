@@ -42,7 +42,7 @@ from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
 from .speaker import SpeakerProcess
-from .store import EventStore
+from .store import EventStore, StoreError
 from .voice import spoken_sentence
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class Syncer:
         self.wake = wake
         self.checkpoint_every = checkpoint_every
         self.done = 0
+        self.failed = ""            # set once, by the thread, if the disk refused an fsync
         self._wanted = 0
         self._changed = threading.Condition()
         self._stopping = False
@@ -99,10 +100,13 @@ class Syncer:
                 generation = self._wanted
             try:
                 self.store.sync()
-            except OSError as exc:      # nothing is acknowledged; the owner syncs itself at stop
-                log.error("event log: fsync failed: %s", exc)
-                threading.Event().wait(1)
-                continue
+            except OSError as exc:
+                # Never retried: after a failed fsync Linux may drop the dirty pages and
+                # report success next time, so a retry could ack what is not on disk. The
+                # owner stops; systemd restarts it; the broker redelivers what was not acked.
+                self.failed = f"event log: fsync failed: {exc}"
+                self.wake()
+                return
             done = self.done = generation
             self.wake()
             if done - checkpointed >= self.checkpoint_every:
@@ -190,11 +194,15 @@ class Caller:
                 if self.commit_due():
                     self.save()
                 self.synced(self.syncer.done)
+                if self.syncer.failed:
+                    raise StoreError(self.syncer.failed)
                 self.roll_day()
                 self.report_health()
                 systemd.watchdog()
             self.save()
             self.syncer.stop()
+            if self.syncer.failed:
+                raise StoreError(self.syncer.failed)
             self.store.sync()                   # the last commits, then their acks
             self.synced(self._generation)
         finally:

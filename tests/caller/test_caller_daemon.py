@@ -370,3 +370,31 @@ def test_syncer_fsyncs_then_wakes_the_owner_and_checkpoints_every_n_commits(tmp_
     finally:
         syncer.stop()
         store.close()
+
+
+def test_a_failed_fsync_is_never_retried_nor_acknowledged(tmp_path: Path) -> None:
+    """After a failed fsync Linux may report the next one as a success: the Syncer stops."""
+    store = EventStore(tmp_path / "caller.db", sync_apart=True)
+    real_sync, calls = store.sync, []
+
+    def failing_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")
+        real_sync()
+
+    store.sync = failing_once
+    woken = threading.Event()
+    syncer = Syncer(store, woken.set)
+    syncer.start()
+    try:
+        store.append(Event("ticket", "t1", datetime.now().astimezone(), ticket=ticket("1001")))
+        store.commit()
+        syncer.request(1)
+        assert woken.wait(10)
+        assert "fsync failed" in syncer.failed and syncer.done == 0
+        syncer.request(2)
+        syncer.stop()
+        assert calls == [1] and syncer.done == 0
+    finally:
+        store.close()
