@@ -82,6 +82,11 @@ class Syncer:
             self._wanted = max(self._wanted, generation)
             self._changed.notify()
 
+    def raise_if_failed(self) -> None:
+        """The owner's check: a failed fsync ends the daemon (nothing after it is acked)."""
+        if self.failed:
+            raise StoreError(self.failed)
+
     def stop(self) -> None:
         with self._changed:
             self._stopping = True
@@ -194,15 +199,13 @@ class Caller:
                 if self.commit_due():
                     self.save()
                 self.synced(self.syncer.done)
-                if self.syncer.failed:
-                    raise StoreError(self.syncer.failed)
+                self.syncer.raise_if_failed()
                 self.roll_day()
                 self.report_health()
                 systemd.watchdog()
             self.save()
             self.syncer.stop()
-            if self.syncer.failed:
-                raise StoreError(self.syncer.failed)
+            self.syncer.raise_if_failed()
             self.store.sync()                   # the last commits, then their acks
             self.synced(self._generation)
         finally:

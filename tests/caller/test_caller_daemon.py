@@ -19,7 +19,7 @@ import pytest
 from caller_helpers import ticket
 from motcua.caller.daemon import Caller, Syncer
 from motcua.caller.engine import Engine, Event
-from motcua.caller.store import EventStore
+from motcua.caller.store import EventStore, StoreError
 from motcua.caller.voice import spoken_sentence
 from rig import Listener, eventually
 
@@ -347,6 +347,37 @@ def test_calls_and_acks_wait_for_the_event_log_on_disk(broker, site_config: Path
         thread.join(10)
         listener.close()
     assert not thread.is_alive()
+
+
+def test_a_failed_fsync_ends_the_caller_before_any_ack_or_call(broker, site_config: Path,
+                                                                tmp_path: Path) -> None:
+    running = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none")
+
+    def broken_disk() -> None:
+        raise OSError(5, "Input/output error")
+
+    running.store.sync = broken_disk
+    raised: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            running.serve(threading.Event())
+        except StoreError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    listener = Listener(broker.url, TOPICS.called)
+    try:
+        assert running.link.connected.wait(10)
+        listener.publish(TOPICS.ticket, encode(new_ticket("1001")))
+        listener.publish(TOPICS.counter_cmd("1"), press("next"))
+        thread.join(10)
+        assert not thread.is_alive() and raised and "fsync failed" in str(raised[0])
+        assert running._unsynced, "committed but never acknowledged"
+        assert not listener.payloads(TOPICS.called)
+    finally:
+        listener.close()
 
 
 def test_syncer_fsyncs_then_wakes_the_owner_and_checkpoints_every_n_commits(tmp_path: Path) -> None:
