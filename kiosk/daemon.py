@@ -1,13 +1,13 @@
 """The kiosk daemon: presses in, numbered tickets out, printed tickets on to the caller.
 
-One owner thread reads the inbox (presses, scans, broker events) and does
-everything in order: allocate (committed), print, mark printed + outbox (one
-transaction), hand the ticket to the link while it is up (motcua.mqtt.InOrder: else
-it waits in the outbox for the next LinkUp, so tickets reach the caller in the order
-they were printed). paho keeps every QoS 1 publish it was handed and resends the
-unacknowledged ones, in order, after each reconnect; the outbox row is deleted on
-the broker's PUBACK. The durable outbox covers what paho's memory cannot: rows left
-by a previous run go at the first LinkUp.
+One owner thread reads the inbox (presses, scans, broker events) and does everything in
+order: allocate (committed), record the intent to print (committed), print, mark printed
++ outbox (one transaction), hand the ticket to the link while it is up
+(motcua.mqtt.InOrder: else it waits in the outbox for the next LinkUp, so tickets reach
+the caller in the order they were printed). paho keeps every QoS 1 publish it was handed
+and resends the unacknowledged ones, in order, after each reconnect; the outbox row is
+deleted on the broker's PUBACK. The durable outbox covers what paho's memory cannot:
+rows left by a previous run go at the first LinkUp.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from motcua.clock import read_clock
@@ -36,7 +36,7 @@ from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
 from .settings import KioskSettings
-from .store import Allocation, TicketStore
+from .store import Allocation, StorageError, TicketStore
 from .ticket import TicketView
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 PRINTER_FAULTS = ("offline", "paper_out", "cover_open", "error")
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
-TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # tests: pause after commit, before print
+TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
+TEST_HOLD_AFTER_COMMIT_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # older name of HOLD=allocated
+HOLD_STEPS = ("allocated", "intent", "printed")   # after the number's commit, the intent's, the bytes
 
 
 def pick_kiosk(config: SiteConfig, kiosk_id: str | None) -> KioskSettings:
@@ -83,7 +85,7 @@ class Kiosk:
     def __init__(self, config: SiteConfig, settings: KioskSettings, *, printer: TicketPrinter,
                  store: TicketStore, link: Link, indicator: Indicator,
                  clock: Callable[[], ClockReading] = read_clock,
-                 after_commit: Callable[[Allocation], None] | None = None) -> None:
+                 hold: Callable[[str, Allocation], None] | None = None) -> None:
         self.config = config
         self.settings = settings
         self.printer = printer
@@ -91,7 +93,7 @@ class Kiosk:
         self.link = link
         self.indicator = indicator
         self.clock = clock
-        self.after_commit = after_commit
+        self.hold = hold
         self.topics = Topics(config.site.id)
         self.ranges = number_ranges(config, settings)
         self.gate = PressGate({s: settings.hold_off_s(s) for s in self.ranges},
@@ -107,22 +109,41 @@ class Kiosk:
         self.printer_state = _Printer()
         self.order = InOrder(link)              # outbox rows to paho, in order (mqtt.InOrder)
         self.outbox_size = 0
+        # While the database refuses writes: why, and what waits to be written when it works again.
+        self.storage_fault: str | None = None
+        self.unrecorded: list[tuple[str, str, bytes]] = []   # (id, number, payload) printed, not saved
+        self.unvoided: list[tuple[str, str]] = []             # (id, reason) failed before any byte
+        self.undelivered: list[int] = []                      # outbox rows the broker acknowledged
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
-        """Void what a previous run left mid-print; its outbox goes at the first LinkUp."""
-        for number in self.store.void_interrupted():
-            log.warning("ticket %s was allocated but never printed (interrupted): void", number)
+        """Settle what a previous run left mid-print; its outbox goes at the first LinkUp."""
+        try:
+            self._settle()
+        except StorageError as exc:
+            self._storage_failed(exc)
         self.outbox_size = len(self.store.outbox())
         if self.outbox_size:
             log.info("%d printed tickets from before wait to be sent to the caller", self.outbox_size)
         self.tick()
+
+    def _settle(self) -> None:
+        """Numbers allocated whose printing never began are void; those whose printing began
+        may be in a citizen's hand: they go to the caller marked in doubt, never void."""
+        for number in self.store.void_interrupted():
+            log.warning("ticket %s was allocated but its printing never began (interrupted): void", number)
+        for intent in self.store.intents():
+            self.store.mark_printed(intent.ticket_id, _in_doubt(intent.payload))
+            log.warning("ticket %s may have been printed (the kiosk stopped while printing it): sent "
+                        "to the caller marked in doubt", intent.number)
 
     def tick(self) -> None:
         """Once a second or so: the day, opening hours, the printer, the status topic."""
         reading = self.clock()
         self._observe_day(reading)
         local = datetime.fromtimestamp(reading.wall, self.config.site.tz)
+        if self.storage_fault is not None:
+            self._retry_storage()
         is_open = self.settings.hours.is_open(local)
         if is_open != self.open:
             self.open = is_open
@@ -139,8 +160,44 @@ class Kiosk:
                 log.info("new service day %s: numbers start again", day)
                 self.exhausted.clear()
             self.day = day
-            self.store.save_day(day)
+            try:
+                self.store.save_day(day)
+            except StorageError as exc:        # saved again once writes work (_retry_storage)
+                self._storage_failed(exc)
         return day
+
+    # -- storage faults ----------------------------------------------------------
+    def _storage_failed(self, exc: StorageError) -> None:
+        if self.storage_fault is None:
+            log.error("%s: no tickets until it can be written again (free some space)", exc)
+        self.storage_fault = str(exc)
+
+    def _retry_storage(self) -> None:
+        """Write what waits, oldest first; the fault ends once every write and a probe work."""
+        try:
+            while self.unvoided:
+                ticket_id, reason = self.unvoided[0]
+                self.store.mark_void(ticket_id, reason)
+                self.unvoided.pop(0)
+            while self.unrecorded:
+                ticket_id, number, payload = self.unrecorded[0]
+                row = self.store.mark_printed(ticket_id, payload)
+                self.unrecorded.pop(0)
+                self.outbox_size += 1
+                log.info("ticket %s is recorded as printed now", number)
+                self.order.offer(row.n, self.topics.ticket, payload)
+            while self.undelivered:
+                self.store.delivered(self.undelivered[0])
+                self.undelivered.pop(0)
+            self._settle()
+            if self.day is not None:
+                self.store.save_day(self.day)
+            self.store.probe()
+        except StorageError as exc:
+            self.storage_fault = str(exc)
+            return
+        log.info("the ticket database can be written again: tickets are given")
+        self.storage_fault = None
 
     def _set_printer(self, state: str, now: float) -> None:
         if state != self.printer_state.state:
@@ -154,7 +211,7 @@ class Kiosk:
     def _show(self) -> None:
         if not self.open:
             self.indicator.show("closed")
-        elif self.printer_state.state in PRINTER_FAULTS:
+        elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None:
             self.indicator.show("fault")
         elif self.exhausted:
             self.indicator.show("exhausted")
@@ -163,7 +220,7 @@ class Kiosk:
         self.link.set_health(printer=self.printer_state.state, open=self.open,
                              paper=self.settings.paper, day=str(self.day),
                              exhausted=sorted(self.exhausted), outbox=self.outbox_size,
-                             dropped=self.dropped)
+                             dropped=self.dropped, storage=self.storage_fault or "ok")
 
     # -- events ------------------------------------------------------------------
     def handle(self, event: object) -> None:
@@ -174,7 +231,11 @@ class Kiosk:
         elif isinstance(event, Published):
             row = self.order.acknowledged(event.mid)
             if row is not None:
-                self.store.delivered(row)
+                try:
+                    self.store.delivered(row)
+                except StorageError as exc:     # deleted later; a restart meanwhile resends it (dedup by id)
+                    self.undelivered.append(row)
+                    self._storage_failed(exc)
                 self.outbox_size -= 1
                 self._show()
         elif isinstance(event, Inbound):
@@ -221,6 +282,10 @@ class Kiosk:
     def _why_not(self, service: str) -> str | None:
         if not self.open:
             return "the office is closed"
+        if self.storage_fault is not None:
+            self._retry_storage()
+            if self.storage_fault is not None:
+                return f"the ticket database cannot be written ({self.storage_fault})"
         reading = self.clock()
         self._set_printer(self.printer.status(), reading.monotonic)
         if self.printer_state.state in PRINTER_FAULTS:
@@ -240,30 +305,66 @@ class Kiosk:
             log.error("%s", exc)
             self.indicator.beep("refused")
             return
+        except StorageError as exc:
+            self._storage_failed(exc)
+            self.indicator.beep("refused")
+            return
         log.info("ticket %s (%s%s) allocated", ticket.number, request.service,
                  ", priority" if ticket.priority else "")
-        if self.after_commit:
-            self.after_commit(ticket)
+        self._hold_at("allocated", ticket)
+        payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
+                                seq=ticket.seq, day=day.isoformat(),
+                                issued_at=issued_at.isoformat(timespec="seconds"),
+                                kiosk=self.settings.id, priority=ticket.priority, name=request.name))
+        try:
+            self.store.begin_print(ticket.id, payload)
+        except StorageError as exc:        # no byte went out: the number is voided once writes work
+            self._storage_failed(exc)
+            self.indicator.beep("refused")
+            return
+        self._hold_at("intent", ticket)
         self.indicator.show("printing")
         try:
             self.printer.print_ticket(self._view(ticket, request, issued_at))
         except PrinterError as exc:
             self.gate.printing_ended(self.clock().monotonic)
-            self.store.mark_void(ticket.id, exc.state)
             self._set_printer(exc.state, self.clock().monotonic)
             self.indicator.beep("print_failed")
+            if exc.sent:
+                log.error("ticket %s may be on paper, in part or whole (%s: %s): sent to the caller "
+                          "marked in doubt", ticket.number, exc.state, exc)
+                self._record_printed(ticket.id, ticket.number, _in_doubt(payload))
+                return
             log.error("ticket %s did not print (%s: %s): void, not sent to the caller",
                       ticket.number, exc.state, exc)
+            try:
+                self.store.mark_void(ticket.id, exc.state)
+            except StorageError as failure:
+                self.unvoided.append((ticket.id, exc.state))
+                self._storage_failed(failure)
             return
         self.gate.printing_ended(self.clock().monotonic)
-        payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
-                                seq=ticket.seq, day=day.isoformat(),
-                                issued_at=issued_at.isoformat(timespec="seconds"),
-                                kiosk=self.settings.id, priority=ticket.priority, name=request.name))
-        row = self.store.mark_printed(ticket.id, payload)
+        self._hold_at("printed", ticket)
+        if self._record_printed(ticket.id, ticket.number, payload):
+            log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
+
+    def _record_printed(self, ticket_id: str, number: str, payload: bytes) -> bool:
+        """Printed (or in doubt) + outbox, then to the link; kept in memory if the disk refuses."""
+        try:
+            row = self.store.mark_printed(ticket_id, payload)
+        except StorageError as exc:
+            self.unrecorded.append((ticket_id, number, payload))
+            self._storage_failed(exc)
+            log.error("ticket %s was printed but cannot be recorded yet: it is recorded and sent once "
+                      "the disk takes writes (a restart meanwhile sends it marked in doubt)", number)
+            return False
         self.outbox_size += 1
-        log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
         self.order.offer(row.n, self.topics.ticket, payload)
+        return True
+
+    def _hold_at(self, step: str, ticket: Allocation) -> None:
+        if self.hold is not None:
+            self.hold(step, ticket)
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
@@ -331,19 +432,26 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     setup_logging("kiosk", settings.id, verbose=getattr(options, "verbose", False))
     stop = stop_on_signals()
 
-    def hold(ticket: Allocation) -> None:
-        log.warning("test hook: holding ticket %s after its commit", ticket.number)
-        stop.wait()
+    hold_step = os.environ.get(TEST_HOLD_ENV) or ("allocated" if os.environ.get(TEST_HOLD_AFTER_COMMIT_ENV)
+                                                  else None)
+    if hold_step is not None and hold_step not in HOLD_STEPS:
+        raise ConfigError("environment", TEST_HOLD_ENV,
+                          f"{hold_step!r} is not one of {', '.join(HOLD_STEPS)}")
+
+    def hold(step: str, ticket: Allocation) -> None:
+        if step == hold_step:
+            log.warning("test hook: holding ticket %s at step %s", ticket.number, step)
+            stop.wait()
 
     return serve(config, settings, stop, printer_spec=getattr(options, "printer", None) or settings.printer,
                  keyboard=bool(getattr(options, "keyboard", False)),
-                 after_commit=hold if os.environ.get(TEST_HOLD_ENV) else None)
+                 hold=hold if hold_step else None)
 
 
 def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *, printer_spec: str,
           keyboard: bool = False, pin_factory: object = None,
           clock: Callable[[], ClockReading] = read_clock,
-          after_commit: Callable[[Allocation], None] | None = None,
+          hold: Callable[[str, Allocation], None] | None = None,
           started: Callable[[Kiosk], None] | None = None) -> int:
     """Build the adapters, run the owner loop until ``stop``, release everything."""
     systemd = Systemd()
@@ -363,7 +471,7 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
                     subscriptions=[(topics.board, 1)], report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
-                      clock=clock, after_commit=after_commit)
+                      clock=clock, hold=hold)
         kiosk.start()
         log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
                  "open" if kiosk.open else "closed")
@@ -372,3 +480,8 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
     finally:
         release(systemd, link, opened)
     return 0
+
+
+def _in_doubt(payload: bytes) -> bytes:
+    """The same ticket, marked: it may or may not be on paper (docs/protocol.md, Ticket)."""
+    return encode(replace(Ticket.decode(payload), doubt=True))

@@ -158,6 +158,7 @@ class Ticket:
     kiosk: str
     priority: bool = False
     name: str | None = None   # citizen's full name when a CCCD was scanned
+    doubt: bool = False       # the kiosk stopped while printing it: it may not be on paper
 
     @classmethod
     def decode(cls, payload: bytes) -> Ticket:
@@ -172,6 +173,7 @@ class Ticket:
             kiosk=f.text("kiosk", max_len=32),
             priority=f.get("priority", bool, optional=True, default=False),
             name=f.text("name", optional=True, max_len=100),
+            doubt=f.get("doubt", bool, optional=True, default=False),
         )
 
 

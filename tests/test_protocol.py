@@ -86,6 +86,17 @@ def test_bad_commands_are_protocol_errors(payload: bytes, reason: str) -> None:
         CounterCommand.decode(payload)
 
 
+def test_a_ticket_in_doubt_says_so_and_an_older_kiosks_ticket_is_not_in_doubt() -> None:
+    doubtful = Ticket(**{**TICKET.__dict__, "doubt": True})
+    assert Ticket.decode(encode(doubtful)).doubt is True
+    body = json.loads(encode(TICKET))
+    del body["doubt"]
+    assert Ticket.decode(json.dumps(body).encode()).doubt is False
+    body["doubt"] = "yes"
+    with pytest.raises(ProtocolError):
+        Ticket.decode(json.dumps(body).encode())
+
+
 def test_ticket_needs_an_offset_on_its_time() -> None:
     body = json.loads(encode(TICKET))
     body["issued_at"] = "2026-11-28T08:15:02"
