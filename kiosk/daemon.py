@@ -46,6 +46,7 @@ POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
 TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
 TEST_HOLD_AFTER_COMMIT_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # older name of HOLD=allocated
+TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
 HOLD_STEPS = ("allocated", "intent", "printed")   # after the number's commit, the intent's, the bytes
 
 
@@ -438,10 +439,15 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
         raise ConfigError("environment", TEST_HOLD_ENV,
                           f"{hold_step!r} is not one of {', '.join(HOLD_STEPS)}")
 
+    release = os.environ.get(TEST_RELEASE_ENV)
+
     def hold(step: str, ticket: Allocation) -> None:
         if step == hold_step:
             log.warning("test hook: holding ticket %s at step %s", ticket.number, step)
-            stop.wait()
+            while not stop.wait(0.02):
+                if release and os.path.exists(release):
+                    log.warning("test hook: ticket %s released", ticket.number)
+                    return
 
     return serve(config, settings, stop, printer_spec=getattr(options, "printer", None) or settings.printer,
                  keyboard=bool(getattr(options, "keyboard", False)),
