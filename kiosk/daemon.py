@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, Ticket, Topics, encode, new_id
+from motcua.protocol import Board, Issued, Status, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
 
 from .cccd import ScanError, name_from_scan
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 PRINTER_FAULTS = ("offline", "paper_out", "cover_open", "error")
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
+HELD_PRESS_S = 10.0       # a press waits this long for the record of issued numbers, then is refused
 TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
 TEST_HOLD_AFTER_COMMIT_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # older name of HOLD=allocated
 TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
@@ -115,10 +117,20 @@ class Kiosk:
         self.unrecorded: list[tuple[str, str, bytes]] = []   # (id, number, payload) printed, not saved
         self.unvoided: list[tuple[str, str]] = []             # (id, reason) failed before any byte
         self.undelivered: list[int] = []                      # outbox rows the broker acknowledged
+        # A new database (lost, emptied, damaged, or a first start) issues nothing until the
+        # kiosk's retained record of the day's numbers is read back, or known to be absent.
+        self.learning = store.new
+        self.marker: int | None = None          # a publish after the subscription: its PUBACK ends the wait
+        self.record: Issued | None = None       # read back, not applied yet (disk refused)
+        self.held: list[Press] = []             # presses made while learning
+        self.issued_topic = self.topics.kiosk_issued(settings.id)
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
         """Settle what a previous run left mid-print; its outbox goes at the first LinkUp."""
+        if self.learning:
+            log.warning("the ticket database is new: no ticket until the broker's record of the numbers "
+                        "this kiosk issued today is read (or known to be absent)")
         try:
             self._settle()
         except StorageError as exc:
@@ -145,6 +157,13 @@ class Kiosk:
         local = datetime.fromtimestamp(reading.wall, self.config.site.tz)
         if self.storage_fault is not None:
             self._retry_storage()
+        if self.learning and self.record is not None and self.storage_fault is None:
+            self._learn(self.record)
+        while self.held and reading.monotonic - self.held[0].at > HELD_PRESS_S:
+            press = self.held.pop(0)
+            log.warning("no ticket for %s: the broker's record of today's numbers could not be read "
+                        "(the database is new)", press.service)
+            self.indicator.beep("refused")
         is_open = self.settings.hours.is_open(local)
         if is_open != self.open:
             self.open = is_open
@@ -212,7 +231,7 @@ class Kiosk:
     def _show(self) -> None:
         if not self.open:
             self.indicator.show("closed")
-        elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None:
+        elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None or self.learning:
             self.indicator.show("fault")
         elif self.exhausted:
             self.indicator.show("exhausted")
@@ -221,7 +240,8 @@ class Kiosk:
         self.link.set_health(printer=self.printer_state.state, open=self.open,
                              paper=self.settings.paper, day=str(self.day),
                              exhausted=sorted(self.exhausted), outbox=self.outbox_size,
-                             dropped=self.dropped, storage=self.storage_fault or "ok")
+                             dropped=self.dropped, storage=self.storage_fault or "ok",
+                             numbers="waiting for the broker's record" if self.learning else "ok")
 
     # -- events ------------------------------------------------------------------
     def handle(self, event: object) -> None:
@@ -230,6 +250,9 @@ class Kiosk:
         elif isinstance(event, Scan):
             self._on_scan(event)
         elif isinstance(event, Published):
+            if event.mid == self.marker:
+                self._no_record()
+                return
             row = self.order.acknowledged(event.mid)
             if row is not None:
                 try:
@@ -242,6 +265,16 @@ class Kiosk:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self._publish_issued()
+            if self.learning:
+                # The broker sends retained messages right after the SUBACK, before it handles
+                # anything we send next: once this republished status is acknowledged, a
+                # record of ours would have arrived.
+                status = Status(role="kiosk", device=self.settings.id, state="online",
+                                at=datetime.now(self.config.site.tz).isoformat(timespec="seconds"),
+                                health=self.link.health)
+                self.marker = self.link.publish(self.link.status_topic, encode(status), qos=1,
+                                                retain=True).mid
             self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
             log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
@@ -265,6 +298,10 @@ class Kiosk:
             log.info("priority button: the next service press gives a priority ticket")
             return
         if press.service not in self.ranges:
+            return
+        if self.learning:
+            log.info("press on %s held until the broker's record of today's numbers is read", press.service)
+            self.held.append(press)
             return
         refusal = self._why_not(press.service)
         if refusal:
@@ -312,6 +349,7 @@ class Kiosk:
             return
         log.info("ticket %s (%s%s) allocated", ticket.number, request.service,
                  ", priority" if ticket.priority else "")
+        self._publish_issued()
         self._hold_at("allocated", ticket)
         payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
                                 seq=ticket.seq, day=day.isoformat(),
@@ -363,6 +401,57 @@ class Kiosk:
         self.order.offer(row.n, self.topics.ticket, payload)
         return True
 
+    # -- the retained record of numbers issued ------------------------------------
+    def _publish_issued(self) -> None:
+        """Retained, after every number committed: a kiosk that loses its database reads it back."""
+        if self.day is None or self.learning:
+            return
+        try:
+            last, count = self.store.issued(self.day)
+        except sqlite3.Error as exc:
+            log.error("cannot read the numbers issued today: %s", exc)
+            return
+        self.link.publish(self.issued_topic, encode(Issued(kiosk=self.settings.id, day=self.day.isoformat(),
+                                                           last=last, count=count)), qos=1, retain=True)
+
+    def _learn(self, record: Issued) -> None:
+        """Numbers of today the record has and the database lacks are recorded as lost (void),
+        so they are never issued again."""
+        self.record = None
+        if record.kiosk == self.settings.id and self.day is not None and record.day == self.day.isoformat():
+            _, count = self.store.issued(self.day)
+            at = datetime.fromtimestamp(self.clock().wall, self.config.site.tz).isoformat(timespec="seconds")
+            for service, learned in sorted(record.count.items()):
+                missing = learned - count.get(service, 0)
+                if missing <= 0 or service not in self.ranges or service not in record.last:
+                    continue
+                try:
+                    lost = self.store.add_lost(self.ranges[service], self.day, record.last[service],
+                                               missing, at)
+                except StorageError as exc:
+                    self.record = record          # applied once writes work (tick)
+                    self._storage_failed(exc)
+                    return
+                log.error("%d numbers of %s issued today are missing from the ticket database (%s): "
+                          "recorded as lost, numbers go on after %s", missing, service,
+                          ", ".join(lost), lost[-1] if lost else record.last[service])
+        if self.learning:
+            log.info("the broker's record of the numbers issued today is read: tickets are given")
+            self._end_learning()
+
+    def _no_record(self) -> None:
+        if self.learning and self.record is None:
+            log.info("the broker holds no record of numbers this kiosk issued: numbers start afresh")
+            self._end_learning()
+
+    def _end_learning(self) -> None:
+        self.learning = False
+        self._publish_issued()
+        held, self.held = self.held, []
+        for press in held:
+            self._on_press(press)
+        self._show()
+
     def _hold_at(self, step: str, ticket: Allocation) -> None:
         if self.hold is not None:
             self.hold(step, ticket)
@@ -380,6 +469,15 @@ class Kiosk:
             footer=self.settings.footer, paper=self.settings.paper)
 
     def _on_message(self, message: Inbound) -> None:
+        if message.topic == self.issued_topic:
+            try:
+                record = Issued.decode(message.payload)
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped an issued-numbers record: %s", exc)
+                return
+            self._learn(record)
+            return
         if message.topic != self.topics.board:
             return
         try:
@@ -475,7 +573,8 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         opened.append(indicator)
         opened += start_inputs(settings, inbox, keyboard=keyboard, pin_factory=pin_factory)
         link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
-                    subscriptions=[(topics.board, 1)], report_publishes=True)
+                    subscriptions=[(topics.board, 1), (topics.kiosk_issued(settings.id), 1)],
+                    report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
                       clock=clock, hold=hold)
         kiosk.start()

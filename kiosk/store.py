@@ -93,25 +93,33 @@ class TicketStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.set_aside: Path | None = None     # where a damaged file went at open
+        self.new = not path.exists()           # no database before: lost, or a first start
         try:
             if path.exists() and path.stat().st_size == 0:
                 self._set_aside("it is empty (0 bytes)")
-            self.db = open_durable(path)
-            problem = self._check()
+            problem = self._open_and_check()
             if problem:
-                self.db.close()
                 self._set_aside(f"it is damaged ({problem})")
                 self.db = open_durable(path)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise HardwareError(f"cannot open the ticket database {path}: {exc}") from exc
 
-    def _check(self) -> str | None:
+    def _open_and_check(self) -> str | None:
+        """Open the file; what is wrong with it when SQLite finds it damaged, else None."""
         try:
+            self.db = open_durable(self.path)
             rows = self.db.execute("PRAGMA quick_check").fetchall()
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                raise                   # not damage (disk full, I/O, permissions): say so, keep the file
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self.db.close()
             return str(exc)
-        return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
+        if rows == [("ok",)]:
+            return None
+        self.db.close()
+        return "; ".join(str(r[0]) for r in rows[:3])
 
     def _set_aside(self, why: str) -> None:
         """Move the file (and its WAL) out of the way, keeping it for a technician."""
@@ -122,6 +130,7 @@ class TicketStore:
             if source.exists():
                 os.replace(source, Path(f"{target}{suffix}"))
         self.set_aside = target
+        self.new = True
         log.error("the ticket database %s was set aside as %s because %s; a new one is started "
                   "(docs/kiosk.md, \"Damaged database\")", self.path, target.name, why)
 
@@ -157,6 +166,27 @@ class TicketStore:
         return [Intent(ticket_id, number, bytes(payload)) for ticket_id, number, payload in
                 self.db.execute("SELECT p.ticket_id, t.number, p.payload FROM printing p "
                                 "JOIN tickets t ON t.id = p.ticket_id ORDER BY t.n")]
+
+    def issued(self, day: date) -> tuple[dict[str, int], dict[str, int]]:
+        """Per service, the seq of the day's latest number and how many numbers the day has."""
+        last = {service: seq for service, seq in self.db.execute(
+            "SELECT service, seq FROM tickets t WHERE day = ? AND n = "
+            "(SELECT max(n) FROM tickets WHERE service = t.service AND day = t.day)", (day.isoformat(),))}
+        count = dict(self.db.execute("SELECT service, count(*) FROM tickets WHERE day = ? GROUP BY service",
+                                     (day.isoformat(),)).fetchall())
+        return last, count
+
+    def add_lost(self, numbers: NumberRange, day: date, last_seq: int, missing: int, at: str) -> list[str]:
+        """Record ``missing`` numbers ending at ``last_seq`` as issued and lost (void), so the
+        day's numbering goes on after them; their labels."""
+        seqs = [last_seq - k for k in reversed(range(missing)) if last_seq - k >= numbers.first]
+        with self._write():
+            for seq in seqs:
+                self.db.execute("INSERT INTO tickets (id, service, day, seq, number, priority, state, "
+                                "void_reason, allocated_at) VALUES (lower(hex(randomblob(16))), ?, ?, ?, "
+                                "?, 0, 'void', 'lost with the database', ?)",
+                                (numbers.service, day.isoformat(), seq, numbers.label(seq), at))
+        return [numbers.label(seq) for seq in seqs]
 
     def begin_print(self, ticket_id: str, payload: bytes) -> None:
         """The intent, committed before the first byte goes to the printer."""

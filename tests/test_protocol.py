@@ -17,6 +17,7 @@ from motcua.protocol import (
     Called,
     CounterCommand,
     CounterState,
+    Issued,
     Rating,
     Status,
     Ticket,
@@ -44,6 +45,8 @@ SAMPLES = [
            at="2026-11-28T08:16:00+07:00"),
     Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
            health={"printer": "ok"}),
+    Issued(kiosk="k1", day="2026-11-28", last={"dat-dai": 1012, "chung-thuc": 3},
+           count={"dat-dai": 12, "chung-thuc": 3}),
 ]
 DECODERS = [type(sample).decode for sample in SAMPLES]
 
@@ -95,6 +98,13 @@ def test_a_ticket_in_doubt_says_so_and_an_older_kiosks_ticket_is_not_in_doubt() 
     body["doubt"] = "yes"
     with pytest.raises(ProtocolError):
         Ticket.decode(json.dumps(body).encode())
+
+
+def test_issued_counts_are_counts() -> None:
+    body = {"v": 1, "kiosk": "k1", "day": "2026-11-28", "last": {"dat-dai": 1012}, "count": {"dat-dai": -1}}
+    with pytest.raises(ProtocolError, match=r"issued: count\['dat-dai'\] is not a count"):
+        Issued.decode(json.dumps(body).encode())
+    assert Topics("x").kiosk_issued("k1") == "motcua/x/kiosk/k1/issued"
 
 
 def test_ticket_needs_an_offset_on_its_time() -> None:
