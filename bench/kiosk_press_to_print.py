@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "kiosk")]
 
 from gpiozero.pins.mock import MockFactory  # noqa: E402
-from kiosk_rig import RunningKiosk, eventually, kiosk_config  # noqa: E402
-from rig import FakePrinter, Mosquitto  # noqa: E402
+from kiosk_rig import RunningKiosk, kiosk_config  # noqa: E402
+from rig import FakePrinter, Mosquitto, eventually  # noqa: E402
 
 from motcua.config import load_config  # noqa: E402
 
