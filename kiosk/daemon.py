@@ -1,13 +1,13 @@
 """The kiosk daemon: presses in, numbered tickets out, printed tickets on to the caller.
 
-One owner thread reads the inbox (presses, scans, broker events) and does
-everything in order: allocate (committed), print, mark printed + outbox (one
-transaction), hand the ticket to the link while it is up (motcua.mqtt.InOrder: else
-it waits in the outbox for the next LinkUp, so tickets reach the caller in the order
-they were printed). paho keeps every QoS 1 publish it was handed and resends the
-unacknowledged ones, in order, after each reconnect; the outbox row is deleted on
-the broker's PUBACK. The durable outbox covers what paho's memory cannot: rows left
-by a previous run go at the first LinkUp.
+One owner thread reads the inbox (presses, scans, broker events) and does everything in
+order: allocate (committed), record the intent to print (committed), print, mark printed
++ outbox (one transaction), hand the ticket to the link while it is up
+(motcua.mqtt.InOrder: else it waits in the outbox for the next LinkUp, so tickets reach
+the caller in the order they were printed). paho keeps every QoS 1 publish it was handed
+and resends the unacknowledged ones, in order, after each reconnect; the outbox row is
+deleted on the broker's PUBACK. The durable outbox covers what paho's memory cannot:
+rows left by a previous run go at the first LinkUp.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import logging
 import math
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from motcua.clock import read_clock
@@ -27,7 +28,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, Ticket, Topics, encode, new_id
+from motcua.protocol import Board, Issued, Status, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
 
 from .cccd import ScanError, name_from_scan
@@ -36,7 +37,7 @@ from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
 from .settings import KioskSettings
-from .store import Allocation, TicketStore
+from .store import Allocation, StorageError, TicketStore
 from .ticket import TicketView
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,11 @@ log = logging.getLogger(__name__)
 PRINTER_FAULTS = ("offline", "paper_out", "cover_open", "error")
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
-TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # tests: pause after commit, before print
+HELD_PRESS_S = 10.0       # a press waits this long for the record of issued numbers, then is refused
+TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
+TEST_HOLD_AFTER_COMMIT_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # older name of HOLD=allocated
+TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
+HOLD_STEPS = ("allocated", "intent", "printed")   # after the number's commit, the intent's, the bytes
 
 
 def pick_kiosk(config: SiteConfig, kiosk_id: str | None) -> KioskSettings:
@@ -83,7 +88,7 @@ class Kiosk:
     def __init__(self, config: SiteConfig, settings: KioskSettings, *, printer: TicketPrinter,
                  store: TicketStore, link: Link, indicator: Indicator,
                  clock: Callable[[], ClockReading] = read_clock,
-                 after_commit: Callable[[Allocation], None] | None = None) -> None:
+                 hold: Callable[[str, Allocation], None] | None = None) -> None:
         self.config = config
         self.settings = settings
         self.printer = printer
@@ -91,7 +96,7 @@ class Kiosk:
         self.link = link
         self.indicator = indicator
         self.clock = clock
-        self.after_commit = after_commit
+        self.hold = hold
         self.topics = Topics(config.site.id)
         self.ranges = number_ranges(config, settings)
         self.gate = PressGate({s: settings.hold_off_s(s) for s in self.ranges},
@@ -107,22 +112,58 @@ class Kiosk:
         self.printer_state = _Printer()
         self.order = InOrder(link)              # outbox rows to paho, in order (mqtt.InOrder)
         self.outbox_size = 0
+        # While the database refuses writes: why, and what waits to be written when it works again.
+        self.storage_fault: str | None = None
+        self.unrecorded: list[tuple[str, str, bytes]] = []   # (id, number, payload) printed, not saved
+        self.unvoided: list[tuple[str, str]] = []             # (id, reason) failed before any byte
+        self.undelivered: list[int] = []                      # outbox rows the broker acknowledged
+        # A new database (lost, emptied, damaged, or a first start) issues nothing until the
+        # kiosk's retained record of the day's numbers is read back, or known to be absent.
+        self.learning = store.new
+        self.marker: int | None = None          # a publish after the subscription: its PUBACK ends the wait
+        self.record: Issued | None = None       # read back, not applied yet (disk refused)
+        self.held: list[Press] = []             # presses made while learning
+        self.issued_topic = self.topics.kiosk_issued(settings.id)
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
-        """Void what a previous run left mid-print; its outbox goes at the first LinkUp."""
-        for number in self.store.void_interrupted():
-            log.warning("ticket %s was allocated but never printed (interrupted): void", number)
+        """Settle what a previous run left mid-print; its outbox goes at the first LinkUp."""
+        if self.learning:
+            log.warning("the ticket database is new: no ticket until the broker's record of the numbers "
+                        "this kiosk issued today is read (or known to be absent)")
+        try:
+            self._settle()
+        except StorageError as exc:
+            self._storage_failed(exc)
         self.outbox_size = len(self.store.outbox())
         if self.outbox_size:
             log.info("%d printed tickets from before wait to be sent to the caller", self.outbox_size)
         self.tick()
+
+    def _settle(self) -> None:
+        """Numbers allocated whose printing never began are void; those whose printing began
+        may be in a citizen's hand: they go to the caller marked in doubt, never void."""
+        for number in self.store.void_interrupted():
+            log.warning("ticket %s was allocated but its printing never began (interrupted): void", number)
+        for intent in self.store.intents():
+            self.store.mark_printed(intent.ticket_id, _in_doubt(intent.payload))
+            log.warning("ticket %s may have been printed (the kiosk stopped while printing it): sent "
+                        "to the caller marked in doubt", intent.number)
 
     def tick(self) -> None:
         """Once a second or so: the day, opening hours, the printer, the status topic."""
         reading = self.clock()
         self._observe_day(reading)
         local = datetime.fromtimestamp(reading.wall, self.config.site.tz)
+        if self.storage_fault is not None:
+            self._retry_storage()
+        if self.learning and self.record is not None and self.storage_fault is None:
+            self._learn(self.record)
+        while self.held and reading.monotonic - self.held[0].at > HELD_PRESS_S:
+            press = self.held.pop(0)
+            log.warning("no ticket for %s: the broker's record of today's numbers could not be read "
+                        "(the database is new)", press.service)
+            self.indicator.beep("refused")
         is_open = self.settings.hours.is_open(local)
         if is_open != self.open:
             self.open = is_open
@@ -139,8 +180,44 @@ class Kiosk:
                 log.info("new service day %s: numbers start again", day)
                 self.exhausted.clear()
             self.day = day
-            self.store.save_day(day)
+            try:
+                self.store.save_day(day)
+            except StorageError as exc:        # saved again once writes work (_retry_storage)
+                self._storage_failed(exc)
         return day
+
+    # -- storage faults ----------------------------------------------------------
+    def _storage_failed(self, exc: StorageError) -> None:
+        if self.storage_fault is None:
+            log.error("%s: no tickets until it can be written again (free some space)", exc)
+        self.storage_fault = str(exc)
+
+    def _retry_storage(self) -> None:
+        """Write what waits, oldest first; the fault ends once every write and a probe work."""
+        try:
+            while self.unvoided:
+                ticket_id, reason = self.unvoided[0]
+                self.store.mark_void(ticket_id, reason)
+                self.unvoided.pop(0)
+            while self.unrecorded:
+                ticket_id, number, payload = self.unrecorded[0]
+                row = self.store.mark_printed(ticket_id, payload)
+                self.unrecorded.pop(0)
+                self.outbox_size += 1
+                log.info("ticket %s is recorded as printed now", number)
+                self.order.offer(row.n, self.topics.ticket, payload)
+            while self.undelivered:
+                self.store.delivered(self.undelivered[0])
+                self.undelivered.pop(0)
+            self._settle()
+            if self.day is not None:
+                self.store.save_day(self.day)
+            self.store.probe()
+        except StorageError as exc:
+            self.storage_fault = str(exc)
+            return
+        log.info("the ticket database can be written again: tickets are given")
+        self.storage_fault = None
 
     def _set_printer(self, state: str, now: float) -> None:
         if state != self.printer_state.state:
@@ -154,7 +231,7 @@ class Kiosk:
     def _show(self) -> None:
         if not self.open:
             self.indicator.show("closed")
-        elif self.printer_state.state in PRINTER_FAULTS:
+        elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None or self.learning:
             self.indicator.show("fault")
         elif self.exhausted:
             self.indicator.show("exhausted")
@@ -163,7 +240,8 @@ class Kiosk:
         self.link.set_health(printer=self.printer_state.state, open=self.open,
                              paper=self.settings.paper, day=str(self.day),
                              exhausted=sorted(self.exhausted), outbox=self.outbox_size,
-                             dropped=self.dropped)
+                             dropped=self.dropped, storage=self.storage_fault or "ok",
+                             numbers="waiting for the broker's record" if self.learning else "ok")
 
     # -- events ------------------------------------------------------------------
     def handle(self, event: object) -> None:
@@ -172,14 +250,31 @@ class Kiosk:
         elif isinstance(event, Scan):
             self._on_scan(event)
         elif isinstance(event, Published):
+            if event.mid == self.marker:
+                self._no_record()
+                return
             row = self.order.acknowledged(event.mid)
             if row is not None:
-                self.store.delivered(row)
+                try:
+                    self.store.delivered(row)
+                except StorageError as exc:     # deleted later; a restart meanwhile resends it (dedup by id)
+                    self.undelivered.append(row)
+                    self._storage_failed(exc)
                 self.outbox_size -= 1
                 self._show()
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self._publish_issued()
+            if self.learning:
+                # The broker sends retained messages right after the SUBACK, before it handles
+                # anything we send next: once this republished status is acknowledged, a
+                # record of ours would have arrived.
+                status = Status(role="kiosk", device=self.settings.id, state="online",
+                                at=datetime.now(self.config.site.tz).isoformat(timespec="seconds"),
+                                health=self.link.health)
+                self.marker = self.link.publish(self.link.status_topic, encode(status), qos=1,
+                                                retain=True).mid
             self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
             log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
@@ -204,6 +299,10 @@ class Kiosk:
             return
         if press.service not in self.ranges:
             return
+        if self.learning:
+            log.info("press on %s held until the broker's record of today's numbers is read", press.service)
+            self.held.append(press)
+            return
         refusal = self._why_not(press.service)
         if refusal:
             log.warning("no ticket for %s: %s", press.service, refusal)
@@ -221,6 +320,10 @@ class Kiosk:
     def _why_not(self, service: str) -> str | None:
         if not self.open:
             return "the office is closed"
+        if self.storage_fault is not None:
+            self._retry_storage()
+            if self.storage_fault is not None:
+                return f"the ticket database cannot be written ({self.storage_fault})"
         reading = self.clock()
         self._set_printer(self.printer.status(), reading.monotonic)
         if self.printer_state.state in PRINTER_FAULTS:
@@ -240,30 +343,118 @@ class Kiosk:
             log.error("%s", exc)
             self.indicator.beep("refused")
             return
+        except StorageError as exc:
+            self._storage_failed(exc)
+            self.indicator.beep("refused")
+            return
         log.info("ticket %s (%s%s) allocated", ticket.number, request.service,
                  ", priority" if ticket.priority else "")
-        if self.after_commit:
-            self.after_commit(ticket)
+        self._publish_issued()
+        self._hold_at("allocated", ticket)
+        payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
+                                seq=ticket.seq, day=day.isoformat(),
+                                issued_at=issued_at.isoformat(timespec="seconds"),
+                                kiosk=self.settings.id, priority=ticket.priority, name=request.name))
+        try:
+            self.store.begin_print(ticket.id, payload)
+        except StorageError as exc:        # no byte went out: the number is voided once writes work
+            self._storage_failed(exc)
+            self.indicator.beep("refused")
+            return
+        self._hold_at("intent", ticket)
         self.indicator.show("printing")
         try:
             self.printer.print_ticket(self._view(ticket, request, issued_at))
         except PrinterError as exc:
             self.gate.printing_ended(self.clock().monotonic)
-            self.store.mark_void(ticket.id, exc.state)
             self._set_printer(exc.state, self.clock().monotonic)
             self.indicator.beep("print_failed")
+            if exc.sent:
+                log.error("ticket %s may be on paper, in part or whole (%s: %s): sent to the caller "
+                          "marked in doubt", ticket.number, exc.state, exc)
+                self._record_printed(ticket.id, ticket.number, _in_doubt(payload))
+                return
             log.error("ticket %s did not print (%s: %s): void, not sent to the caller",
                       ticket.number, exc.state, exc)
+            try:
+                self.store.mark_void(ticket.id, exc.state)
+            except StorageError as failure:
+                self.unvoided.append((ticket.id, exc.state))
+                self._storage_failed(failure)
             return
         self.gate.printing_ended(self.clock().monotonic)
-        payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
-                                seq=ticket.seq, day=day.isoformat(),
-                                issued_at=issued_at.isoformat(timespec="seconds"),
-                                kiosk=self.settings.id, priority=ticket.priority, name=request.name))
-        row = self.store.mark_printed(ticket.id, payload)
+        self._hold_at("printed", ticket)
+        if self._record_printed(ticket.id, ticket.number, payload):
+            log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
+
+    def _record_printed(self, ticket_id: str, number: str, payload: bytes) -> bool:
+        """Printed (or in doubt) + outbox, then to the link; kept in memory if the disk refuses."""
+        try:
+            row = self.store.mark_printed(ticket_id, payload)
+        except StorageError as exc:
+            self.unrecorded.append((ticket_id, number, payload))
+            self._storage_failed(exc)
+            log.error("ticket %s was printed but cannot be recorded yet: it is recorded and sent once "
+                      "the disk takes writes (a restart meanwhile sends it marked in doubt)", number)
+            return False
         self.outbox_size += 1
-        log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
         self.order.offer(row.n, self.topics.ticket, payload)
+        return True
+
+    # -- the retained record of numbers issued ------------------------------------
+    def _publish_issued(self) -> None:
+        """Retained, after every number committed: a kiosk that loses its database reads it back."""
+        if self.day is None or self.learning:
+            return
+        try:
+            last, count = self.store.issued(self.day)
+        except sqlite3.Error as exc:
+            log.error("cannot read the numbers issued today: %s", exc)
+            return
+        self.link.publish(self.issued_topic, encode(Issued(kiosk=self.settings.id, day=self.day.isoformat(),
+                                                           last=last, count=count)), qos=1, retain=True)
+
+    def _learn(self, record: Issued) -> None:
+        """Numbers of today the record has and the database lacks are recorded as lost (void),
+        so they are never issued again."""
+        self.record = None
+        if record.kiosk == self.settings.id and self.day is not None and record.day == self.day.isoformat():
+            _, count = self.store.issued(self.day)
+            at = datetime.fromtimestamp(self.clock().wall, self.config.site.tz).isoformat(timespec="seconds")
+            for service, learned in sorted(record.count.items()):
+                missing = learned - count.get(service, 0)
+                if missing <= 0 or service not in self.ranges or service not in record.last:
+                    continue
+                try:
+                    lost = self.store.add_lost(self.ranges[service], self.day, record.last[service],
+                                               missing, at)
+                except StorageError as exc:
+                    self.record = record          # applied once writes work (tick)
+                    self._storage_failed(exc)
+                    return
+                log.error("%d numbers of %s issued today are missing from the ticket database (%s): "
+                          "recorded as lost, numbers go on after %s", missing, service,
+                          ", ".join(lost), lost[-1] if lost else record.last[service])
+        if self.learning:
+            log.info("the broker's record of the numbers issued today is read: tickets are given")
+            self._end_learning()
+
+    def _no_record(self) -> None:
+        if self.learning and self.record is None:
+            log.info("the broker holds no record of numbers this kiosk issued: numbers start afresh")
+            self._end_learning()
+
+    def _end_learning(self) -> None:
+        self.learning = False
+        self._publish_issued()
+        held, self.held = self.held, []
+        for press in held:
+            self._on_press(press)
+        self._show()
+
+    def _hold_at(self, step: str, ticket: Allocation) -> None:
+        if self.hold is not None:
+            self.hold(step, ticket)
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
@@ -278,6 +469,15 @@ class Kiosk:
             footer=self.settings.footer, paper=self.settings.paper)
 
     def _on_message(self, message: Inbound) -> None:
+        if message.topic == self.issued_topic:
+            try:
+                record = Issued.decode(message.payload)
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped an issued-numbers record: %s", exc)
+                return
+            self._learn(record)
+            return
         if message.topic != self.topics.board:
             return
         try:
@@ -331,19 +531,31 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     setup_logging("kiosk", settings.id, verbose=getattr(options, "verbose", False))
     stop = stop_on_signals()
 
-    def hold(ticket: Allocation) -> None:
-        log.warning("test hook: holding ticket %s after its commit", ticket.number)
-        stop.wait()
+    hold_step = os.environ.get(TEST_HOLD_ENV) or ("allocated" if os.environ.get(TEST_HOLD_AFTER_COMMIT_ENV)
+                                                  else None)
+    if hold_step is not None and hold_step not in HOLD_STEPS:
+        raise ConfigError("environment", TEST_HOLD_ENV,
+                          f"{hold_step!r} is not one of {', '.join(HOLD_STEPS)}")
+
+    release = os.environ.get(TEST_RELEASE_ENV)
+
+    def hold(step: str, ticket: Allocation) -> None:
+        if step == hold_step:
+            log.warning("test hook: holding ticket %s at step %s", ticket.number, step)
+            while not stop.wait(0.02):
+                if release and os.path.exists(release):
+                    log.warning("test hook: ticket %s released", ticket.number)
+                    return
 
     return serve(config, settings, stop, printer_spec=getattr(options, "printer", None) or settings.printer,
                  keyboard=bool(getattr(options, "keyboard", False)),
-                 after_commit=hold if os.environ.get(TEST_HOLD_ENV) else None)
+                 hold=hold if hold_step else None)
 
 
 def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *, printer_spec: str,
           keyboard: bool = False, pin_factory: object = None,
           clock: Callable[[], ClockReading] = read_clock,
-          after_commit: Callable[[Allocation], None] | None = None,
+          hold: Callable[[str, Allocation], None] | None = None,
           started: Callable[[Kiosk], None] | None = None) -> int:
     """Build the adapters, run the owner loop until ``stop``, release everything."""
     systemd = Systemd()
@@ -361,9 +573,10 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         opened.append(indicator)
         opened += start_inputs(settings, inbox, keyboard=keyboard, pin_factory=pin_factory)
         link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
-                    subscriptions=[(topics.board, 1)], report_publishes=True)
+                    subscriptions=[(topics.board, 1), (topics.kiosk_issued(settings.id), 1)],
+                    report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
-                      clock=clock, after_commit=after_commit)
+                      clock=clock, hold=hold)
         kiosk.start()
         log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
                  "open" if kiosk.open else "closed")
@@ -372,3 +585,8 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
     finally:
         release(systemd, link, opened)
     return 0
+
+
+def _in_doubt(payload: bytes) -> bytes:
+    """The same ticket, marked: it may or may not be on paper (docs/protocol.md, Ticket)."""
+    return encode(replace(Ticket.decode(payload), doubt=True))

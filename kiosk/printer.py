@@ -33,7 +33,8 @@ from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_blocks, render_
 
 log = logging.getLogger(__name__)
 
-STATUS_BUDGET_S = 1.0           # a status query answers within this or counts as no answer
+STATUS_WAIT_S = 2.5             # each status answer may take this long (a busy printer took 1.3 s)
+SILENT_RETRY_S = 30.0           # a printer that never answered is asked again after this long
 WRITE_TIMEOUT_S = 10.0          # a ticket that cannot be handed over in this long has failed
 DEFAULT_NETWORK_PORT = 9100
 DEFAULT_BAUD = 9600
@@ -45,11 +46,16 @@ T = TypeVar("T")
 
 
 class PrinterError(HardwareError):
-    """A ticket did not print; ``state`` says why: "offline", "paper_out", "cover_open" or "error"."""
+    """A ticket did not print; ``state`` says why: "offline", "paper_out", "cover_open" or "error".
 
-    def __init__(self, message: str, state: str = "error") -> None:
+    ``sent``: bytes of the ticket may have reached the printer (the write began), so the
+    citizen may hold it: such a ticket is in doubt, never void.
+    """
+
+    def __init__(self, message: str, state: str = "error", *, sent: bool = False) -> None:
         super().__init__(message)
         self.state = state
+        self.sent = sent
 
 
 def state_from_status(printer: int | None, cause: int | None = None, paper: int | None = None) -> str:
@@ -148,7 +154,7 @@ class NetworkConnection(Connection):
         self.host, self.port = host, port
 
     def _make(self) -> Any:
-        return self.printers.Network(self.host, self.port, timeout=STATUS_BUDGET_S)
+        return self.printers.Network(self.host, self.port, timeout=STATUS_WAIT_S)
 
     def open(self) -> None:
         super().open()
@@ -178,7 +184,7 @@ class SerialConnection(Connection):
         self.path, self.baud = path, baud
 
     def _make(self) -> Any:
-        return self.printers.Serial(self.path, baudrate=self.baud, timeout=STATUS_BUDGET_S)
+        return self.printers.Serial(self.path, baudrate=self.baud, timeout=STATUS_WAIT_S)
 
     def write(self, data: bytes) -> None:
         # A ticket takes a while at 9600 baud: the write may block until most of it is out.
@@ -242,53 +248,63 @@ class FileConnection(Connection):
 # -- printers ----------------------------------------------------------------------------
 
 class TicketPrinter:
-    """Prints tickets on an ESC/POS printer; reconnects on the next call after any failure."""
+    """Prints tickets on an ESC/POS printer; reconnects on the next call after any failure.
 
-    def __init__(self, connection: Connection, paper: str) -> None:
+    Status checks are never switched off for good. A printer that has answered a status
+    request since the kiosk started must answer every later one: no answer means it is off,
+    busy booting, or not reading ("offline"), and no ticket goes to it. A printer that has
+    never answered is taken as one that cannot (a file, a forward): its tickets count as
+    printed once written, and it is asked again every ``SILENT_RETRY_S`` (so a printer that
+    was still booting at start is checked from its first answer on).
+    """
+
+    def __init__(self, connection: Connection, paper: str, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.connection = connection
         self.paper = paper
-        self.silent = False     # the printer did not answer status: do not wait for it on every call
+        self.clock = clock
+        self.answered = False           # it has answered a status request since we started
+        self._silent_until = float("-inf")  # never answered: do not wait for it again before this
 
     def status(self) -> str:
         """"ok", "offline", "paper_out", "cover_open", "error" or "unknown" (the printer does not say)."""
         try:
-            return self._session(lambda: self._query(time.monotonic() + STATUS_BUDGET_S))
+            return self._session(self._query)
         except PrinterError as exc:
             return exc.state
 
     def print_ticket(self, view: TicketView) -> None:
-        """Print one ticket (laid out for this printer's paper) or raise PrinterError."""
+        """Print one ticket (laid out for this printer's paper) or raise PrinterError.
+
+        Returns only when the printer took the bytes and, if it answers status, answered
+        after them with no fault. PrinterError.sent says whether ticket bytes may have gone.
+        """
         data = escpos_bytes(view if view.paper == self.paper else replace(view, paper=self.paper))
-
-        def job() -> None:
-            before = self._query(time.monotonic() + STATUS_BUDGET_S)
-            if before in FAULT_STATES:
-                raise PrinterError(f"printer {self.connection.describe}: {before}", before)
-            self.connection.write(data)
-            if before == "unknown":
-                return
-            # The printer answered before: it must answer after, or the ticket went nowhere.
-            budget = STATUS_BUDGET_S + self.connection.seconds_to_send(len(data))
-            after = self._query(time.monotonic() + budget)
-            if after == "unknown":
-                raise PrinterError(f"printer {self.connection.describe} stopped answering during the ticket",
-                                   "offline")
-            if after in FAULT_STATES:
-                raise PrinterError(f"printer {self.connection.describe}: {after} during the ticket", after)
-
-        self._session(job)
+        self._session(lambda: self._job(data, checked=True))
 
     def print_slip(self, lines: list[str]) -> None:
         """Print lines of text (the end-of-day summary) or raise PrinterError."""
-        data = slip_bytes(lines, self.paper)
+        self._session(lambda: self._job(slip_bytes(lines, self.paper), checked=False))
 
-        def job() -> None:
-            state = self._query(time.monotonic() + STATUS_BUDGET_S)
-            if state in FAULT_STATES:
-                raise PrinterError(f"printer {self.connection.describe}: {state}", state)
+    def _job(self, data: bytes, *, checked: bool) -> None:
+        describe = self.connection.describe
+        before = self._query()
+        if before in FAULT_STATES:
+            raise PrinterError(f"printer {describe}: {before}", before)
+        try:
             self.connection.write(data)
-
-        self._session(job)
+        except PrinterError as exc:
+            raise PrinterError(str(exc), exc.state, sent=True) from exc
+        if before == "unknown" or not checked:
+            return
+        # It answered before: an answer after the bytes shows it read them (real-time requests
+        # are handled in stream order); no answer, or a fault, leaves the ticket in doubt.
+        try:
+            after = self._query(extra=self.connection.seconds_to_send(len(data)))
+        except PrinterError as exc:
+            raise PrinterError(f"{exc} after the ticket", exc.state, sent=True) from exc
+        if after in FAULT_STATES:
+            raise PrinterError(f"printer {describe}: {after} after the ticket", after, sent=True)
 
     def close(self) -> None:
         self.connection.close()
@@ -300,28 +316,36 @@ class TicketPrinter:
             return work()
         except PrinterError:
             self.connection.close()          # python-escpos objects do not survive a power cycle
-            self.silent = False              # ask again: it may be another printer now
             raise
         finally:
             if self.connection.per_job:
                 self.connection.close()
 
-    def _query(self, deadline: float) -> str:
-        if self.silent:
+    def _query(self, extra: float = 0.0) -> str:
+        """The printer's state from its status bytes; "offline" when a printer that answers
+        before stops answering, "unknown" for one that never has."""
+        if not self.answered and self.clock() < self._silent_until:
             return "unknown"
         answers: list[int | None] = []
         for request in (PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR):
-            reply = self.connection.ask(request, deadline - time.monotonic())
+            reply = self.connection.ask(request, STATUS_WAIT_S + (extra if not answers else 0.0))
             if not reply:
-                if not answers:
-                    if self.connection.answers:
-                        log.warning("printer %s does not answer status requests: printing without "
-                                    "checks until it fails", self.connection.describe)
-                    self.silent = True
-                    return "unknown"
-                break
+                if answers:
+                    break
+                if self.answered:
+                    raise PrinterError(f"printer {self.connection.describe} stopped answering status "
+                                       f"requests (no answer in {STATUS_WAIT_S:g} s)", "offline")
+                if self.connection.answers:
+                    log.warning("printer %s does not answer status requests: printing without checks, "
+                                "asking again in %g s", self.connection.describe, SILENT_RETRY_S)
+                self._silent_until = self.clock() + SILENT_RETRY_S
+                return "unknown"
             answers.append(reply[-1])
-        return state_from_status(*answers)
+        state = state_from_status(*answers)
+        if state != "unknown" and not self.answered:
+            self.answered = True
+            log.info("printer %s answers status requests: every ticket is checked", self.connection.describe)
+        return state
 
 
 class PngPrinter(TicketPrinter):

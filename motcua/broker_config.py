@@ -3,7 +3,8 @@
 Every device has its own broker account, so a stolen kiosk password cannot
 call tickets and a counter cannot press another counter's buttons:
 
-- ``kiosk-<id>``   publishes tickets and its own status; reads the board.
+- ``kiosk-<id>``   publishes tickets and its own status; reads the board; writes and
+                   reads back its own ``kiosk/<id>/issued`` record.
 - ``counter-<id>`` publishes its own commands, ratings and status; reads its state and the board.
 - ``display-<name>`` only reads (board, counter states, calls) and publishes its own status.
 - ``caller``       reads everything of the site; publishes board, counter states, calls and the
@@ -62,8 +63,8 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
     for kiosk in config.kiosks:
         result.append(Account(
             username=f"kiosk-{kiosk.id}",
-            read=(topics.board,),
-            write=(topics.ticket, topics.status("kiosk", kiosk.id)),
+            read=(topics.board, topics.kiosk_issued(kiosk.id)),
+            write=(topics.ticket, topics.status("kiosk", kiosk.id), topics.kiosk_issued(kiosk.id)),
         ))
     for counter in config.counters:
         result.append(Account(

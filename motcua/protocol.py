@@ -46,6 +46,9 @@ class Topics:
     def status(self, role: str, device: str) -> str:
         return f"{self.root}/status/{role}/{device}"
 
+    def kiosk_issued(self, kiosk_id: str) -> str:
+        return f"{self.root}/kiosk/{kiosk_id}/issued"
+
     def counter_of(self, topic: str) -> str:
         """The counter id in ``.../counter/<id>/...``; ProtocolError otherwise."""
         parts = topic.split("/")
@@ -158,6 +161,7 @@ class Ticket:
     kiosk: str
     priority: bool = False
     name: str | None = None   # citizen's full name when a CCCD was scanned
+    doubt: bool = False       # the kiosk stopped while printing it: it may not be on paper
 
     @classmethod
     def decode(cls, payload: bytes) -> Ticket:
@@ -172,7 +176,26 @@ class Ticket:
             kiosk=f.text("kiosk", max_len=32),
             priority=f.get("priority", bool, optional=True, default=False),
             name=f.text("name", optional=True, max_len=100),
+            doubt=f.get("doubt", bool, optional=True, default=False),
         )
+
+
+@dataclass(frozen=True)
+class Issued:
+    """kiosk -> itself, retained: what it has issued on a day, so that a kiosk whose database
+    was lost or damaged never issues a number of that day again."""
+
+    kiosk: str
+    day: str
+    last: dict[str, int] = field(default_factory=dict)    # service id -> seq of the latest number
+    count: dict[str, int] = field(default_factory=dict)   # service id -> numbers issued that day
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Issued:
+        f = _Fields(decode_object(payload), "issued")
+        return cls(kiosk=f.text("kiosk", max_len=32), day=f.day("day"),
+                   last=_count_map(f.get("last", dict), "last", "issued"),
+                   count=_count_map(f.get("count", dict), "count", "issued"))
 
 
 @dataclass(frozen=True)
@@ -312,10 +335,10 @@ class Board:
         )
 
 
-def _count_map(value: dict[str, Any], what: str) -> dict[str, int]:
+def _count_map(value: dict[str, Any], what: str, message: str = "board") -> dict[str, int]:
     for key, count in value.items():
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ProtocolError(f"board: {what}[{key!r}] is not a count")
+            raise ProtocolError(f"{message}: {what}[{key!r}] is not a count")
     return dict(value)
 
 

@@ -17,6 +17,7 @@ from motcua.protocol import (
     Called,
     CounterCommand,
     CounterState,
+    Issued,
     Rating,
     Status,
     Ticket,
@@ -44,6 +45,8 @@ SAMPLES = [
            at="2026-11-28T08:16:00+07:00"),
     Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
            health={"printer": "ok"}),
+    Issued(kiosk="k1", day="2026-11-28", last={"dat-dai": 1012, "chung-thuc": 3},
+           count={"dat-dai": 12, "chung-thuc": 3}),
 ]
 DECODERS = [type(sample).decode for sample in SAMPLES]
 
@@ -84,6 +87,24 @@ def test_bare_word_commands_get_distinct_ids() -> None:
 def test_bad_commands_are_protocol_errors(payload: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         CounterCommand.decode(payload)
+
+
+def test_a_ticket_in_doubt_says_so_and_an_older_kiosks_ticket_is_not_in_doubt() -> None:
+    doubtful = Ticket(**{**TICKET.__dict__, "doubt": True})
+    assert Ticket.decode(encode(doubtful)).doubt is True
+    body = json.loads(encode(TICKET))
+    del body["doubt"]
+    assert Ticket.decode(json.dumps(body).encode()).doubt is False
+    body["doubt"] = "yes"
+    with pytest.raises(ProtocolError):
+        Ticket.decode(json.dumps(body).encode())
+
+
+def test_issued_counts_are_counts() -> None:
+    body = {"v": 1, "kiosk": "k1", "day": "2026-11-28", "last": {"dat-dai": 1012}, "count": {"dat-dai": -1}}
+    with pytest.raises(ProtocolError, match=r"issued: count\['dat-dai'\] is not a count"):
+        Issued.decode(json.dumps(body).encode())
+    assert Topics("x").kiosk_issued("k1") == "motcua/x/kiosk/k1/issued"
 
 
 def test_ticket_needs_an_offset_on_its_time() -> None:

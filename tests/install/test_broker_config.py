@@ -58,7 +58,8 @@ def test_acl_gives_each_device_only_its_own_topics(broker_files, site: SiteConfi
     ]
     kiosk = acl.split("user kiosk-k1\n")[1].split("\n\n")[0].splitlines()
     assert [line for line in kiosk if line.startswith("topic write")] == [
-        "topic write motcua/liem-chung/ticket", "topic write motcua/liem-chung/status/kiosk/k1"]
+        "topic write motcua/liem-chung/ticket", "topic write motcua/liem-chung/status/kiosk/k1",
+        "topic write motcua/liem-chung/kiosk/k1/issued"]
     display = acl.split("user display-board\n")[1].split("\n\n")[0].splitlines()
     assert [line for line in display if line.startswith("topic write")] == [
         "topic write motcua/liem-chung/status/display/board"]

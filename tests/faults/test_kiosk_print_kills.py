@@ -1,0 +1,191 @@
+"""Issue 19, item 2: kill -9 of the kiosk at every step of the print path.
+
+The kiosk runs as its own process (keys on stdin) against a real Mosquitto and a network
+printer on loopback. It is killed (SIGKILL) at one step of printing ticket 1001, then
+started again and given one more press. What must hold at every step:
+
+- no number is issued twice: every number the caller hears comes with one ticket id, and
+  the next ticket is 1002;
+- no ticket that may be on paper is lost: when ticket bytes reached the printer, 1001
+  reaches the caller (marked ``doubt`` unless the kiosk had recorded it as printed), and
+  the id on the paper (its QR code, decoded from the printer's bytes) is the id sent;
+- what never reached the printer is never sent unmarked: killed before the intent to
+  print was recorded, 1001 is void; after the intent (bytes may or may not follow) it is
+  sent marked in doubt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rig import FakePrinter, Listener, write_site_config
+
+from motcua.protocol import Ticket, Topics
+
+TOPICS = Topics("liem-chung")
+CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
+STALL_AFTER = 1500                   # mid-bytes: the printer stops reading after this many
+
+
+def _decoder():
+    path = Path(__file__).resolve().parents[1] / "kiosk_print" / "escpos_decoder.py"
+    spec = importlib.util.spec_from_file_location("escpos_decoder_for_faults", path)
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = module             # dataclasses look their module up
+        assert spec.loader is not None
+        spec.loader.exec_module(module)
+    return module
+
+
+class StallingPrinter(FakePrinter):
+    """The FakePrinter, except that the first connection carrying ticket data stops reading
+    after STALL_AFTER bytes (the printer jammed mid-ticket), so the kiosk can be killed
+    while the ticket is half-way into the printer."""
+
+    def __init__(self) -> None:
+        self.stalled = threading.Event()
+        super().__init__()
+
+    def _handle(self, conn: socket.socket) -> None:
+        if self.stalled.is_set():
+            super()._handle(conn)
+            return
+        job = bytearray()
+        with self.received:
+            self.jobs.append(job)
+        with conn:
+            while len(job) < STALL_AFTER:
+                chunk = conn.recv(min(256, STALL_AFTER - len(job)))
+                if not chunk:
+                    return
+                with self.received:
+                    job.extend(chunk)
+                    self.received.notify_all()
+                for reply in self._status_replies(chunk):
+                    conn.sendall(reply)
+            if re.sub(rb"\x10\x04[\x01-\x04]", b"", bytes(job)):     # ticket bytes, not only status
+                self.stalled.set()
+                while conn.recv(0) is not None and not self._stopped.wait(0.05):   # hold, never read
+                    pass
+
+
+class KioskProcess:
+    def __init__(self, config: Path, log: Path, hold: str | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_KIOSK_TEST_HOLD")}
+        if hold:
+            env["MOTCUA_KIOSK_TEST_HOLD"] = hold
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
+
+    def keys(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 20.0) -> bool:
+        deadline, pause = time.monotonic() + timeout, threading.Event()
+        while text not in self.text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            pause.wait(0.02)
+        return True
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+def config_for(tmp_path: Path, broker_url: str, printer_spec: str) -> Path:
+    path = write_site_config(tmp_path, broker_url=broker_url, printer=printer_spec)
+    text = re.sub(r'(?m)^(paper = "80mm")$', r"\1\nhold_off_ms = 0", path.read_text(encoding="utf-8"),
+                  count=1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# step -> (is 1001 sent to the caller, marked in doubt, do its bytes reach the printer in full)
+STEPS = {
+    "before the intent": (False, False, False),
+    "after the intent, before any byte": (True, True, False),
+    "mid-bytes": (True, True, False),
+    "after the bytes, before marked printed": (True, True, True),
+    "after marked printed": (True, False, True),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str) -> None:
+    sent, doubt, on_paper = STEPS[step]
+    printer = StallingPrinter() if step == "mid-bytes" else FakePrinter()
+    try:
+        config = config_for(tmp_path, broker.url, printer.spec)
+        listener = Listener(broker.url, TOPICS.ticket)
+        hold = {"before the intent": "allocated", "after the intent, before any byte": "intent",
+                "after the bytes, before marked printed": "printed"}.get(step)
+        first = KioskProcess(config, tmp_path / "first.log", hold)
+        assert first.wait_log("ready"), first.text()
+        first.keys("1")
+        if hold:
+            assert first.wait_log(f"holding ticket 1001 at step {hold}"), first.text()
+        elif step == "mid-bytes":
+            assert printer.stalled.wait(20), first.text()
+        else:
+            assert first.wait_log("ticket 1001 printed"), first.text()
+        first.kill()
+
+        again = KioskProcess(config, tmp_path / "again.log")
+        assert again.wait_log("ready"), again.text()
+        again.keys("1")
+        assert listener.wait_for(lambda lst: any(Ticket.decode(p).number == "1002"
+                                                 for p in lst.payloads(TOPICS.ticket)), 20), again.text()
+        again.process.terminate()
+        assert again.process.wait(10) == 0
+        log = again.text()
+
+        by_id = {t.id: t for t in (Ticket.decode(p) for p in listener.payloads(TOPICS.ticket))}
+        numbers = sorted(t.number for t in by_id.values())
+        assert len(numbers) == len(set(numbers)), f"a number was issued twice: {numbers}"
+        assert numbers == (["1001", "1002"] if sent else ["1002"])
+        assert all(not t.doubt for t in by_id.values() if t.number == "1002")
+        with sqlite3.connect(tmp_path / "state" / "kiosk-k1.db") as db:
+            rows = db.execute("SELECT number, state, void_reason FROM tickets ORDER BY n").fetchall()
+            assert db.execute("SELECT count(*) FROM printing").fetchone() == (0,)
+        assert rows == [("1001", "printed" if sent else "void", None if sent else "interrupted"),
+                        ("1002", "printed", None)]
+        if sent:
+            [ticket] = [t for t in by_id.values() if t.number == "1001"]
+            assert ticket.doubt is doubt
+            if doubt:
+                assert "ticket 1001 may have been printed (the kiosk stopped while printing it)" in log
+        else:
+            assert "ticket 1001 was allocated but its printing never began (interrupted): void" in log
+
+        # The paper, decoded independently: what the printer holds in full, and whose id.
+        decoder = _decoder()
+        tickets_on_paper = [decoder.decode(bytes(job)) for job in printer.jobs if CUT in job]
+        paper_ids = [q.data.decode() for d in tickets_on_paper for q in d.of(decoder.Qr)]
+        ids = {t.number: t.id for t in by_id.values()}
+        assert paper_ids == ([ids["1001"], ids["1002"]] if on_paper else [ids["1002"]])
+        if step == "mid-bytes":
+            partial = [job for job in printer.jobs if CUT not in job and len(job) >= STALL_AFTER]
+            assert partial, "part of ticket 1001 reached the printer before the kill"
+        listener.close()
+    finally:
+        printer.close()
