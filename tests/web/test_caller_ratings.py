@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "caller"))
 
-from caller_helpers import DAY, T0, command, ticket  # noqa: E402
+from caller_helpers import DAY, T0, command, ticket
+from motcua.caller.board import counter_state
+from motcua.caller.engine import Engine
 
-from motcua.caller.board import counter_state  # noqa: E402
-from motcua.caller.engine import Engine  # noqa: E402
-from motcua.protocol import Rating, new_id  # noqa: E402
+from motcua.protocol import Rating, new_id
 
 COUNTERS = {"1": ("a",), "2": ("a",)}
 
