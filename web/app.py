@@ -203,7 +203,7 @@ def build_app(role: Role, config: Any) -> Starlette:
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ASSETS:
-            return error(404, "Không có tệp này.")
+            return message(404, "Không tìm thấy trang", "Không có tệp này trên hệ thống xếp hàng.")
         return Response(assets[name], media_type=ASSETS[name],
                         headers={"Cache-Control": "public, max-age=3600"})
 
