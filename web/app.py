@@ -220,6 +220,8 @@ def build_app(role: Role, config: Any) -> Starlette:
         status = getattr(exc, "status_code", 404)
         if request.method != "GET":
             return error(status, "Yêu cầu không hợp lệ ở địa chỉ này.")
+        if status == 405:
+            return message(status, "Yêu cầu không hợp lệ", "Địa chỉ này chỉ nhận đánh giá gửi từ trang.")
         return message(status, "Không tìm thấy trang", "Địa chỉ này không có trên hệ thống xếp hàng.")
 
     routes = [

@@ -101,7 +101,7 @@ def test_wrong_type_huge_bodies_and_wrong_methods(office: WebOffice, scene: dict
     response = conn.getresponse()
     assert response.status == 413 and "quá lớn" in json.loads(response.read())["error"]
     conn.close()
-    assert_refused(office, office.request(path), 405, "Không tìm thấy")
+    assert_refused(office, office.request(path), 405, "Yêu cầu không hợp lệ")
     assert_refused(office, office.request("/tablet", b"{}", headers=JSON), 405, "không hợp lệ")
     assert stored(office) == before
 

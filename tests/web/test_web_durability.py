@@ -1,0 +1,42 @@
+"""A rating the page was thanked for reaches the caller, even if the broker is away at the tap
+and the web role is killed before it could send it (its outbox is on disk)."""
+
+from __future__ import annotations
+
+import pytest
+from rig import eventually
+from web_rig import WebOffice
+
+
+@pytest.fixture
+def office(tmp_path):
+    office = WebOffice(tmp_path)
+    yield office
+    office.close()
+
+
+def test_a_rating_survives_the_broker_away_and_the_web_role_killed(office: WebOffice) -> None:
+    ticket = office.take_ticket("1001")
+    office.press("1", "next")
+    office.press("1", "done")
+    assert eventually(lambda: (s := office.counter_state("1")) is not None and s.last is not None
+                      and s.last.ticket == ticket.id, 15)
+    # The web role has seen it finished: its page offers the rating.
+    assert eventually(lambda: office.request(f"/t/{ticket.id}")[0] == 200, 10)
+
+    office.broker.stop()
+    assert eventually(lambda: office.health().get("link") is False, 15)
+    status, answer = office.post_json(f"/t/{ticket.id}/rating", {"level": 2})
+    assert status == 202, answer
+    office.stop_web(kill=True)                 # before any PUBACK: only the outbox holds it
+    assert office.caller_rows("SELECT rating FROM tickets WHERE id = ?", ticket.id) == [(None,)]
+
+    office.broker.start()
+    office.start_web()
+    assert eventually(lambda: office.caller_rows(
+        "SELECT rating FROM tickets WHERE id = ?", ticket.id) == [(2,)], 40), office.log("web")
+    assert office.caller_rows("SELECT count(*) FROM events WHERE kind = 'rating'") == [(1,)]
+    # Once the broker took it, the outbox is empty; a second try is refused.
+    assert eventually(lambda: office.health().get("link") is True, 10)
+    status, answer = office.post_json(f"/t/{ticket.id}/rating", {"level": 1})
+    assert status == 409 and "đã được đánh giá" in answer["error"]
