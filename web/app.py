@@ -46,18 +46,29 @@ class Role(Protocol):
     def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None: ...
 
 
+class Wake(asyncio.Event):
+    ping = False          # woken by the keep-alive tick, not by a change
+
+
 class Changes:
-    """Wakes every live page when the office changes (event-loop side only)."""
+    """Wakes every live page when the office changes, and every PING_S to keep streams alive
+    (one shared timer: a timeout per page would cost a task per page per change)."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._event = Wake()
 
-    def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
+    def notify(self, *, ping: bool = False) -> None:
+        event, self._event = self._event, Wake()
+        event.ping = ping
+        event.set()
 
-    def current(self) -> asyncio.Event:
+    def current(self) -> Wake:
         return self._event
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(PING_S)
+            self.notify(ping=True)
 
 
 class BadRequest(Exception):
@@ -192,10 +203,9 @@ def build_app(role: Role, config: Any) -> Starlette:
                 if current != sent:
                     sent = current
                     yield f"data: {json.dumps(current, ensure_ascii=False)}\n\n"
-                try:
-                    await asyncio.wait_for(changed.wait(), PING_S)
-                except TimeoutError:
+                elif changed.ping:
                     yield ": ping\n\n"
+                await changed.wait()
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={**NO_STORE, "X-Accel-Buffering": "no"})
@@ -219,7 +229,8 @@ def build_app(role: Role, config: Any) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if request.method != "GET":
-            return error(status, "Yêu cầu không hợp lệ ở địa chỉ này.")
+            return error(status, "Không tìm thấy địa chỉ này." if status == 404
+                         else "Yêu cầu không hợp lệ ở địa chỉ này.")
         if status == 405:
             return message(status, "Yêu cầu không hợp lệ", "Địa chỉ này chỉ nhận đánh giá gửi từ trang.")
         return message(status, "Không tìm thấy trang", "Địa chỉ này không có trên hệ thống xếp hàng.")

@@ -96,14 +96,24 @@ class WebRole:
 
     # -- broker's side -----------------------------------------------------------------
     async def pump(self) -> None:
+        """Handle what the broker said; the pages hear once per batch (a Next brings a
+        counter state and a board: one wake-up, not two)."""
+        queue = self.inbox.queue
         while True:
-            item = await self.inbox.queue.get()
-            try:
-                self.handle(item)
-            except MotcuaError as exc:       # our own database: say so, keep serving pages
-                log.error("%s", exc)
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            changed = False
+            for item in batch:
+                try:
+                    changed |= self.handle(item)
+                except MotcuaError as exc:       # our own database: say so, keep serving pages
+                    log.error("%s", exc)
+            if changed:
+                self.changes.notify()
 
-    def handle(self, item: object) -> None:
+    def handle(self, item: object) -> bool:
+        """One item of the inbox; True if the pages may show something new."""
         if isinstance(item, Inbound):
             self.on_message(item)
         elif isinstance(item, LinkUp):
@@ -118,8 +128,8 @@ class WebRole:
             self.office.set_online(link_up=False)
         elif isinstance(item, Published):
             self.outbox.published(item.mid)
-            return
-        self.changes.notify()
+            return False
+        return True
 
     def on_message(self, message: Inbound) -> None:
         topic = message.topic
@@ -167,6 +177,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd,
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
         timeout_graceful_shutdown=2, proxy_headers=False, server_header=False))
     pump = asyncio.create_task(role.pump())
+    ticker = asyncio.create_task(role.changes.tick())
     role.link.start()
     serving = asyncio.create_task(server.serve())
     try:
@@ -194,6 +205,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd,
         with contextlib.suppress(Exception):
             await serving
         pump.cancel()
+        ticker.cancel()
         role.link.stop()
         role.close()
 

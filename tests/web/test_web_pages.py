@@ -153,3 +153,20 @@ def test_a_tablet_without_a_valid_token_cannot_rate_and_says_so(office: WebOffic
     assert eventually(lambda: shown(chrome, "unpaired"), WAIT)
     assert "chưa được ghép" in text(chrome, "unpaired-text")
     assert not shown(chrome, "prompt")
+
+
+def test_the_page_says_when_the_broker_or_the_hub_is_away_and_recovers(office: WebOffice, chrome) -> None:
+    # Last in this module: it restarts the shared office's broker and web role.
+    ticket = office.take_ticket("1009")
+    chrome.get(f"{office.url}/t/{ticket.id}")
+    assert eventually(lambda: shown(chrome, "waiting") and not shown(chrome, "offline"), WAIT)
+    office.broker.stop()
+    assert eventually(lambda: shown(chrome, "offline"), WAIT)
+    assert "mất kết nối" in text(chrome, "offline")
+    office.broker.start()
+    assert eventually(lambda: not shown(chrome, "offline"), 40), "back by itself"
+    office.stop_web()
+    assert eventually(lambda: shown(chrome, "offline"), WAIT)
+    office.start_web()
+    assert eventually(lambda: not shown(chrome, "offline") and shown(chrome, "waiting"), 30)
+    assert text(chrome, "number") == "1009"
