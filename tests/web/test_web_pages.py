@@ -99,6 +99,7 @@ def test_tablet_rates_the_ticket_its_counter_finished_once(office: WebOffice, ch
     day = office.day()
     report = motcua("report", "--config", str(office.config), "--db", str(office.db), "--from", day)
     assert "Không hài lòng: 1" in report and "Đánh giá (1)" in report
+    assert "Lý do chưa hài lòng: Thái độ phục vụ: 1" in report
 
     # A second tap, a replayed POST: refused with a clear message, nothing changes.
     status, answer = browser_post(chrome, "/tablet/rating",
