@@ -65,12 +65,13 @@ def test_tablet_rates_the_ticket_its_counter_finished_once(office: WebOffice, ch
     token = chrome.execute_script("return localStorage.getItem('motcua-tablet-token');")
     assert token and token == url.split("#", 1)[1]
 
-    ticket = office.take_ticket("1001")
+    ticket = office.take_ticket("1001", name="Nguyễn Văn An")
     chrome.switch_to.new_window("tab")
     phone = chrome.current_window_handle
     chrome.get(f"{office.url}/t/{ticket.id}")
     assert eventually(lambda: shown(chrome, "waiting") and text(chrome, "number") == "1001", WAIT)
     assert text(chrome, "service") == "Đất đai" and text(chrome, "ahead") == "0"
+    assert chrome.execute_script("return document.documentElement.lang;") == "vi"
 
     office.press("1", "next")
     assert eventually(lambda: shown(chrome, "called"), WAIT)
@@ -80,6 +81,8 @@ def test_tablet_rates_the_ticket_its_counter_finished_once(office: WebOffice, ch
 
     chrome.switch_to.window(tablet)
     assert eventually(lambda: shown(chrome, "prompt") and text(chrome, "prompt-number") == "1001", WAIT)
+    assert text(chrome, "prompt-name") == "Nguyễn V. A.", "the masked name, never the full one"
+    assert "Văn An" not in chrome.page_source
     levels = buttons(chrome, "tablet-levels")
     assert [b.text for b in levels] == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
     levels[-1].click()
@@ -119,7 +122,7 @@ def test_tablet_rates_the_ticket_its_counter_finished_once(office: WebOffice, ch
 
 def test_phone_follows_its_ticket_from_waiting_to_called_to_rated(office: WebOffice, chrome) -> None:
     first = office.take_ticket("1002")
-    mine = office.take_ticket("1003")
+    mine = office.take_ticket("1003", name="Trần Thị Bình")
     chrome.get(f"{office.url}/t/{mine.id}")
     assert eventually(lambda: shown(chrome, "waiting") and text(chrome, "ahead") == "1", WAIT)
     office.press("4", "next")                 # counter 4 serves Đất đai too
@@ -139,7 +142,12 @@ def test_phone_follows_its_ticket_from_waiting_to_called_to_rated(office: WebOff
     assert eventually(lambda: (s := office.counter_state("1")) is not None and s.last.ticket == mine.id
                       and s.last.rated, WAIT)
     # No name, no personal data on the page: only what the ticket id unlocks.
-    assert "Nguyễn" not in chrome.page_source
+    assert "Trần" not in chrome.page_source and "Bình" not in chrome.page_source
+    # Every control is a button a screen reader can name.
+    names = chrome.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('button'), function (b) {"
+        " return b.textContent.trim(); });")
+    assert names and all(names), names
 
 
 def test_an_unknown_ticket_gets_a_plain_vietnamese_page(office: WebOffice, chrome) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from motcua.web.settings import WebSettings, parse_listen
 from motcua.web.state import Office, Refusal, Stage
@@ -125,3 +127,32 @@ def test_bad_web_sections_name_the_key(tmp_path, lines: str, words: str) -> None
     path = write_site_config(tmp_path, extra=f"[web]\n{lines}\n")
     with pytest.raises(ConfigError, match=words):
         load_config(path)
+
+
+def test_the_pages_load_nothing_from_elsewhere() -> None:
+    from importlib import resources
+
+    pages = resources.files("motcua.web") / "pages"
+    for page in pages.iterdir():
+        text = page.read_text(encoding="utf-8")
+        assert "http:" not in text and "https:" not in text and "//" not in text.replace(
+            "// ", "").replace("/* ", ""), page.name
+        if page.name.endswith(".html"):
+            assert '<html lang="vi">' in text
+            for target in re.findall(r'(?:src|href)="([^"]+)"', text):
+                assert target.startswith("/static/"), (page.name, target)
+
+
+def test_the_five_level_scale_is_one_setting_away(tmp_path) -> None:
+    from motcua.web.app import page_config
+    from rig import write_site_config
+
+    from motcua.config import load_config
+
+    five = '["Rất hài lòng", "Hài lòng", "Bình thường", "Không hài lòng", "Rất không hài lòng"]'
+    path = write_site_config(tmp_path, extra="[web]\n")
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "[counter_pad]\n", f"[counter_pad]\nrating = {{ levels = {five} }}\n"), encoding="utf-8")
+    settings = page_config(load_config(path))
+    assert settings["levels"][2] == "Bình thường" and settings["reason_levels"] == 2
+    assert settings["conduct"].startswith("Thực hiện 5 biết")

@@ -120,9 +120,11 @@ class WebOffice:
         assert self.listener.wait_for(lambda li: li.payloads(self.topics.board), 15)
         return Board.decode(self.listener.payloads(self.topics.board)[-1]).day
 
-    def take_ticket(self, number: str, service: str = "dat-dai") -> Ticket:
+    def take_ticket(self, number: str, service: str = "dat-dai", name: str | None = None) -> Ticket:
+        """A printed ticket as the kiosk sends it (``name``: a scanned CCCD's)."""
         ticket = Ticket(id=new_id(), service=service, number=number, seq=int(number), day=self.day(),
-                        issued_at=datetime.now().astimezone().isoformat(timespec="seconds"), kiosk="k1")
+                        issued_at=datetime.now().astimezone().isoformat(timespec="seconds"), kiosk="k1",
+                        name=name)
         self.listener.publish(self.topics.ticket, encode(ticket))
         assert eventually(lambda: ticket.id in self.web_ticket_ids(), 10)
         return ticket
