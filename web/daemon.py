@@ -15,13 +15,14 @@ import contextlib
 import logging
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
 from motcua.counter.outbox import Outbox
 
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, setup_logging
+from motcua.daemon import Systemd, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, MotcuaError, ProtocolError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, CounterState, Rating, Status, Ticket, Topics, encode, new_id
@@ -166,9 +167,11 @@ class WebRole:
         self.store.close()
 
 
-async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd,
+async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop: threading.Event,
                 started: Any = None) -> None:
-    """Run until SIGTERM/SIGINT (uvicorn's handlers end the server)."""
+    """Run until ``stop`` is set or SIGTERM/SIGINT: uvicorn handles them while it serves, then
+    restores and re-raises them to the handlers installed before (stop_on_signals), so the
+    clean-up below always runs."""
     uvicorn = require("uvicorn", "web", "python3-uvicorn")
     loop = asyncio.get_running_loop()
     role = WebRole(config, loop)
@@ -192,6 +195,8 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd,
             started(role)
         next_health = 0.0
         while not serving.done():
+            if stop.is_set():
+                server.should_exit = True
             if pump.done():
                 pump.result()                 # an unexpected error ends the role: systemd restarts it
             systemd.watchdog()
@@ -215,12 +220,13 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     if action != "serve":
         return manage(config, options, action)
     setup_logging("web", DEVICE, verbose=getattr(options, "verbose", False))
+    stop = stop_on_signals()
     listen = getattr(options, "listen", None) or config.web.listen
     try:
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise ConfigError("command line", "--listen", str(exc)) from None
-    asyncio.run(serve(config, host, port, Systemd()))
+    asyncio.run(serve(config, host, port, Systemd(), stop))
     return 0
 
 

@@ -40,3 +40,21 @@ def test_a_rating_survives_the_broker_away_and_the_web_role_killed(office: WebOf
     assert eventually(lambda: office.health().get("link") is True, 10)
     status, answer = office.post_json(f"/t/{ticket.id}/rating", {"level": 1})
     assert status == 409 and "đã được đánh giá" in answer["error"]
+
+
+def test_sigterm_stops_the_web_role_cleanly_and_it_says_offline(office: WebOffice) -> None:
+    from rig import Listener
+
+    from motcua.protocol import Status
+
+    topic = office.topics.status("web", "hub")
+    assert office.web is not None
+    office.web.terminate()
+    assert office.web.wait(15) == 0, office.log("web")
+    listener = Listener(office.broker.url, topic)
+    try:
+        assert listener.wait_for(lambda li: li.payloads(topic), 10)
+        assert Status.decode(listener.payloads(topic)[-1]).state == "offline"
+    finally:
+        listener.close()
+    assert "Traceback" not in office.log("web")
