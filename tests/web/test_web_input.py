@@ -169,3 +169,19 @@ def test_tokens_are_listed_and_revoked(office: WebOffice, scene: dict) -> None:
     with sqlite3.connect(f"file:{office.state / 'web.db'}?mode=ro", uri=True) as conn:
         hashes = [row[0] for row in conn.execute("SELECT hash FROM tokens")]
     assert scene["token"] not in hashes and all(len(h) == 64 for h in hashes), "only hashes are kept"
+
+
+def test_malformed_messages_are_dropped_and_the_pages_keep_working(office: WebOffice, scene: dict) -> None:
+    before = stored(office)
+    topics = office.topics
+    junk = [(topics.ticket, b"\xff"), (topics.ticket, b'{"v":1,"id":"x"}'), (topics.board, b"[]"),
+            (topics.counter_state("2"), b'{"v":1,"counter":"3","status":"idle"}'),
+            (topics.counter_state("2"), b'{"v":1,"counter":"2","status":"idle","last":[1]}'),
+            (topics.status("caller", "hub"), b"{}")]
+    for topic, payload in junk:
+        office.listener.publish(topic, payload)
+    assert eventually(lambda: "dropped a message on" in office.log("web")
+                      and office.log("web").count("dropped a message on") >= len(junk), 10)
+    status, body, _ = office.request(f"/t/{scene['done']}")
+    assert status == 200 and office.health().get("caller") is True
+    assert stored(office) == before
