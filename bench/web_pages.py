@@ -3,11 +3,12 @@ committed, the process's memory, and the pages' weight.
 
 A real Mosquitto, the real caller (``--audio none``) and ``motcua web`` run as processes; the
 phone pages are Server-Sent Events clients in this process (plain asyncio sockets, one
-connection each, as a browser's EventSource keeps one), not browsers. A change is timed from
-the first of the caller's messages for it (its counter state and board share one ``seq``) to
-each page's next event.
+connection each, as a browser's EventSource keeps one), not browsers. A board change is timed
+from the Next press that makes it (so the caller's press -> board is included) to each page's
+next event, all on this process's one thread (a paho thread's timestamps would queue behind
+the pages' reads for the GIL).
 
-    .venv/bin/python bench/web_pages.py [--pages 300] [--rounds 20] [--ratings 30]
+    .venv/bin/python bench/web_pages.py [--pages 300] [--rounds 40] [--ratings 30]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "web")]
 
-from rig import Listener, resident_kb  # noqa: E402
+from rig import cpu_seconds, resident_kb  # noqa: E402
 from web_rig import WebOffice  # noqa: E402
 
-from motcua.protocol import Board, CounterState, Ticket, encode, new_id  # noqa: E402
+from motcua.protocol import CounterCommand, Ticket, encode, new_id  # noqa: E402
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -42,31 +42,6 @@ def report(name: str, samples: list[float]) -> None:
     print(f"{name:<44} p50 {percentile(samples, 50) * 1000:7.1f} ms   "
           f"p99 {percentile(samples, 99) * 1000:7.1f} ms   max {max(samples) * 1000:7.1f} ms   "
           f"(n={len(samples)})")
-
-
-class Seqs:
-    """When the first of the caller's messages with each seq arrived here."""
-
-    def __init__(self, office: WebOffice) -> None:
-        self.first: dict[int, float] = {}
-        self.lock = threading.Lock()
-        topics = office.topics
-        self.listener = Listener(office.broker.url, topics.board, topics.counter_state("+"),
-                                 client_id="bench-seqs")
-        self.listener.client.on_message = self._on_message
-        self.board_topic = topics.board
-
-    def _on_message(self, client, userdata, message) -> None:
-        now = time.perf_counter()
-        decode = Board.decode if message.topic == self.board_topic else CounterState.decode
-        seq = decode(message.payload).seq
-        with self.lock:
-            self.first.setdefault(seq, now)
-
-    def latest(self) -> tuple[int, float]:
-        with self.lock:
-            seq = max(self.first)
-            return seq, self.first[seq]
 
 
 class Page:
@@ -111,25 +86,29 @@ def publish_tickets(office: WebOffice, count: int) -> list[str]:
     return ids
 
 
-async def board_to_pages(office: WebOffice, seqs: Seqs, pages: list[Page], rounds: int) -> list[float]:
-    samples = []
+async def press_to_pages(office: WebOffice, pages: list[Page],
+                         rounds: int) -> tuple[list[float], list[float], int]:
+    """Each waiting page's delay from a Next press to its update, each round's slowest page (a
+    stall shows in all of a round's pages), and how many pages missed an update."""
+    samples, slowest, missed = [], [], 0
+    command = office.topics.counter_cmd("1")
     for _ in range(rounds):
         before = {page.ticket: len(page.events) for page in pages}
         # Every page still waiting changes with a Next in its service: one fewer ahead, or called.
         waiting = [page for page in pages if page.views[-1]["stage"] == "waiting"]
-        last_seq = seqs.latest()[0]
-        office.press("1", "next")
+        start = time.perf_counter()
+        # Not waiting for the PUBACK: the pages' streams are read on this thread meanwhile.
+        office.listener.client.publish(command, encode(CounterCommand(id=new_id(), action="next")), qos=1)
         deadline = time.monotonic() + 10
-        while (seqs.latest()[0] == last_seq or any(len(p.events) == before[p.ticket] for p in waiting)) \
-                and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        with seqs.lock:
-            start = min(t for s, t in seqs.first.items() if s > last_seq)
-        for page in waiting:
-            fresh = [t for t in page.events[before[page.ticket]:] if t >= start]
-            if fresh:
-                samples.append(fresh[0] - start)
-    return samples
+        while any(len(p.events) == before[p.ticket] for p in waiting) and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        delays = [page.events[before[page.ticket]] - start for page in waiting
+                  if len(page.events) > before[page.ticket]]
+        missed += len(waiting) - len(delays)
+        samples += delays
+        slowest.append(max(delays))
+        await asyncio.sleep(0.2)
+    return samples, slowest, missed
 
 
 def tap_to_commit(office: WebOffice, count: int) -> tuple[list[float], list[float]]:
@@ -182,7 +161,6 @@ async def main_async(options: argparse.Namespace) -> None:
             assert office.web is not None
             time.sleep(2)
             idle_kb = resident_kb(office.web.pid)
-            seqs = Seqs(office)
             ids = publish_tickets(office, options.pages)
             pages = [Page(ticket) for ticket in ids]
             for page in pages:
@@ -191,7 +169,9 @@ async def main_async(options: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1)
             open_kb = resident_kb(office.web.pid)
-            samples = await board_to_pages(office, seqs, pages, options.rounds)
+            cpu = cpu_seconds(office.web.pid)
+            samples, slowest, missed = await press_to_pages(office, pages, options.rounds)
+            cpu_per_change = (cpu_seconds(office.web.pid) - cpu) / options.rounds
             busy_kb = resident_kb(office.web.pid)
             for page in pages:
                 page.close()
@@ -199,8 +179,13 @@ async def main_async(options: argparse.Namespace) -> None:
             sizes = weight(office, ids[-1])
         finally:
             office.close()
-    print(f"web role, {options.pages} phone pages open (SSE), {options.rounds} Next presses:")
-    report("board change -> phone page updated", samples)
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(f"web role, {options.pages} phone pages open (SSE), {options.rounds} Next presses "
+          f"(load average {load} at the end):")
+    report("Next press -> phone page updated", samples)
+    report("  the round's slowest page", slowest)
+    print(f"{'  pages that missed an update':<44} {missed}")
+    print(f"{'web CPU time per change (all pages)':<44} {cpu_per_change * 1000:7.1f} ms")
     report("tap -> 202 answer", answers)
     report("tap -> rating committed by the caller", commits)
     print(f"{'memory (VmRSS) idle':<44} {idle_kb / 1024:7.1f} MB")
@@ -213,7 +198,7 @@ async def main_async(options: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--ratings", type=int, default=30)
     asyncio.run(main_async(parser.parse_args()))
 
