@@ -133,7 +133,9 @@ def build_app(role: Role, config: Any) -> Starlette:
         ticket_id = known_ticket(request)
         if ticket_id is None:
             return error(404, Refusal.UNKNOWN_TICKET.value)
-        return stream(lambda: role.office.phone_view(ticket_id, time.monotonic()))
+        # A ticket dropped at the start of a new service day: its page says so.
+        return stream(lambda: role.office.phone_view(ticket_id, time.monotonic())
+                      or {"stage": "old", "online": role.office.online})
 
     async def phone_rating(request: Request) -> Response:
         ticket_id = known_ticket(request)

@@ -8,9 +8,10 @@ from rig import eventually
 from web_rig import WebOffice
 
 
-@pytest.fixture
-def office(tmp_path):
-    office = WebOffice(tmp_path)
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    """An office of this module's own: its tests stop and restart the broker and the web role."""
+    office = WebOffice(tmp_path_factory.mktemp("web-durability"))
     yield office
     office.close()
 
@@ -58,3 +59,38 @@ def test_sigterm_stops_the_web_role_cleanly_and_it_says_offline(office: WebOffic
     finally:
         listener.close()
     assert "Traceback" not in office.log("web")
+    office.start_web()
+
+
+def test_a_page_open_when_a_new_day_starts_says_its_ticket_is_old(office: WebOffice) -> None:
+    import http.client
+    import json
+    from datetime import date, timedelta
+
+    from motcua.protocol import Board, encode
+
+    ticket = office.take_ticket("1002")
+    conn = http.client.HTTPConnection("127.0.0.1", office.port, timeout=10)
+    conn.request("GET", f"/t/{ticket.id}/events")
+    stream = conn.getresponse()
+    assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
+
+    def next_view() -> dict:
+        while True:
+            line = stream.readline()
+            assert line, "the stream ended"
+            if line.startswith(b"data: "):
+                return json.loads(line[6:])
+
+    assert next_view()["stage"] == "waiting"
+    tomorrow = (date.fromisoformat(office.day()) + timedelta(days=1)).isoformat()
+    # As the caller's first board of the next day (not retained: the caller's own stays).
+    office.listener.publish(office.topics.board, encode(Board(
+        seq=2**53, updated_at=f"{tomorrow}T05:00:00+07:00", day=tomorrow)))
+    view = next_view()
+    while view.get("stage") == "waiting":
+        view = next_view()
+    assert view["stage"] == "old"
+    conn.close()
+    status, body, _ = office.request(f"/t/{ticket.id}")
+    assert status == 404 and "ngày làm việc trước" in body.decode()

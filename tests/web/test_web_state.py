@@ -156,3 +156,12 @@ def test_the_five_level_scale_is_one_setting_away(tmp_path) -> None:
     settings = page_config(load_config(path))
     assert settings["levels"][2] == "Bình thường" and settings["reason_levels"] == 2
     assert settings["conduct"].startswith("Thực hiện 5 biết")
+
+
+def test_a_page_open_across_the_new_day_says_old() -> None:
+    o = office()
+    a = ticket(o, 1)
+    o.new_board(board(1))
+    assert o.phone_view(a, 0)["stage"] == "waiting"
+    o.new_board(board(2, day="2026-12-01"))
+    assert o.phone_view(a, 0) is None and a not in o.tickets

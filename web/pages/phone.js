@@ -12,8 +12,10 @@
   function counterName(id) { return cfg.counters[id] || ("Quầy " + id); }
   m.live(base + "/events", function (view) {
     m.show("offline", !view.online);
-    m.setText("number", view.number);
-    m.setText("service", cfg.services[view.service] || view.service);
+    if (view.number) {
+      m.setText("number", view.number);
+      m.setText("service", cfg.services[view.service] || view.service);
+    }
     var boxes = ["waiting", "called", "done", "left", "old"], i;
     for (i = 0; i < boxes.length; i++) { m.show(boxes[i], boxes[i] === view.stage); }
     if (view.stage === "waiting") {
