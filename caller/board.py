@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from motcua.protocol import Board, BoardCall, BoardCounter, Called, CounterState
+from motcua.protocol import Board, BoardCall, BoardCounter, Called, CounterState, LastTicket
 
 from .engine import Call, Engine
 
@@ -59,11 +59,15 @@ def board_message(engine: Engine, *, seq: int, now: datetime, day: str) -> Board
 def counter_state(engine: Engine, counter_id: str, *, seq: int) -> CounterState:
     counter = engine.counters[counter_id]
     ticket = engine.tickets.get(counter.current) if counter.current else None
+    done = engine.tickets.get(counter.last_finished) if counter.last_finished else None
+    last = LastTicket(ticket=done.id, number=done.number, service=done.service,
+                      name=mask_name(done.name), rated=done.rating is not None) if done else None
     return CounterState(counter=counter_id, status=counter.status,
                         number=ticket.number if ticket else None,
                         service=ticket.service if ticket else None,
                         name=mask_name(ticket.name) if ticket else None,
-                        waiting=engine.waiting_for(counter_id), seq=seq)
+                        waiting=engine.waiting_for(counter_id), seq=seq,
+                        ticket=ticket.id if ticket else None, last=last)
 
 
 def called_message(engine: Engine, call: Call, sentence: str) -> Called:

@@ -237,6 +237,9 @@ class Caller:
                 elif not outcome.applied:
                     self.counts["refused"] += 1
                     log.info("%s %s refused: %s", event.kind, event.counter or "", outcome.reason)
+                elif event.rating is not None:
+                    log.info("rating %d (%s) of ticket %s at counter %s", event.rating.score,
+                             event.rating.reason or "-", outcome.tickets[0].number, event.counter)
                 outcomes.append(outcome)
             elif isinstance(item, LinkUp):
                 log.info("broker connected (session kept: %s)", item.session_present)

@@ -70,6 +70,7 @@ class TicketRecord:
     rating: int | None = None
     rated_at: datetime | None = None
     last_call_at: datetime | None = None
+    rating_reason: str | None = None    # the rating's reason (web pages), in the event log too
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
@@ -418,15 +419,19 @@ class Engine:
         counter = self.counters.get(counter_id)
         if counter is None:
             return Outcome.refused(f"unknown counter {counter_id!r}")
-        record = self.tickets.get(counter.last_finished) if counter.last_finished else None
-        if record is None or record.done_at is None:
-            return Outcome.refused("no finished ticket to rate")
+        # A rating naming its ticket (web pages) must be for one this counter finished.
+        rated = rating.ticket or counter.last_finished
+        record = self.tickets.get(rated) if rated else None
+        if record is None or record.done_at is None or record.status != DONE \
+                or record.counter != counter_id:
+            return Outcome.refused("no finished ticket of this counter to rate")
         if record.rating is not None:
             return Outcome.refused("ticket already rated", duplicate=True)
         if not timedelta(0) <= at - record.done_at <= self.rating_window:
             return Outcome.refused("rating outside the window")
-        record.rating, record.rated_at = rating.score, at
-        return Outcome(tickets=[record])
+        record.rating, record.rated_at, record.rating_reason = rating.score, at, rating.reason
+        # The counter's state says its last ticket is rated: the rating device sees it taken.
+        return Outcome(tickets=[record], counters={counter_id})
 
     # -- service days ----------------------------------------------------------------
     def start_day(self, day: str, at: datetime, *,

@@ -169,6 +169,16 @@ class _Tickets:
                 for c, s, median, p90 in zip(counts.tolist(), sums.tolist(), *percentiles, strict=True)]
 
 
+def read_reasons(db: Path, start: date, end: date) -> dict[str, int]:
+    """How often each rating reason (web pages) was given for the period's tickets. The
+    accepted rating of a ticket is the logged rating event naming it at its rated_at."""
+    rows = _read(db, "SELECT json_extract(e.body, '$.reason') AS reason, count(*) FROM events e "
+                     "JOIN tickets t ON t.id = json_extract(e.body, '$.ticket') AND t.rated_at = e.at "
+                     "WHERE e.kind = 'rating' AND t.day BETWEEN ? AND ? AND reason IS NOT NULL "
+                     "GROUP BY reason ORDER BY count(*) DESC, reason", start, end)
+    return dict(rows)
+
+
 def _read(db: Path, query: str, start: date, end: date) -> list[tuple]:
     if not db.exists():
         raise MotcuaError(f"{db}: no caller database here (use --db PATH)")

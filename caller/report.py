@@ -49,7 +49,7 @@ def _day(text: str) -> date:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import load_config
 
-    from .history import read_report
+    from .history import read_reasons, read_report
 
     config = load_config(options.config)
     start, end = _period(options, config)
@@ -63,6 +63,10 @@ def main(options: argparse.Namespace) -> int:
     groups = report.groups.get(options.by, {})
     lines = list(summary_lines(config.site.name, start, end, total, groups, names, levels,
                                options.by))
+    reasons = read_reasons(db, start, end)
+    if reasons:      # after the period's own figures (office, period, then its lines)
+        lines.insert(2 + len(list(_figure_lines(total, levels))),
+                     "  Lý do chưa hài lòng: " + ", ".join(f"{r}: {n}" for r, n in reasons.items()))
     print("\n".join(lines))
     if options.csv:
         write_csv(options.csv, groups or {"Tổng": total}, names, levels, options.by or "day")

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from motcua.web.settings import ticket_url
+
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
@@ -466,7 +468,8 @@ class Kiosk:
             priority=ticket.priority, waiting_ahead=waiting,
             wait_estimate_min=math.ceil(estimate_s / 60) if estimate_s is not None else None,
             name=request.name, issued_at=issued_at, ticket_id=ticket.id,
-            footer=self.settings.footer, paper=self.settings.paper)
+            footer=self.settings.footer, paper=self.settings.paper,
+            link=ticket_url(self.config.web.url, ticket.id))
 
     def _on_message(self, message: Inbound) -> None:
         if message.topic == self.issued_topic:

@@ -50,6 +50,7 @@ class TicketView:
     ticket_id: str
     footer: str
     paper: str                  # "58mm" | "80mm"
+    link: str | None = None     # the ticket's web page ([web] url): the QR code holds it, not the id
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def layout(view: TicketView) -> list[Line]:
     if view.name:
         lines.append(Line("name", f"Họ tên: {view.name}"))
     lines.append(Line("time", view.issued_at.strftime("%d/%m/%Y %H:%M")))
-    lines.append(Line("qr", view.ticket_id))
+    lines.append(Line("qr", view.link or view.ticket_id))
     if view.footer:
         lines.append(Line("footer", view.footer))
     return [line for line in lines if line.text]

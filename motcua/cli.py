@@ -22,6 +22,7 @@ ROLES = {
     "counter": "motcua.counter.daemon",
     "caller": "motcua.caller.daemon",
     "display": "motcua.display.daemon",
+    "web": "motcua.web.daemon",
 }
 
 # command -> module with add_arguments(parser) and main(options) -> int
@@ -87,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     display.add_argument("--counter", metavar="ID", help="show one counter (small screen mode)")
     display.add_argument("--timeout", type=float, default=10.0,
                          help="with --snapshot: seconds to wait for the board (default 10)")
+
+    web = role("web", "run the hub's web pages (counter tablets, citizens' phones), or pair a tablet")
+    web.add_argument("action", nargs="?", choices=("serve", "pair", "tokens", "revoke"), default="serve",
+                     help="serve (default); pair --counter ID: a tablet's URL; tokens: list; "
+                          "revoke --token ID")
+    web.add_argument("--listen", metavar="HOST:PORT", help="override [web] listen (default 0.0.0.0:8080)")
+    web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
+    web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")
+    web.add_argument("--url", metavar="URL", help="with pair: the hub's address (default: [web] url)")
 
     check = commands.add_parser("check-config", help="check a site config and exit")
     check.add_argument("file")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from motcua.counter.settings import CounterPadSettings
     from motcua.display.settings import BoardSettings
     from motcua.kiosk.settings import KioskSettings
+    from motcua.web.settings import WebSettings
 
 PAD_ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
@@ -92,6 +93,7 @@ class SiteConfig:
     counter_pad: CounterPadSettings
     caller: CallerSettings
     board: BoardSettings
+    web: WebSettings
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
@@ -141,6 +143,7 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> Sit
     from motcua.counter import settings as counter_settings
     from motcua.display import settings as board_settings
     from motcua.kiosk import settings as kiosk_settings
+    from motcua.web import settings as web_settings
 
     root = Table(data, "", file)
     site = _parse_site(root.table("site", required=True))
@@ -157,6 +160,7 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> Sit
         counter_pad=counter_settings.parse(root, counters),
         caller=caller_settings.parse(root),
         board=board_settings.parse(root),
+        web=web_settings.parse(root),
     )
     root.finish()
     return config

@@ -67,6 +67,19 @@ def has_speakers() -> bool:
     return any(Path("/dev/snd").glob("pcmC*D*p"))
 
 
+def has_web() -> bool:
+    """The web pages need the ``web`` extra (Starlette, uvicorn)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("starlette", "uvicorn"))
+
+
+def web_section(config_path: Path, url: str) -> None:
+    """Tickets' QR codes open their pages at ``url`` (when the config has no [web] of its own)."""
+    with config_path.open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[web]\nurl = "{url}"\n')
+
+
 def has_screen() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -94,6 +107,8 @@ class Office:
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.web_port = free_port()
+        self.web_url = config.web.url or f"http://127.0.0.1:{self.web_port}"
         self.logs = out / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
@@ -127,6 +142,8 @@ class Office:
 
     def start_roles(self, counters: list[str], board_window: bool) -> None:
         self.role("caller", "caller", "--audio", self.audio)
+        if has_web():
+            self.role("web", "web", "--listen", f"127.0.0.1:{self.web_port}")
         if board_window:
             self.role("display", "display", "--size", "1280x720")
         tickets = self.out / "tickets"
@@ -241,6 +258,19 @@ def legend(config: SiteConfig, counters: list[str]) -> Iterator[str]:
     yield "[Esc] or Ctrl-C: thoát / quit"
 
 
+def web_urls(office: Office, counters: list[str]) -> Iterator[str]:
+    """The pages' addresses: a paired tablet per counter, and where a ticket's QR code leads."""
+    yield f"Trang web / web pages: {office.web_url}"
+    for counter_id in counters:
+        result = subprocess.run(
+            [sys.executable, "-m", "motcua.cli", "web", "pair", "--counter", counter_id, "--config",
+             str(office.config_path), "--url", office.web_url],
+            capture_output=True, text=True, check=False)
+        url = result.stdout.strip().splitlines()[-1] if result.returncode == 0 else result.stderr.strip()
+        yield f"  máy tính bảng / tablet, {office.config.counter(counter_id).name}: {url}"
+    yield f"  điện thoại / phone: {office.web_url}/t/<mã phiếu> (mã QR trên phiếu / the ticket's QR code)"
+
+
 def read_keys() -> Iterator[str]:
     """Characters from the terminal as they are typed (or from a pipe until its end)."""
     stdin = sys.stdin
@@ -270,6 +300,8 @@ def run_demo(options: argparse.Namespace) -> int:
     audio = options.audio or ("speaker" if has_speakers() else f"wav:{out / 'sounds'}")
     board_window = has_screen()
     office = Office(config, config_path, out, audio)
+    if has_web() and not config.web.url:
+        web_section(config_path, office.web_url)
     topics = Topics(config.site.id)
     snapshot_wanted = threading.Event()
     watcher = None
@@ -278,6 +310,7 @@ def run_demo(options: argparse.Namespace) -> int:
         office.start_roles(counters, board_window)
         watcher = Watcher(office, topics, snapshot_wanted.set)
         expected = {"caller/*", f"kiosk/{config.kiosks[0].id}"} | {f"counter/{c}" for c in counters}
+        expected |= {"web/*"} if has_web() else set()
         missing = watcher.wait_online(expected, timeout=30)
         say(f"motcua demo: {config.site.name} — broker: {broker_name} at {office.url}")
         if missing or office.dead():
@@ -288,6 +321,9 @@ def run_demo(options: argparse.Namespace) -> int:
             f"{'window' if board_window else out / 'board.png'}")
         for line in legend(config, counters):
             say(line)
+        if has_web():
+            for line in web_urls(office, counters):
+                say(line)
         if not board_window:
             threading.Thread(target=_snapshots, args=(office, snapshot_wanted), daemon=True).start()
         routes = _routes(config, counters)

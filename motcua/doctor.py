@@ -25,7 +25,7 @@ from motcua.fonts import BOLD_FONTS, REGULAR_FONTS
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
-ROLES = ("kiosk", "counter", "caller", "display")
+ROLES = ("kiosk", "counter", "caller", "display", "web")
 # Letters a Vietnamese text needs beyond ASCII: a font without them prints boxes.
 VIETNAMESE_SAMPLE = ("ĂÂĐÊÔƠƯăâđêôơưÀẢÃÁẠẰẲẴẮẶẦẨẪẤẬỀỂỄẾỆỒỔỖỐỘỜỞỠỚỢỪỬỮỨỰỲỶỸÝỴ"
                      "àảãáạằẳẵắặầẩẫấậềểễếệồổỗốộờởỡớợừửữứựỳỷỹýỵ")
@@ -295,11 +295,36 @@ def check_clock(config: SiteConfig, env: Environment) -> Check:
     return Check(title, True, how)
 
 
+def check_web(config: SiteConfig, env: Environment) -> Check:
+    """The hub's web pages answer, and the web role hears the broker."""
+    import json
+    import urllib.request
+
+    from motcua.web.settings import parse_listen
+
+    title = "Trang web / Web pages"
+    host, port = parse_listen(config.web.listen)
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{host}:{port}/health"
+    hint = ("kiểm tra dịch vụ web trên hub / check `systemctl status motcua-web` and "
+            "`journalctl -u motcua-web` on the hub")
+    try:
+        with urllib.request.urlopen(url, timeout=env.timeout) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        return Check(title, False, f"{url}: {getattr(exc, 'reason', exc)}", hint)
+    if not health.get("link"):
+        return Check(title, False, f"{url}: the web role has no broker connection", hint)
+    return Check(title, True, f"{url}: broker connected, caller "
+                              f"{'online' if health.get('caller') else 'offline'}")
+
+
 CHECKS: dict[str, tuple[Callable[[SiteConfig, Environment], Check], ...]] = {
     "kiosk": (check_broker, check_printer, check_gpio, check_fonts, check_clock),
     "counter": (check_broker, check_gpio, check_clock),
     "caller": (check_broker, check_audio, check_voice, check_clock),
     "display": (check_broker, check_fonts, check_clock),
+    "web": (check_broker, check_web, check_clock),
     "": (check_broker, check_clock),
 }
 
@@ -323,7 +348,10 @@ def run_checks(config_path: str, role: str | None, env: Environment) -> list[Che
     first, config = check_config(config_path)
     if config is None:
         return [first]
-    checks = CHECKS[role if role is not None else role_of(config)]
+    role = role if role is not None else role_of(config)
+    checks = CHECKS[role]
+    if role == "caller" and config.web.url:      # the hub serves the pages too
+        checks = (*checks, check_web)
     return [first, *(check(config, env) for check in checks)]
 
 

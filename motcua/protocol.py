@@ -232,6 +232,8 @@ class Rating:
 
     id: str
     score: int
+    ticket: str | None = None   # the ticket rated (web pages); without it: the counter's last
+    reason: str | None = None   # why, on the lowest levels (one of [web].reasons)
 
     @classmethod
     def decode(cls, payload: bytes) -> Rating:
@@ -239,7 +241,30 @@ class Rating:
         score = f.get("score", int)
         if not 1 <= score <= 10:
             raise ProtocolError(f"rating: score {score} is out of range")
-        return cls(id=f.text("id", max_len=64), score=score)
+        return cls(id=f.text("id", max_len=64), score=score,
+                   ticket=f.text("ticket", optional=True, max_len=64),
+                   reason=f.text("reason", optional=True, max_len=100))
+
+
+@dataclass(frozen=True)
+class LastTicket:
+    """In a CounterState: the ticket the counter finished last, which a rating is for."""
+
+    ticket: str
+    number: str
+    service: str
+    name: str | None = None     # masked
+    rated: bool = False
+
+    @classmethod
+    def decode_field(cls, body: Any) -> LastTicket:
+        if not isinstance(body, dict):
+            raise ProtocolError("counter state: 'last' is not an object")
+        f = _Fields(body, "counter state last")
+        return cls(ticket=f.text("ticket", max_len=64), number=f.text("number", max_len=16),
+                   service=f.text("service", max_len=32),
+                   name=f.text("name", optional=True, max_len=100),
+                   rated=f.get("rated", bool, optional=True, default=False))
 
 
 @dataclass(frozen=True)
@@ -253,10 +278,13 @@ class CounterState:
     name: str | None = None     # masked name, e.g. "Nguyễn V. A."
     waiting: int = 0            # tickets waiting for this counter's services
     seq: int = 0
+    ticket: str | None = None   # id of the ticket being served
+    last: LastTicket | None = None
 
     @classmethod
     def decode(cls, payload: bytes) -> CounterState:
         f = _Fields(decode_object(payload), "counter state")
+        last = f.body.get("last")
         status = f.text("status", max_len=16)
         if status not in ("idle", "serving", "paused"):
             raise ProtocolError(f"counter state: unknown status {status!r}")
@@ -268,6 +296,8 @@ class CounterState:
             name=f.text("name", optional=True, max_len=100),
             waiting=f.get("waiting", int, optional=True, default=0),
             seq=f.get("seq", int, optional=True, default=0),
+            ticket=f.text("ticket", optional=True, max_len=64),
+            last=None if last is None else LastTicket.decode_field(last),
         )
 
 

@@ -18,6 +18,7 @@ from motcua.protocol import (
     CounterCommand,
     CounterState,
     Issued,
+    LastTicket,
     Rating,
     Status,
     Ticket,
@@ -37,8 +38,13 @@ SAMPLES = [
     TICKET,
     CounterCommand(id="b" * 32, action="transfer", target="tu-phap"),
     Rating(id="c" * 32, score=1),
+    Rating(id="c" * 32, score=3, ticket="a" * 32, reason="Thái độ"),
     CounterState(counter="3", status="serving", number="1012", service="dat-dai",
                  name="Nguyễn V. A.", waiting=4, seq=3),
+    CounterState(counter="3", status="serving", number="1013", service="dat-dai", waiting=3,
+                 seq=4, ticket="e" * 32,
+                 last=LastTicket(ticket="a" * 32, number="1012", service="dat-dai",
+                                 name="Nguyễn V. A.", rated=True)),
     BOARD,
     Called(id="d" * 32, counter="3", number="1012", service="dat-dai",
            sentence="Mời công dân có số thứ tự một nghìn không trăm mười hai đến quầy số ba",
@@ -132,6 +138,27 @@ def test_board_counts_must_be_counts() -> None:
     body["waiting"] = {"dat-dai": True}
     with pytest.raises(ProtocolError):
         Board.decode(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"ticket": 7}, "wrong type"),
+    ({"reason": ""}, "empty"),
+    ({"reason": "x" * 101}, "too long"),
+    ({"ticket": "a\nb"}, "control characters"),
+])
+def test_a_ratings_ticket_and_reason_are_checked(change: dict, reason: str) -> None:
+    body = {"v": 1, "id": "c" * 32, "score": 1, **change}
+    with pytest.raises(ProtocolError, match=reason):
+        Rating.decode(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("last", [[], "x", {"ticket": "a" * 32, "number": "1"},
+                                  {"ticket": "a" * 32, "number": "1", "service": "s", "rated": 1}])
+def test_a_counter_states_last_ticket_is_checked(last: object) -> None:
+    body = json.loads(encode(SAMPLES[4]))
+    body["last"] = last
+    with pytest.raises(ProtocolError):
+        CounterState.decode(json.dumps(body).encode())
 
 
 def test_oversized_payload_is_refused() -> None:

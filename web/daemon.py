@@ -1,0 +1,283 @@
+"""``motcua web``: the hub's web pages, and ``motcua web pair|tokens|revoke`` for tablets.
+
+One process, one owner: the asyncio event loop runs the HTTP server (uvicorn), the pages'
+live streams and everything the broker says. paho's thread only schedules the message onto
+the loop (:class:`LoopInbox`), as every daemon's inbox does. Accepted ratings are committed
+to a durable outbox before the page hears "Cảm ơn", and go to the caller in order until the
+broker's PUBACK, so a restart of the hub between the tap and the caller's commit loses none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from motcua.counter.outbox import Outbox
+
+from motcua.config import SiteConfig
+from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.errors import ConfigError, MotcuaError, ProtocolError, require
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.protocol import Board, CounterState, Rating, Status, Ticket, Topics, encode, new_id
+
+from .app import Changes, build_app
+from .settings import DEFAULT_PORT, parse_listen
+from .state import Office
+from .store import WebStore
+
+log = logging.getLogger(__name__)
+
+DEVICE = "hub"
+HEALTH_INTERVAL_S = 5.0
+
+
+class LoopInbox:
+    """A Link's inbox on an event loop: paho's thread only schedules the put."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        with contextlib.suppress(RuntimeError):          # the loop closed while stopping
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    def empty(self) -> bool:
+        return self.queue.empty()
+
+
+class WebRole:
+    """The web role's state and its MQTT side; every method runs on the event loop."""
+
+    def __init__(self, config: SiteConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.topics = Topics(config.site.id)
+        self.changes = Changes()
+        levels = len(config.counter_pad.rating.levels)
+        self.office = Office(levels=levels, reason_levels=config.web.asks_reason(levels),
+                             reasons=config.web.reasons, window_s=config.caller.ratings.window_s)
+        state_dir = config.site.state_dir
+        self.store = WebStore(state_dir / "web.db")
+        for info in self.store.load():
+            self.office.tickets[info.id] = info
+        self.inbox = LoopInbox(loop)
+        self.link = Link(config.broker, self.topics, role="web", device=DEVICE, inbox=self.inbox,  # type: ignore[arg-type]
+                         subscriptions=[(self.topics.ticket, 1), (self.topics.board, 1),
+                                        (self.topics.counter_state("+"), 1),
+                                        (self.topics.status("caller", "+"), 1)],
+                         persistent_session=True, report_publishes=True)
+        self.outbox = Outbox(state_dir / "web-outbox.db", self.link)
+        self.counts = {"dropped": 0, "ratings": 0}
+        self.counter_ids = {c.id for c in config.counters}
+        self._caller_status_topic = self.topics.status("caller", "")
+
+    # -- pages' side -------------------------------------------------------------------
+    def counter_of(self, token: str) -> str | None:
+        counter = self.store.counter_of(token)
+        return counter if counter in self.counter_ids else None
+
+    def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None:
+        """Commit the rating to the outbox, then to paho (in order); the page may say thanks."""
+        info = self.office.tickets[ticket_id]
+        rating = Rating(id=new_id(), score=level, ticket=ticket_id, reason=reason)
+        self.outbox.send(self.topics.counter_rating(info.counter or ""), encode(rating))
+        self.office.rating_sent(ticket_id, level)
+        self.store.save([info])
+        self.counts["ratings"] += 1
+        log.info("rating %d (%s) of ticket %s at counter %s sent", level, reason or "-",
+                 info.number, info.counter)
+        self.changes.notify()
+
+    # -- broker's side -----------------------------------------------------------------
+    async def pump(self) -> None:
+        """Handle what the broker said; the pages hear once per batch (a Next brings a
+        counter state and a board: one wake-up, not two)."""
+        queue = self.inbox.queue
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            changed = False
+            for item in batch:
+                try:
+                    changed |= self.handle(item)
+                except MotcuaError as exc:       # our own database: say so, keep serving pages
+                    log.error("%s", exc)
+            if changed:
+                self.changes.notify()
+
+    def handle(self, item: object) -> bool:
+        """One item of the inbox; True if the pages may show something new."""
+        if isinstance(item, Inbound):
+            self.on_message(item)
+        elif isinstance(item, LinkUp):
+            log.info("broker connected (session kept: %s)", item.session_present)
+            self.office.set_online(link_up=True)
+            resent = self.outbox.link_up()
+            if resent:
+                log.info("%d ratings sent again", resent)
+        elif isinstance(item, LinkDown):
+            log.warning("broker lost: %s", item.reason)
+            self.outbox.link_down()
+            self.office.set_online(link_up=False)
+        elif isinstance(item, Published):
+            self.outbox.published(item.mid)
+            return False
+        return True
+
+    def on_message(self, message: Inbound) -> None:
+        topic = message.topic
+        try:
+            if topic == self.topics.ticket:
+                if message.retain:
+                    raise ProtocolError("a retained ticket is not a ticket")
+                info = self.office.add_ticket(Ticket.decode(message.payload))
+                if info is not None:
+                    self.store.save([info])
+            elif topic == self.topics.board:
+                old = self.office.new_board(Board.decode(message.payload))
+                if old:
+                    self.store.forget_before(self.office.board.day if self.office.board else "")
+            elif topic.startswith(self._caller_status_topic):
+                status = Status.decode(message.payload)
+                self.office.set_online(caller=status.state == "online")
+            else:
+                counter = self.topics.counter_of(topic)
+                state = CounterState.decode(message.payload)
+                if state.counter != counter:
+                    raise ProtocolError(f"state of counter {state.counter!r} on {topic}")
+                self.store.save(self.office.counter_state(state, time.monotonic()))
+        except ProtocolError as exc:
+            self.counts["dropped"] += 1
+            log.warning("dropped a message on %s: %s", topic, exc)
+
+    def health(self) -> dict[str, Any]:
+        return {"tickets": len(self.office.tickets), "pending_ratings": self.outbox.pending,
+                **self.counts}
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.store.close()
+
+
+async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop: threading.Event,
+                started: Any = None) -> None:
+    """Run until ``stop`` is set or SIGTERM/SIGINT: uvicorn handles them while it serves, then
+    restores and re-raises them to the handlers installed before (stop_on_signals), so the
+    clean-up below always runs."""
+    uvicorn = require("uvicorn", "web", "python3-uvicorn")
+    loop = asyncio.get_running_loop()
+    role = WebRole(config, loop)
+    app = build_app(role, config)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=2, proxy_headers=False, server_header=False))
+    pump = asyncio.create_task(role.pump())
+    ticker = asyncio.create_task(role.changes.tick())
+    role.link.start()
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise MotcuaError(f"the web server could not listen on {host}:{port}")
+            await asyncio.sleep(0.05)
+        log.info("pages at http://%s:%d/ (tablet: /tablet, tickets: /t/<id>)", host, port)
+        systemd.ready(f"listening on {host}:{port}")
+        if started is not None:
+            started(role)
+        next_health = 0.0
+        while not serving.done():
+            if stop.is_set():
+                server.should_exit = True
+            if pump.done():
+                pump.result()                 # an unexpected error ends the role: systemd restarts it
+            systemd.watchdog()
+            if time.monotonic() >= next_health:
+                next_health = time.monotonic() + HEALTH_INTERVAL_S
+                role.link.set_health(**role.health())
+            await asyncio.wait({serving}, timeout=min(1.0, systemd.watchdog_interval or 1.0))
+    finally:
+        systemd.stopping()
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+        pump.cancel()
+        ticker.cancel()
+        role.link.stop()
+        role.close()
+
+
+def run(config: SiteConfig, options: argparse.Namespace) -> int:
+    action = getattr(options, "action", None) or "serve"
+    if action != "serve":
+        return manage(config, options, action)
+    setup_logging("web", DEVICE, verbose=getattr(options, "verbose", False))
+    stop = stop_on_signals()
+    listen = getattr(options, "listen", None) or config.web.listen
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise ConfigError("command line", "--listen", str(exc)) from None
+    asyncio.run(serve(config, host, port, Systemd(), stop))
+    return 0
+
+
+# -- tablets' tokens -------------------------------------------------------------------------
+
+def base_url(config: SiteConfig, options: argparse.Namespace) -> str:
+    if getattr(options, "url", None):
+        return options.url.rstrip("/")
+    if config.web.url:
+        return config.web.url
+    _, port = parse_listen(getattr(options, "listen", None) or config.web.listen)
+    return f"http://{socket.gethostname()}.local:{port if port else DEFAULT_PORT}"
+
+
+def manage(config: SiteConfig, options: argparse.Namespace, action: str) -> int:
+    store = WebStore(config.site.state_dir / "web.db")
+    try:
+        if action == "pair":
+            counter = options.counter
+            if counter is None or counter not in {c.id for c in config.counters}:
+                known = ", ".join(c.id for c in config.counters)
+                raise ConfigError("command line", "--counter",
+                                  f"say which counter the tablet is for (known: {known})")
+            token, token_id = store.new_token(counter)
+            url = f"{base_url(config, options)}/tablet#{token}"
+            _print_qr(url)
+            print(f"Máy tính bảng cho {config.counter(counter).name} (mã {token_id}); "
+                  "mở địa chỉ này một lần trên máy tính bảng / open this once on the tablet:")
+            print(url)
+        elif action == "tokens":
+            for token in store.tokens():
+                state = f"thu hồi / revoked {token.revoked_at}" if token.revoked_at else "đang dùng / active"
+                print(f"{token.id}  quầy/counter {token.counter}  {token.created_at}  {state}")
+        elif action == "revoke":
+            if not options.token or not store.revoke(options.token):
+                raise MotcuaError(f"no active token {options.token!r} (see: motcua web tokens)")
+            print(f"đã thu hồi / revoked {options.token}")
+        return 0
+    finally:
+        store.close()
+
+
+def _print_qr(url: str) -> None:
+    try:
+        import qrcode
+    except ImportError:
+        return
+    code = qrcode.QRCode(border=1)
+    code.add_data(url)
+    code.make(fit=True)
+    if sys.stdout.isatty():
+        code.print_ascii(out=sys.stdout, invert=True)
+    else:
+        code.print_ascii(out=sys.stdout)
