@@ -124,25 +124,28 @@ def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfi
     path = Path(path)
     file = str(path)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "is not UTF-8 text: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(file, "", f"cannot be read: {exc.strerror}") from None
-    return parse_config(data, file, broker_url=broker_url)
+    return parse_config(data, file, broker_url=broker_url, text=text)
 
 
-def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> SiteConfig:
+def parse_config(data: dict, file: str, *, broker_url: str | None = None,
+                 text: str | None = None) -> SiteConfig:
     # Imported here: the room settings modules import config_reader, not this module.
     from motcua.caller import settings as caller_settings
     from motcua.counter import settings as counter_settings
     from motcua.display import settings as board_settings
     from motcua.kiosk import settings as kiosk_settings
 
-    root = Table(data, "", file)
+    root = Table(data, "", file, text=text)
     site = _parse_site(root.table("site", required=True))
     broker = _parse_broker(root.table("broker", required=True), broker_url)
     services = _parse_services(root)
@@ -221,9 +224,41 @@ def _parse_services(root: Table) -> tuple[Service, ...]:
             raise table.error("last", f"must not be below first ({service.first})")
         if any(s.id == service.id for s in services):
             raise table.error("id", f"service {service.id!r} is listed twice")
+        for other in services:
+            shared = shared_labels(other, service)
+            if shared is not None:
+                low, high = shared
+                raise table.error("first", (
+                    f"numbers {service.first}..{service.last} print the same labels as service "
+                    f"{other.id!r} ({other.first}..{other.last}): two citizens could hold "
+                    f"{label(service, low)} at once and a call could not tell them apart "
+                    f"({label(service, low)}..{label(service, high)} are shared); give each "
+                    "service its own numbers or its own prefix"))
         table.finish()
         services.append(service)
     return tuple(services)
+
+
+def label(service: Service, number: int) -> str:
+    """A number as the ticket prints it: ``C001`` with a prefix (padded to the last number's
+    digits), plain ``1012`` without; the same rule as kiosk/numbering.py's NumberRange.label."""
+    if service.prefix:
+        return f"{service.prefix}{number:0{len(str(service.last))}d}"
+    return str(number)
+
+
+def shared_labels(a: Service, b: Service) -> tuple[int, int] | None:
+    """The numbers both services would print alike on one day, or None.
+
+    A prefix is letters only, so a label splits into prefix and digits one way; padded
+    digits of the same width, or unpadded ones, are equal only for equal numbers.
+    """
+    low, high = max(a.first, b.first), min(a.last, b.last)
+    if low > high or a.prefix != b.prefix:
+        return None
+    if label(a, low) != label(b, low):          # same prefix, padded to other widths
+        return None
+    return low, high
 
 
 def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter, ...]:
