@@ -14,6 +14,7 @@ from datetime import datetime
 from motcua.config import SiteConfig
 from motcua.protocol import Board, BoardCall
 from motcua.service_day import service_day
+from motcua.waits import minutes, wait_phrase
 
 BLINK_S = 0.5          # the newest call's highlight is on, then off, this long each
 LATE_TOLERANCE_S = 30  # a call older than highlight_s plus this is not "new" on arrival
@@ -33,7 +34,6 @@ LABELS = {
     "offline": "MẤT KẾT NỐI",
     "last_update": "cập nhật lúc",
     "old_day": "Số liệu ngày",
-    "minutes": "phút",
 }
 
 
@@ -138,7 +138,8 @@ class BoardKeeper:
             calls = tuple(self._call_row(call) for call in board.calls[: config.board.recent_calls])
             waiting = tuple(
                 WaitRow(service_name=s.name, count=board.waiting.get(s.id, 0),
-                        estimate=_estimate(board.wait_estimate_s.get(s.id)))
+                        estimate=_estimate(board.waiting.get(s.id, 0),
+                                           board.wait_estimate_s.get(s.id)))
                 for s in config.services)
         highlight = bool(calls) and (force_highlight or self.highlight_on(mono))
         return BoardView(
@@ -204,7 +205,8 @@ def _age_s(call: BoardCall, wall: datetime) -> float:
     return (wall - datetime.fromisoformat(call.at)).total_seconds()
 
 
-def _estimate(seconds: int | None) -> str:
-    if seconds is None:
+def _estimate(waiting: int, seconds: int | None) -> str:
+    """The ticket's words for the wait of a ticket taken now; nothing for an empty queue."""
+    if seconds is None or waiting <= 0:
         return ""
-    return f"~{max(1, round(seconds / 60))} {LABELS['minutes']}"
+    return wait_phrase(minutes(seconds))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import queue
 import threading
@@ -29,6 +28,7 @@ from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
+from motcua.waits import ahead_of_new_ticket, estimate_for, minutes
 
 from .cccd import ScanError, name_from_scan
 from .inputs import EvdevKeys, GpioButtons, Indicator, StdinKeys
@@ -267,13 +267,17 @@ class Kiosk:
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
-        waiting = board.waiting.get(ticket.service) if board else None
-        estimate_s = board.wait_estimate_s.get(ticket.service) if board else None
+        ahead = estimate_s = None
+        if board is not None and ticket.service in board.waiting:
+            waiting = board.waiting[ticket.service]
+            counted = board.ahead_priority if ticket.priority else board.ahead_normal
+            ahead = ahead_of_new_ticket(waiting, counted.get(ticket.service))
+            estimate_s = estimate_for(ahead, waiting, board.wait_estimate_s.get(ticket.service))
         return TicketView(
             office=self.config.site.name, unit=self.config.site.unit,
             service_name=self.config.service(ticket.service).name, number=ticket.number,
-            priority=ticket.priority, waiting_ahead=waiting,
-            wait_estimate_min=math.ceil(estimate_s / 60) if estimate_s is not None else None,
+            priority=ticket.priority, waiting_ahead=ahead,
+            wait_estimate_min=minutes(estimate_s) if estimate_s is not None else None,
             name=request.name, issued_at=issued_at, ticket_id=ticket.id,
             footer=self.settings.footer, paper=self.settings.paper)
 
