@@ -36,7 +36,8 @@ class VoiceSettings:
     volume: float
     voice: str = "vi"                # espeak-ng voice: vi, vi-vn-x-central, vi-vn-x-south
     variant: Variant = NORTH         # regional number words
-    digit_by_digit: bool = False     # "C007": "xê không không bảy" instead of "xê bảy"
+    digit_by_digit: bool | None = None   # None: as printed ("C007" "xê không không bảy", "1012" a
+    #                                      number); true: every label digit by digit; false: "xê bảy"
     max_delay_s: float = 60.0        # a call queued longer than this is dropped, not said late
     chime: bool = True
     quiet: tuple[QuietHours, ...] = ()
@@ -69,7 +70,7 @@ def parse(root: Table) -> VoiceSettings:
             zero_ten=voice.str("zero_ten", "linh", choices=("linh", "lẻ")),
             four=voice.str("four", "bốn", choices=("bốn", "tư")),
         ),
-        digit_by_digit=voice.bool("digit_by_digit", False),
+        digit_by_digit=voice.bool("digit_by_digit", None),
         max_delay_s=voice.float("max_delay_s", 60.0, min=1.0, max=3600.0),
         chime=voice.bool("chime", True),
         quiet=tuple(quiet),
