@@ -32,6 +32,7 @@ LABELS = {
     "recall": "gọi lại",
     "no_data": "Đang chờ dữ liệu từ máy gọi số…",
     "offline": "MẤT KẾT NỐI",
+    "no_hub": "chưa liên lạc được máy gọi số",
     "last_update": "cập nhật lúc",
     "old_day": "Số liệu ngày",
 }
@@ -86,6 +87,7 @@ class BoardKeeper:
         self.board: Board | None = None
         self.updated_wall: datetime | None = None   # when the last board arrived (site time)
         self.connected = False
+        self.lost = False            # the link said LinkDown (not merely still connecting)
         self.highlight_start = 0.0
         self.highlight_until = 0.0
         self.stale = 0
@@ -109,9 +111,11 @@ class BoardKeeper:
 
     def link_up(self) -> None:
         self.connected = True
+        self.lost = False
 
     def link_down(self) -> None:
         self.connected = False
+        self.lost = True
 
     # -- the picture ---------------------------------------------------------------
     def highlight_on(self, mono: float) -> bool:
@@ -156,7 +160,7 @@ class BoardKeeper:
         """One line about the data: offline since when, none yet, or of another day."""
         tz = self.config.site.tz
         if self.board is None:
-            return LABELS["no_data"]
+            return f"{LABELS['offline']} · {LABELS['no_hub']}" if self.lost else LABELS["no_data"]
         if not self.connected:
             stamp = self.updated_wall.astimezone(tz) if self.updated_wall else None
             when = f"{stamp:%H:%M:%S %d/%m/%Y}" if stamp else "?"

@@ -102,6 +102,7 @@ class Kiosk:
         self.day: date | None = None
         self.open = True
         self.exhausted: set[str] = set()
+        self.hub_away = False          # the link said LinkDown: the LED shows "no hub"
         self.board: Board | None = None
         self.dropped = 0
         self.printer_state = _Printer()
@@ -158,6 +159,8 @@ class Kiosk:
             self.indicator.show("fault")
         elif self.exhausted:
             self.indicator.show("exhausted")
+        elif self.hub_away:
+            self.indicator.show("no_hub")
         else:
             self.indicator.show("ready")
         self.link.set_health(printer=self.printer_state.state, open=self.open,
@@ -180,10 +183,14 @@ class Kiosk:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self.hub_away = False
+            self._show()
             self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
             log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
             self.order.link_down()
+            self.hub_away = True
+            self._show()
             log.warning("broker lost: printed tickets wait in the outbox")
 
     def _on_scan(self, scan: Scan) -> None:

@@ -122,3 +122,14 @@ def test_the_board_says_the_tickets_words_and_nothing_for_an_empty_queue(office,
                         issued_at=clocks.now, ticket_id="x", footer="", paper="80mm")
     lines = {line.role: line.text for line in layout(ticket)}
     assert lines["estimate"] == "Dự kiến chờ: khoảng 1 phút"
+
+
+def test_a_board_that_never_reached_the_hub_says_mat_ket_noi(office, clocks) -> None:
+    """Issue 15: with the hub away from the start the board waited "for data" forever."""
+    keeper = BoardKeeper(office)
+    assert keeper.view(clocks.now, clocks.mono()).notice == LABELS["no_data"]   # still connecting
+    keeper.link_down()                                  # the link's warning: the hub is away
+    view = keeper.view(clocks.now, clocks.mono())
+    assert view.offline and view.notice == "MẤT KẾT NỐI · chưa liên lạc được máy gọi số"
+    keeper.link_up()
+    assert keeper.view(clocks.now, clocks.mono()).notice == LABELS["no_data"]

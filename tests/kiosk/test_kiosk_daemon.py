@@ -227,3 +227,19 @@ def test_the_day_does_not_reset_on_an_unsynchronised_jump(start_kiosk, broker) -
     assert {t.day for t in got} == {"2025-06-10"}
     assert [t.number for t in got] == ["1001", "2001", "1002"]
     listener.close()
+
+
+def test_the_led_says_no_hub_while_the_broker_is_away(start_kiosk, broker, printer) -> None:
+    """Issue 15: the kiosk was silent with the hub away; tickets still print meanwhile."""
+    listener = Listener(broker.url, TOPICS.ticket)
+    kiosk = start_kiosk()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "ready")
+    broker.stop()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "no_hub", timeout=15)
+    kiosk.press(DAT_DAI)                                   # printed, waits in the outbox
+    assert eventually(lambda: printer.data().count(CUT) == 1)
+    assert kiosk.kiosk.indicator.state == "no_hub"
+    broker.start()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "ready", timeout=30)
+    wait_tickets(listener, 1)
+    listener.close()
