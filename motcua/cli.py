@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .config import SiteConfig, load_config
@@ -105,8 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEMO_CONFIG = "motcua-demo/site.toml"
+
+
+def _demo_config_if_no_site(options: argparse.Namespace) -> None:
+    """On a machine without /etc/motcua (a clone that ran the demo), the demo's config."""
+    if getattr(options, "config", None) == DEFAULT_CONFIG and not Path(DEFAULT_CONFIG).exists() \
+            and Path(DEMO_CONFIG).is_file():
+        options.config = DEMO_CONFIG
+        print(f"motcua: no {DEFAULT_CONFIG} here: using the demo's {DEMO_CONFIG}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
+    _demo_config_if_no_site(options)
     try:
         return _dispatch(options)
     except MotcuaError as exc:

@@ -119,6 +119,16 @@ def parse_broker_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, tls
 
 
+INSTALLED_EXAMPLE = Path("/opt/motcua/share/doc/site.toml.example")   # put there by scripts/install
+
+
+def example_config() -> Path:
+    """Where the example site config is on this machine: in a clone of the source, or where
+    the installer puts it."""
+    clone = Path(__file__).resolve().parents[1] / "examples" / "liem-chung.toml"
+    return clone if clone.is_file() else INSTALLED_EXAMPLE
+
+
 def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfig:
     """Read and check a site config; raises ConfigError naming file, key and reason."""
     path = Path(path)
@@ -127,7 +137,8 @@ def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfi
         text = path.read_bytes().decode("utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError(file, "", "file not found") from None
+        raise ConfigError(file, "", f"file not found; start from the example {example_config()} "
+                                    "(every key: docs/config.md)") from None
     except UnicodeDecodeError:
         raise ConfigError(file, "", "is not UTF-8 text: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:

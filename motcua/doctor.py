@@ -84,6 +84,13 @@ def check_config(path: str) -> tuple[Check, SiteConfig | None]:
         config = load_config(path)
         problems = list(check_site(config))
     except MotcuaError as exc:
+        if not Path(path).exists():
+            from motcua.config import example_config
+
+            example = example_config()
+            return Check(title, False, f"{path}: file not found",
+                         f"chép tệp mẫu rồi sửa / copy the example and edit it: sudo install -D -m 644 "
+                         f"{example} {path} (docs/config.md)"), None
         return Check(title, False, str(exc),
                      "sửa tệp theo thông báo / fix the file as the message says (docs/config.md)"), None
     if problems:

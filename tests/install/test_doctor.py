@@ -158,3 +158,13 @@ def test_checklist_is_bilingual_and_sets_the_exit_status(tmp_path, capsys) -> No
     assert "[LỖI ] Máy chủ MQTT / Broker" in result.stdout
     assert "Phông chữ tiếng Việt / Vietnamese font" in result.stdout
     assert load_config(config).site.id == "liem-chung"
+
+
+def test_a_missing_config_file_points_at_the_example(tmp_path, healthy) -> None:
+    """Issue 15: doctor's advice for a missing config says where the example is."""
+    missing = tmp_path / "etc" / "site.toml"
+    checks = run_checks(str(missing), "kiosk", healthy)
+    assert len(checks) == 1 and not checks[0].ok
+    example = Path(__file__).resolve().parents[2] / "examples" / "liem-chung.toml"
+    assert f"install -D -m 644 {example} {missing}" in checks[0].hint
+    assert example.is_file()

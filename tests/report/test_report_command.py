@@ -199,3 +199,21 @@ def test_the_chart_follows_by_and_says_when_nobody_rated(tmp_path: Path) -> None
     # The ratings half holds the words, not an empty axis: dark ink near its centre.
     crop = image.crop((860, 200, 1070, 250)).convert("L")
     assert crop.getextrema()[0] < 100
+
+
+def test_report_in_a_clone_finds_the_demos_config(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Issue 15: `motcua report` after the demo, without guessing --config motcua-demo/site.toml."""
+    from motcua.cli import DEFAULT_CONFIG
+
+    if Path(DEFAULT_CONFIG).exists():
+        pytest.skip(f"{DEFAULT_CONFIG} exists on this machine: it is the one used")
+    demo = tmp_path / "motcua-demo"
+    demo.mkdir()
+    config = write_site_config(demo)
+    insert(demo / "state" / "caller.db", DEMO)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--from", DEMO_DAY]) == 0
+    captured = capsys.readouterr()
+    assert "using the demo's motcua-demo/site.toml" in captured.err
+    assert "Số phiếu đã cấp: 8" in captured.out
+    assert config == demo / "site.toml"
