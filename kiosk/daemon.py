@@ -18,7 +18,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from motcua.clock import read_clock
@@ -35,6 +35,7 @@ from .inputs import EvdevKeys, GpioButtons, Indicator, StdinKeys
 from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
+from .printer_words import printer_says
 from .settings import KioskSettings
 from .store import Allocation, TicketStore
 from .ticket import TicketView
@@ -146,9 +147,10 @@ class Kiosk:
     def _set_printer(self, state: str, now: float) -> None:
         if state != self.printer_state.state:
             if state in PRINTER_FAULTS:
-                log.error("printer: %s: no tickets until it is fixed", state)
+                log.error("printer %s: %s: no tickets until it is fixed", self.settings.printer,
+                          printer_says(state))
             elif self.printer_state.state in PRINTER_FAULTS:
-                log.info("printer: %s again", state)
+                log.info("printer %s: %s again", self.settings.printer, printer_says(state))
         self.printer_state.state = state
         self.printer_state.next_poll = now + (POLL_FAULT_S if state in PRINTER_FAULTS else POLL_OK_S)
 
@@ -163,7 +165,8 @@ class Kiosk:
             self.indicator.show("no_hub")
         else:
             self.indicator.show("ready")
-        self.link.set_health(printer=self.printer_state.state, open=self.open,
+        self.link.set_health(printer=self.printer_state.state,
+                             printer_says=printer_says(self.printer_state.state), open=self.open,
                              paper=self.settings.paper, day=str(self.day),
                              exhausted=sorted(self.exhausted), outbox=self.outbox_size,
                              dropped=self.dropped)
@@ -366,6 +369,7 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         store = TicketStore(config.site.state_dir / f"kiosk-{settings.id}.db")
         opened.append(store)
         printer = open_printer(printer_spec, settings.paper)
+        settings = replace(settings, printer=printer_spec)    # the log names the one in use
         opened.append(printer)
         indicator = (Indicator() if keyboard else
                      Indicator(settings.led_pin, settings.buzzer_pin, pin_factory=pin_factory))

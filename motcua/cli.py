@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,8 +119,19 @@ def _demo_config_if_no_site(options: argparse.Namespace) -> None:
         print(f"motcua: no {DEFAULT_CONFIG} here: using the demo's {DEMO_CONFIG}", file=sys.stderr)
 
 
+def _quiet_libraries(verbose: bool) -> None:
+    """No pygame banner; gpiozero's pin-factory fallbacks on a machine without GPIO only
+    with -v, as log lines (the error that matters, if any, still comes)."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    if verbose:
+        logging.captureWarnings(True)
+    else:
+        warnings.filterwarnings("ignore", message="Falling back from", module="gpiozero")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
+    _quiet_libraries(bool(getattr(options, "verbose", False)))
     _demo_config_if_no_site(options)
     try:
         return _dispatch(options)

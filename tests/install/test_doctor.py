@@ -168,3 +168,15 @@ def test_a_missing_config_file_points_at_the_example(tmp_path, healthy) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "liem-chung.toml"
     assert f"install -D -m 644 {example} {missing}" in checks[0].hint
     assert example.is_file()
+
+
+def test_doctor_says_what_the_kiosk_says_about_its_printer(tmp_path, fake_printer) -> None:
+    """Issue 15: the same words in doctor, the kiosk's log and its status topic."""
+    from motcua.kiosk.printer_words import printer_says
+
+    env = Environment(timeout=1.0, usb_devices=tmp_path / "usb")
+    fake_printer.cover_open = True
+    assert doctor.printer_state(fake_printer.spec, env) == printer_says("cover_open") == "cover open"
+    fake_printer.cover_open, fake_printer.paper_out = False, True
+    assert doctor.printer_state(fake_printer.spec, env) == printer_says("paper_out") == "out of paper"
+    assert doctor.printer_state("usb:0x04b8:0x0202", env).endswith(printer_says("offline"))

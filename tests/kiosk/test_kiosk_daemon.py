@@ -243,3 +243,19 @@ def test_the_led_says_no_hub_while_the_broker_is_away(start_kiosk, broker, print
     assert eventually(lambda: kiosk.kiosk.indicator.state == "ready", timeout=30)
     wait_tickets(listener, 1)
     listener.close()
+
+
+def test_a_printer_fault_says_why_in_the_log_and_on_the_status(start_kiosk, broker, printer,
+                                                                caplog) -> None:
+    """Issue 15: "cover open", not a state name, in the log and on status/kiosk/<id>."""
+    caplog.set_level(logging.INFO)
+    listener = Listener(broker.url, TOPICS.status("kiosk", "k1"))
+    printer.cover_open = True
+    kiosk = start_kiosk()
+    assert listener.wait_for(lambda lst: last_status(lst).health.get("printer_says") == "cover open")
+    assert last_status(listener).health["printer"] == "cover_open"
+    assert any(f"printer {printer.spec}: cover open" in r.getMessage() for r in caplog.records)
+    printer.cover_open = False
+    assert listener.wait_for(lambda lst: last_status(lst).health.get("printer_says") == "ready")
+    assert kiosk.kiosk.printer_state.state == "ok"
+    listener.close()
