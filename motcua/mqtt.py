@@ -222,6 +222,7 @@ class Link:
         self._last_error: str | None = None       # the last failed connect (owner-polled links)
         self._down_told = False                   # the inbox has heard LinkDown for this absence
         self._stop_watch = threading.Event()
+        self._stopping = False                    # stop() called: a disconnect is ours
         self._watcher: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -320,6 +321,7 @@ class Link:
     def stop(self) -> None:
         """Say offline on purpose (the Will is for crashes) and disconnect."""
         self._stop_watch.set()
+        self._stopping = True
         try:
             if self.connected.is_set():
                 info = self.client.publish(self.status_topic, self._status_payload("offline"),
@@ -406,7 +408,9 @@ class Link:
                        properties: Any) -> None:
         was_up = self.connected.is_set()
         self.connected.clear()
-        if was_up:
+        if self._stopping:
+            log.info("disconnected from %s", self.broker.url)
+        elif was_up:
             log.warning("lost the broker %s: %s", self.broker.url, reason)
             self._down_told = True
             self.inbox.put(LinkDown(reason=str(reason)))
