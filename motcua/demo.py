@@ -377,10 +377,11 @@ def run_demo(options: argparse.Namespace) -> int:
                 elif target:
                     office.press(target, key)
                     last_counter = target if target.startswith("counter-") else last_counter
-            # Let the last presses travel before stopping (pipes end at once).
-            threading.Event().wait(3 if not sys.stdin.isatty() else 0)
-            if not board_window and not (out / "board.png").exists():
-                office.snapshot()
+            if not sys.stdin.isatty():
+                # Piped keys end at once: let the last presses travel, and leave a picture.
+                threading.Event().wait(3)
+                if not board_window and not (out / "board.png").exists():
+                    office.snapshot()
             return 0
         finally:
             say("motcua demo: đang lưu và dừng… / saving and stopping…")
