@@ -58,7 +58,7 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     kiosks: list[KioskSettings] = []
     claimed: dict[str, list[tuple[int, int, str]]] = {}   # service -> (first, last, kiosk id)
     for table in root.tables("kiosks"):
-        kiosk_id = table.str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+        kiosk_id = table.get_str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
         if any(k.id == kiosk_id for k in kiosks):
             raise table.error("id", f"kiosk {kiosk_id!r} is listed twice")
         buttons = _parse_buttons(table, by_id)
@@ -77,28 +77,28 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
             service = by_id[service_id]
             claimed.setdefault(service_id, []).append(
                 (*ranges.get(service_id, (service.first, service.last)), kiosk_id))
-        printer = table.str("printer", "file:/dev/usb/lp0")
+        printer = table.get_str("printer", "file:/dev/usb/lp0")
         problem = printer_spec_problem(printer)
         if problem:
             raise table.error("printer", f"{printer!r}: {problem}")
         kiosks.append(KioskSettings(
             id=kiosk_id,
             printer=printer,
-            paper=table.str("paper", "80mm", choices=("58mm", "80mm")),
+            paper=table.get_str("paper", "80mm", choices=("58mm", "80mm")),
             buttons=tuple(buttons),
-            priority_key=priority.str("key", None),
-            priority_pin=priority.int("pin", None, min=0, max=27),
-            priority_window_s=priority.float("window_s", 10.0, min=1, max=120),
-            footer=table.str("footer", "Xin cảm ơn!"),
+            priority_key=priority.get_str("key", None),
+            priority_pin=priority.get_int("pin", None, min=0, max=27),
+            priority_window_s=priority.get_float("window_s", 10.0, min=1, max=120),
+            footer=table.get_str("footer", "Xin cảm ơn!"),
             ranges=ranges,
-            hold_off_ms=table.int("hold_off_ms", 1500, min=0, max=60000),
-            bounce_ms=table.int("bounce_ms", 50, min=0, max=1000),
+            hold_off_ms=table.get_int("hold_off_ms", 1500, min=0, max=60000),
+            bounce_ms=table.get_int("bounce_ms", 50, min=0, max=1000),
             hours=OpeningHours(_parse_weekly(table), _parse_days_off(table)),
-            led_pin=table.int("led_pin", None, min=0, max=27),
-            buzzer_pin=table.int("buzzer_pin", None, min=0, max=27),
+            led_pin=table.get_int("led_pin", None, min=0, max=27),
+            buzzer_pin=table.get_int("buzzer_pin", None, min=0, max=27),
             input_devices=tuple(table.str_list("input_devices", [])),
-            name_window_s=table.float("name_window_s", 60.0, min=5, max=600),
-            trust_clock=table.bool("trust_clock", False),
+            name_window_s=table.get_float("name_window_s", 60.0, min=5, max=600),
+            trust_clock=table.get_bool("trust_clock", False),
         ))
         priority.finish()
         _check_pins_and_keys(table, kiosks[-1])
@@ -159,14 +159,14 @@ def _check_pins_and_keys(table: Table, kiosk: KioskSettings) -> None:
 def _parse_buttons(table: Table, by_id: dict) -> list[KioskButton]:
     buttons = []
     for button in table.tables("buttons", required=True):
-        service = button.str("service")
+        service = button.get_str("service")
         if service not in by_id:
             raise button.error("service", f"unknown service {service!r}")
-        key = button.str("key", None)
+        key = button.get_str("key", None)
         if key is not None and (len(key) != 1 or key in "|\r\n"):
             raise button.error("key", f"must be one character (not | or a line end), not {key!r}")
-        buttons.append(KioskButton(service=service, pin=button.int("pin", None, min=0, max=27),
-                                   key=key, hold_off_ms=button.int("hold_off_ms", None, min=0,
+        buttons.append(KioskButton(service=service, pin=button.get_int("pin", None, min=0, max=27),
+                                   key=key, hold_off_ms=button.get_int("hold_off_ms", None, min=0,
                                                                    max=60000)))
         button.finish()
     return buttons

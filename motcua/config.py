@@ -177,25 +177,25 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None,
 
 
 def _parse_site(table: Table) -> SiteInfo:
-    timezone = table.str("timezone", "Asia/Ho_Chi_Minh")
+    timezone = table.get_str("timezone", "Asia/Ho_Chi_Minh")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise table.error("timezone", f"{timezone!r} is not a known time zone") from None
     info = SiteInfo(
-        id=table.str("id", pattern=ID_PATTERN),
-        name=table.str("name"),
-        unit=table.str("unit", "Bộ phận Tiếp nhận và Trả kết quả"),
+        id=table.get_str("id", pattern=ID_PATTERN),
+        name=table.get_str("name"),
+        unit=table.get_str("unit", "Bộ phận Tiếp nhận và Trả kết quả"),
         timezone=timezone,
         day_starts_at=table.time("day_starts_at", time(0, 0)),
-        state_dir=Path(table.str("state_dir", "/var/lib/motcua")),
+        state_dir=Path(table.get_str("state_dir", "/var/lib/motcua")),
     )
     table.finish()
     return info
 
 
 def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
-    url = table.str("url", "mqtt://localhost:1883")
+    url = table.get_str("url", "mqtt://localhost:1883")
     key = "url"
     if override_url is not None:
         url, key = override_url, "--broker"
@@ -205,16 +205,16 @@ def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
         if key == "--broker":
             raise ConfigError("command line", "--broker", str(exc)) from None
         raise table.error(key, str(exc)) from None
-    password_file = table.str("password_file", None)
-    ca_file = table.str("ca_file", None)
+    password_file = table.get_str("password_file", None)
+    ca_file = table.get_str("ca_file", None)
     settings = BrokerSettings(
         host=host,
         port=port,
         tls=tls,
-        username=table.str("username", None),
+        username=table.get_str("username", None),
         password_file=Path(password_file) if password_file else None,
         ca_file=Path(ca_file) if ca_file else None,
-        keepalive=table.int("keepalive", 30, min=5, max=600),
+        keepalive=table.get_int("keepalive", 30, min=5, max=600),
     )
     table.finish()
     return settings
@@ -224,12 +224,12 @@ def _parse_services(root: Table) -> tuple[Service, ...]:
     services: list[Service] = []
     for table in root.tables("services", required=True):
         service = Service(
-            id=table.str("id", pattern=ID_PATTERN),
-            name=table.str("name"),
-            prefix=table.str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
-            first=table.int("first", 1, min=0, max=99999),
-            last=table.int("last", 999, min=0, max=99999),
-            on_exhausted=table.str("on_exhausted", "wrap", choices=("wrap", "stop")),
+            id=table.get_str("id", pattern=ID_PATTERN),
+            name=table.get_str("name"),
+            prefix=table.get_str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
+            first=table.get_int("first", 1, min=0, max=99999),
+            last=table.get_int("last", 999, min=0, max=99999),
+            on_exhausted=table.get_str("on_exhausted", "wrap", choices=("wrap", "stop")),
         )
         if service.last < service.first:
             raise table.error("last", f"must not be below first ({service.first})")
@@ -276,7 +276,7 @@ def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter
     known = {s.id for s in services}
     counters: list[Counter] = []
     for table in root.tables("counters", required=True):
-        counter_id = table.str("id", pattern=ID_PATTERN)
+        counter_id = table.get_str("id", pattern=ID_PATTERN)
         if any(c.id == counter_id for c in counters):
             raise table.error("id", f"counter {counter_id!r} is listed twice")
         served = table.str_list("services", nonempty=True)
@@ -285,11 +285,11 @@ def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter
                 raise table.error("services", f"unknown service {service_id!r}; known: "
                                   f"{', '.join(sorted(known))}")
         keys_table = table.table("keys")
-        keys = {action: keys_table.str(action, None) for action in PAD_ACTIONS}
+        keys = {action: keys_table.get_str(action, None) for action in PAD_ACTIONS}
         keys_table.finish()
         counters.append(Counter(
             id=counter_id,
-            name=table.str("name", f"Quầy {counter_id}"),
+            name=table.get_str("name", f"Quầy {counter_id}"),
             services=tuple(served),
             keys={action: key for action, key in keys.items() if key is not None},
         ))

@@ -15,7 +15,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from datetime import time
-from typing import Any
+from typing import Any, overload
 
 from .errors import ConfigError
 
@@ -67,8 +67,20 @@ class Table:
             raise self.error(name, "is required")
         return default
 
-    def str(self, name: str, default: Any = _REQUIRED, *, choices: Iterable[str] | None = None,
-            pattern: str | None = None, nonempty: bool = True) -> Any:
+    # Typed getters: named get_* so that they do not shadow the builtins inside the class, and
+    # typed so that a required key reads as its type and a key defaulting to None as optional.
+    @overload
+    def get_str(self, name: str, *, choices: Iterable[str] | None = None,
+                pattern: str | None = None, nonempty: bool = True) -> str: ...
+    @overload
+    def get_str(self, name: str, default: str, *, choices: Iterable[str] | None = None,
+                pattern: str | None = None, nonempty: bool = True) -> str: ...
+    @overload
+    def get_str(self, name: str, default: None, *, choices: Iterable[str] | None = None,
+                pattern: str | None = None, nonempty: bool = True) -> str | None: ...
+
+    def get_str(self, name: str, default: Any = _REQUIRED, *, choices: Iterable[str] | None = None,
+                pattern: str | None = None, nonempty: bool = True) -> Any:
         value = self._get(name, default)
         if value is default and name not in self.data:
             return value
@@ -82,8 +94,17 @@ class Table:
             raise self.error(name, f"{value!r} does not match {pattern}")
         return value
 
-    def int(self, name: str, default: Any = _REQUIRED, *, min: int | None = None,
-            max: int | None = None) -> Any:
+    @overload
+    def get_int(self, name: str, *, min: int | None = None, max: int | None = None) -> int: ...
+    @overload
+    def get_int(self, name: str, default: int, *, min: int | None = None,
+                max: int | None = None) -> int: ...
+    @overload
+    def get_int(self, name: str, default: None, *, min: int | None = None,
+                max: int | None = None) -> int | None: ...
+
+    def get_int(self, name: str, default: Any = _REQUIRED, *, min: int | None = None,
+                max: int | None = None) -> Any:
         value = self._get(name, default)
         if value is default and name not in self.data:
             return value
@@ -92,8 +113,17 @@ class Table:
         _check_range(self, name, value, min, max)
         return value
 
-    def float(self, name: str, default: Any = _REQUIRED, *, min: float | None = None,
-              max: float | None = None) -> Any:
+    @overload
+    def get_float(self, name: str, *, min: float | None = None, max: float | None = None) -> float: ...
+    @overload
+    def get_float(self, name: str, default: float, *, min: float | None = None,
+                  max: float | None = None) -> float: ...
+    @overload
+    def get_float(self, name: str, default: None, *, min: float | None = None,
+                  max: float | None = None) -> float | None: ...
+
+    def get_float(self, name: str, default: Any = _REQUIRED, *, min: float | None = None,
+                  max: float | None = None) -> Any:
         value = self._get(name, default)
         if value is default and name not in self.data:
             return value
@@ -102,7 +132,14 @@ class Table:
         _check_range(self, name, value, min, max)
         return float(value)
 
-    def bool(self, name: str, default: Any = _REQUIRED) -> Any:
+    @overload
+    def get_bool(self, name: str) -> bool: ...
+    @overload
+    def get_bool(self, name: str, default: bool) -> bool: ...
+    @overload
+    def get_bool(self, name: str, default: None) -> bool | None: ...
+
+    def get_bool(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self._get(name, default)
         if value is default and name not in self.data:
             return value
