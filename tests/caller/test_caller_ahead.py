@@ -92,3 +92,26 @@ def test_estimates_have_nothing_for_an_empty_day_and_borrow_the_office_mean() ->
     e.command("2", command("done"), T0 + timedelta(minutes=4))
     # Service "a" has no finished ticket: it borrows the office's 4 minutes per ticket.
     assert wait_estimates(e) == {"a": 240, "b": 0}
+
+
+def test_the_counts_ahead_cross_the_wire_and_bad_ones_are_refused() -> None:
+    import json
+
+    import pytest
+
+    from motcua.errors import ProtocolError
+    from motcua.protocol import Board, encode
+
+    e = Engine({"1": ("a",)})
+    e.start_day(DAY, T0)
+    e.add_ticket(ticket("1001", "a"), T0)
+    e.add_ticket(ticket("1002", "a", priority=True), T0)
+    board = board_message(e, seq=1, now=T0, day=DAY)
+    decoded = Board.decode(encode(board))
+    assert (decoded.ahead_normal, decoded.ahead_priority) == ({"a": 2}, {"a": 1})
+    body = json.loads(encode(board))
+    body["ahead_priority"] = {"a": -1}
+    with pytest.raises(ProtocolError, match="ahead_priority"):
+        Board.decode(json.dumps(body).encode())
+    del body["ahead_priority"], body["ahead_normal"]         # an older caller: still a board
+    assert Board.decode(json.dumps(body).encode()).ahead_priority == {}
