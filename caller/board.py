@@ -68,6 +68,10 @@ def _calls_before_new(urgent: int, normal: int, priority: bool, streaks: list[in
     """Replays the engine's pick (Engine._pick) on one service's queue, counters in turn."""
     if every <= 1 or not streaks:                  # strict, or nobody to say otherwise
         return urgent if priority else urgent + normal
+    if not priority and normal >= (urgent + 1) * every * len(streaks):
+        # So many normal tickets that every priority one is called before the last of them:
+        # the whole queue is ahead (and a long queue costs no replay on each board).
+        return urgent + normal
     if priority:
         urgent += 1
     else:
