@@ -23,6 +23,16 @@ def mask_name(name: str | None) -> str | None:
     return " ".join([words[0], *(f"{word[0].upper()}." for word in words[1:])])
 
 
+def _open_streaks(engine: Engine) -> dict[str, list[int]]:
+    """Per service, the normal-call streaks of the counters open for it (one pass)."""
+    streaks: dict[str, list[int]] = {service: [] for service in engine.waiting}
+    for counter in engine.counters.values():
+        if counter.status != "paused":
+            for service in counter.services:
+                streaks.setdefault(service, []).append(counter.normal_streak)
+    return streaks
+
+
 def wait_estimates(engine: Engine) -> dict[str, int]:
     """Seconds a ticket taken now would wait, per service, from recent service times.
 
@@ -34,9 +44,9 @@ def wait_estimates(engine: Engine) -> dict[str, int]:
     every = [d for durations in engine.durations.values() for d in durations]
     office_mean = sum(every) / len(every) if every else None
     estimates = {}
+    streaks = _open_streaks(engine)
     for service, durations in engine.durations.items():
-        open_counters = sum(1 for c in engine.counters.values()
-                            if service in c.services and c.status != "paused")
+        open_counters = len(streaks.get(service, ()))
         mean = sum(durations) / len(durations) if durations else office_mean
         if mean is None or not open_counters:
             continue
@@ -54,12 +64,11 @@ def ahead_of_new(engine: Engine, *, priority: bool) -> dict[str, int]:
     calls at that counter. Only this service's queue is counted, as on the board.
     """
     ahead = {}
+    streaks = _open_streaks(engine)
     for service, waiting in engine.waiting.items():
         urgent = engine.waiting_priority[service]
-        streaks = [c.normal_streak for c in engine.counters.values()
-                   if service in c.services and c.status != "paused"]
-        ahead[service] = _calls_before_new(urgent, waiting - urgent, priority, streaks,
-                                           engine.priority_every)
+        ahead[service] = _calls_before_new(urgent, waiting - urgent, priority,
+                                           list(streaks[service]), engine.priority_every)
     return ahead
 
 
