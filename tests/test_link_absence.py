@@ -32,14 +32,17 @@ def settings(host: str, port: int) -> BrokerSettings:
                           ca_file=None, keepalive=30)
 
 
-def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "motcua.mqtt"]
+def warnings_of(caplog: pytest.LogCaptureFixture, url: str) -> list[logging.LogRecord]:
+    """This link's warnings (links of other tests may still be warning about their brokers)."""
+    return [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "motcua.mqtt"
+            and url in r.getMessage()]
 
 
 @pytest.mark.parametrize("owner_polls", [False, True])
 def test_a_refused_broker_is_named_with_the_reason_within_5_s(caplog, owner_polls) -> None:
     caplog.set_level(logging.INFO, logger="motcua.mqtt")
     port = free_port()                                   # nothing listens there
+    url = f"mqtt://127.0.0.1:{port}"
     inbox: queue.Queue = queue.Queue()
     link = Link(settings("127.0.0.1", port), TOPICS, role="counter", device="1", inbox=inbox,
                 owner_polls=owner_polls)
@@ -49,11 +52,11 @@ def test_a_refused_broker_is_named_with_the_reason_within_5_s(caplog, owner_poll
         def warned() -> bool:
             if owner_polls:
                 link.poll(0.05)
-            return bool(warnings_of(caplog))
+            return bool(warnings_of(caplog, url))
 
         assert eventually(warned, timeout=10)
         elapsed = time.monotonic() - began
-        message = warnings_of(caplog)[0].getMessage()
+        message = warnings_of(caplog, url)[0].getMessage()
         assert f"mqtt://127.0.0.1:{port}" in message and "connection refused" in message.lower(), message
         assert elapsed <= 5.0, f"the first warning came after {elapsed:.1f} s"
         down = next_of(inbox, LinkDown, timeout=5)
@@ -68,9 +71,9 @@ def test_an_unknown_host_is_said_so(caplog) -> None:
     link = Link(settings("motcua-hub.invalid", 1883), TOPICS, role="kiosk", device="k1", inbox=inbox)
     link.start()
     try:
-        assert eventually(lambda: bool(warnings_of(caplog)), timeout=10)
-        message = warnings_of(caplog)[0].getMessage()
-        assert "mqtt://motcua-hub.invalid:1883" in message and "cannot find the host" in message
+        url = "mqtt://motcua-hub.invalid:1883"
+        assert eventually(lambda: bool(warnings_of(caplog, url)), timeout=10)
+        assert "cannot find the host" in warnings_of(caplog, url)[0].getMessage()
     finally:
         link.stop()
 
@@ -111,8 +114,9 @@ def test_the_broker_coming_back_is_said_and_the_daemon_hears_it(caplog, tmp_path
         next_of(inbox, LinkDown, timeout=10)
         server.start()
         next_of(inbox, LinkUp, timeout=30)
+        url = f"mqtt://127.0.0.1:{server.port}"
         assert eventually(lambda: any("reachable again" in r.getMessage()
-                                      for r in warnings_of(caplog)), timeout=10)
+                                      for r in warnings_of(caplog, url)), timeout=10)
     finally:
         link.stop()
         server.stop()
