@@ -163,6 +163,7 @@ class Engine:
         self.counters = {cid: CounterRecord(cid, services, normal_streak=self.priority_every - 1)
                          for cid, services in self.counter_services.items()}
         self.waiting: dict[str, int] = dict.fromkeys(self.services, 0)
+        self.waiting_priority: dict[str, int] = dict.fromkeys(self.services, 0)  # of waiting
         self.held: dict[str, int] = dict.fromkeys(self.counter_services, 0)   # transferred to a counter
         self.recent_calls: deque[Call] = deque(maxlen=RECENT_CALLS)
         self.durations: dict[str, deque[float]] = {
@@ -220,6 +221,7 @@ class Engine:
             self.held[record.for_counter] += 1
         else:
             self.waiting[record.service] += 1
+            self.waiting_priority[record.service] += record.priority
         heap = self._heaps.setdefault((_queue_of(record), record.priority), [])
         heapq.heappush(heap, (record.issued_at, record.seq, record.id))
 
@@ -228,6 +230,7 @@ class Engine:
             self.held[record.for_counter] -= 1
         else:
             self.waiting[record.service] -= 1
+            self.waiting_priority[record.service] -= record.priority
 
     def _head(self, queue: str, priority: bool) -> TicketRecord | None:
         heap = self._heaps.get((queue, priority))

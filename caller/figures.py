@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-OUTCOMES = ("served", "no_show", "expired", "waiting")
+OUTCOMES = ("served", "no_show", "expired", "waiting", "serving")   # each ticket: exactly one
+
+
+def number_vi(value: float, decimals: int = 1) -> str:
+    """A number as Vietnamese write it: 1,7 and 1.234 (comma for decimals, dot for thousands)."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +84,17 @@ class Figures:
     served: int
     no_shows: int
     expired: int
-    waiting_now: int
+    waiting_now: int                   # still waiting when the report was made
     wait: Spread                       # issued -> first call, for called tickets
     service_time: Spread               # first call -> done, for served tickets
     within_target: float | None        # share of called tickets called within the target wait
     ratings: dict[int, int] = field(default_factory=dict)   # level -> count
     satisfied: float | None = None     # share of ratings in the satisfied levels
+    serving_now: int = 0               # at a counter when the report was made
+
+    def outcomes(self) -> tuple[int, int, int, int, int]:
+        """Served, no-shows, expired, waiting, being served: they add up to ``issued``."""
+        return self.served, self.no_shows, self.expired, self.waiting_now, self.serving_now
 
     @property
     def rated(self) -> int:
@@ -112,6 +123,7 @@ def figures(records: Iterable[TicketRecord], *, target_wait_s: float,
         no_shows=counts["no_show"],
         expired=counts["expired"],
         waiting_now=counts["waiting"],
+        serving_now=counts["serving"],
         wait=Spread.of(waits),
         service_time=Spread.of(service_times),
         within_target=(sum(1 for w in waits if w <= target_wait_s) / len(waits)) if waits else None,

@@ -31,7 +31,7 @@ from .figures import GROUPINGS, OUTCOMES, Figures, Spread, TicketRecord, figures
 # exactly the target counts as within it. Ratings: levels start at 1 (the protocol's range).
 _OUTCOME = """CASE status WHEN 'done' THEN {served} WHEN 'skipped' THEN {no_show}
                           WHEN 'expired' THEN iif(called_at IS NULL, {expired}, {no_show})
-                          ELSE {waiting} END"""
+                          WHEN 'serving' THEN {serving} ELSE {waiting} END"""
 _WAIT = "round((julianday(called_at) - julianday(issued_at)) * 86400.0, 3)"
 _SERVICE = "iif(status = 'done', round((julianday(done_at) - julianday(called_at)) * 86400.0, 3), NULL)"
 _RATING = "iif(rating >= 1, rating, NULL)"
@@ -133,11 +133,12 @@ class _Tickets:
         waits, service_times = self.spreads(group, n, "wait"), self.spreads(group, n, "service")
         result = {}
         for i, name in enumerate(names):
-            served, no_shows, expired, waiting_now = counts[i]
+            served, no_shows, expired, waiting_now, serving_now = counts[i]
             ratings = {level: c for level, c in enumerate(rated[i]) if level and c}
             total_rated = sum(ratings.values())
             result[name] = Figures(
-                issued=served + no_shows + expired + waiting_now, served=served, no_shows=no_shows,
+                issued=served + no_shows + expired + waiting_now + serving_now, served=served,
+                no_shows=no_shows, serving_now=serving_now,
                 expired=expired, waiting_now=waiting_now, wait=waits[i], service_time=service_times[i],
                 within_target=within[i] / waits[i].count if waits[i].count else None,
                 ratings=ratings,

@@ -18,7 +18,7 @@ from motcua.errors import MotcuaError
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
-from .figures import Figures, Spread
+from .figures import Figures, Spread, number_vi
 
 BY_LABEL = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy"}
 
@@ -56,22 +56,33 @@ def main(options: argparse.Namespace) -> int:
     db = Path(options.db) if options.db else config.site.state_dir / "caller.db"
     levels = config.counter_pad.rating.levels
     report = read_report(db, start, end, by=[options.by] if options.by else [],
-                         hours=bool(options.png), target_wait_s=options.target_wait * 60,
+                         hours=bool(options.png) and not options.by, target_wait_s=options.target_wait * 60,
                          satisfied_levels=len(levels) - 1)
     names = _names(config, options.by)
     total = report.total
     groups = report.groups.get(options.by, {})
     lines = list(summary_lines(config.site.name, start, end, total, groups, names, levels,
-                               options.by))
+                               options.by, options.target_wait * 60))
     reasons = read_reasons(db, start, end)
-    if reasons:      # after the period's own figures (office, period, then its lines)
-        lines.insert(2 + len(list(_figure_lines(total, levels))),
+    if reasons:      # after the period's own figures (three heading lines, then its figures)
+        lines.insert(3 + len(list(_figure_lines(total, levels, options.target_wait * 60))),
                      "  Lý do chưa hài lòng: " + ", ".join(f"{r}: {n}" for r, n in reasons.items()))
     print("\n".join(lines))
     if options.csv:
-        write_csv(options.csv, groups or {"Tổng": total}, names, levels, options.by or "day")
+        write_csv(options.csv, groups, names, levels, options.by or "day", total)
     if options.png:
-        draw_charts(options.png, report.wait_by_hour, total, levels, f"{config.site.name}: {start} – {end}")
+        from .charts import draw_charts
+
+        period = day_vi(start) if start == end else f"{day_vi(start)} – {day_vi(end)}"
+        if options.by:
+            waits = {(day_vi(k) if options.by == "day" else names.get(k, k)): f.wait
+                     for k, f in groups.items()}
+            wait_title = f"Thời gian chờ theo {BY_LABEL[options.by].lower()}"
+        else:
+            waits = {f"{hour}h": spread for hour, spread in report.wait_by_hour.items()}
+            wait_title = "Thời gian chờ theo giờ lấy số"
+        draw_charts(options.png, waits, wait_title, total, levels,
+                    f"{config.site.name}: {period}", options.target_wait * 60)
     if options.print_slip:
         _print_slip(config, options.printer, lines)
     return 0
@@ -98,54 +109,78 @@ def _names(config: SiteConfig, by: str | None) -> dict[str, str]:
 
 
 def _minutes(value: float | None) -> str:
-    return "–" if value is None else f"{value / 60:.1f}"
+    return "–" if value is None else f"{number_vi(value / 60)} phút"
 
 
 def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
+    return "–" if value is None else f"{value * 100:.0f} %"
+
+
+def day_vi(day: date | str) -> str:
+    """The report's one date format, dd/mm/yyyy."""
+    return (date.fromisoformat(day) if isinstance(day, str) else day).strftime("%d/%m/%Y")
 
 
 def summary_lines(office: str, start: date, end: date, total: Figures,
                   groups: dict[str, Figures], names: dict[str, str], levels: Sequence[str],
-                  by: str | None) -> Iterable[str]:
-    period = start.strftime("%d/%m/%Y") if start == end else \
-        f"{start.strftime('%d/%m/%Y')} – {end.strftime('%d/%m/%Y')}"
+                  by: str | None, target_wait_s: float = 15 * 60) -> Iterable[str]:
+    period = day_vi(start) if start == end else f"{day_vi(start)} – {day_vi(end)}"
     yield f"{office}"
     yield f"Báo cáo: {period}"
-    yield from _figure_lines(total, levels)
+    yield f"Thời gian chờ mục tiêu: {number_vi(target_wait_s / 60, 0)} phút"
+    yield from _figure_lines(total, levels, target_wait_s)
     for key, group in groups.items():
         yield ""
-        yield f"{BY_LABEL[by or 'day']}: {names.get(key, key)}"
-        yield from _figure_lines(group, levels)
+        label = day_vi(key) if by == "day" else names.get(key, key)
+        yield f"{BY_LABEL[by or 'day']}: {label}"
+        yield from _figure_lines(group, levels, target_wait_s)
 
 
-def _figure_lines(f: Figures, levels: Sequence[str]) -> Iterable[str]:
+def _figure_lines(f: Figures, levels: Sequence[str], target_wait_s: float) -> Iterable[str]:
     yield f"  Số phiếu đã cấp: {f.issued}"
-    yield f"  Đã phục vụ: {f.served}   Vắng mặt: {f.no_shows}   Hết hạn: {f.expired}"
-    yield (f"  Thời gian chờ (phút): trung bình {_minutes(f.wait.mean)}, "
-           f"trung vị {_minutes(f.wait.median)}, p90 {_minutes(f.wait.p90)}")
-    yield (f"  Thời gian phục vụ (phút): trung bình {_minutes(f.service_time.mean)}, "
-           f"trung vị {_minutes(f.service_time.median)}, p90 {_minutes(f.service_time.p90)}")
-    yield f"  Được gọi trong thời gian chờ mục tiêu: {_share(f.within_target)}"
+    labels = ("đã phục vụ", "vắng mặt", "hết ngày chưa được gọi", "đang chờ", "đang được phục vụ")
+    yield "    = " + " + ".join(f"{label} {n}" for label, n in zip(labels, f.outcomes(), strict=True))
+    if f.wait.count:
+        yield (f"  Thời gian chờ: trung bình {_minutes(f.wait.mean)}; một nửa số công dân chờ "
+               f"dưới {_minutes(f.wait.median)}; 90 % công dân chờ dưới {_minutes(f.wait.p90)}")
+        called = round(f.within_target * f.wait.count) if f.within_target is not None else 0
+        yield (f"  Được gọi trong {number_vi(target_wait_s / 60, 0)} phút: {_share(f.within_target)}"
+               f" ({called} trong {f.wait.count} công dân đã được gọi)")
+    else:
+        yield "  Thời gian chờ: chưa có công dân nào được gọi"
+    if f.service_time.count:
+        yield (f"  Thời gian phục vụ: trung bình {_minutes(f.service_time.mean)}; "
+               f"90 % xong trong {_minutes(f.service_time.p90)}")
     if f.rated:
         counts = ", ".join(f"{levels[level - 1] if level <= len(levels) else level}: {n}"
                            for level, n in f.ratings.items())
-        yield f"  Đánh giá ({f.rated}): {counts}; hài lòng {_share(f.satisfied)}"
+        yield f"  Đánh giá ({f.rated} lượt): {counts}; hài lòng {_share(f.satisfied)}"
+    else:
+        yield "  Đánh giá: chưa có đánh giá"
+
+
+TOTAL_ROW = "Tổng cộng"
 
 
 def write_csv(path: Path, groups: dict[str, Figures], names: dict[str, str],
-              levels: Sequence[str], by: str) -> None:
-    """One row per group; UTF-8 with BOM so that spreadsheet programs show Vietnamese right."""
+              levels: Sequence[str], by: str, total: Figures | None = None) -> None:
+    """One row per group, then the total; UTF-8 with BOM so that spreadsheet programs show
+    Vietnamese right. Numbers keep a dot for decimals so that any program reads them."""
     header = [BY_LABEL[by], "Số phiếu", "Đã phục vụ", "Vắng mặt", "Hết hạn", "Đang chờ",
-              "Chờ TB (phút)", "Chờ trung vị (phút)", "Chờ p90 (phút)",
-              "Phục vụ TB (phút)", "Phục vụ trung vị (phút)", "Phục vụ p90 (phút)",
+              "Đang phục vụ",
+              "Chờ TB (phút)", "Chờ trung vị (phút)", "90% chờ dưới (phút)",
+              "Phục vụ TB (phút)", "Phục vụ trung vị (phút)", "90% phục vụ xong trong (phút)",
               "Trong thời gian mục tiêu (%)", *levels, "Hài lòng (%)"]
+    rows = [(day_vi(key) if by == "day" and key[:1].isdigit() else names.get(key, key), f)
+            for key, f in groups.items()]
+    if total is not None:
+        rows.append((TOTAL_ROW, total))
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        for key, f in groups.items():
+        for name, f in rows:
             writer.writerow([
-                names.get(key, key), f.issued, f.served, f.no_shows, f.expired, f.waiting_now,
+                name, f.issued, f.served, f.no_shows, f.expired, f.waiting_now, f.serving_now,
                 *_spread_cells(f.wait), *_spread_cells(f.service_time),
                 _percent_cell(f.within_target),
                 *(f.ratings.get(level, 0) for level in range(1, len(levels) + 1)),
@@ -158,34 +193,6 @@ def _spread_cells(spread: Spread) -> list[str]:
 
 def _percent_cell(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}"
-
-
-def draw_charts(path: Path, hours: dict[int, Spread], total: Figures,
-                levels: Sequence[str], title: str) -> None:
-    """Waiting time by hour of day, and the ratings, labelled in Vietnamese."""
-    from motcua.errors import require
-
-    matplotlib = require("matplotlib", "report", "python3-matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=100)
-    figure.suptitle(title)
-    left.bar([f"{h}h" for h in hours], [s.median / 60 if s.median else 0 for s in hours.values()],
-             color="#1f6feb", label="trung vị")
-    left.plot([f"{h}h" for h in hours], [s.p90 / 60 if s.p90 else 0 for s in hours.values()],
-              color="#d1242f", marker="o", label="p90")
-    left.set_title("Thời gian chờ theo giờ lấy số")
-    left.set_xlabel("Giờ trong ngày")
-    left.set_ylabel("Phút")
-    left.legend()
-    counts = [total.ratings.get(level, 0) for level in range(1, len(levels) + 1)]
-    right.bar(list(levels), counts, color=["#2da44e", "#79c0ff", "#d1242f"][: len(levels)])
-    right.set_title(f"Đánh giá mức độ hài lòng ({sum(counts)} lượt)")
-    right.set_ylabel("Số lượt")
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
 
 
 def _print_slip(config: SiteConfig, spec: str | None, lines: list[str]) -> None:

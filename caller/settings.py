@@ -34,17 +34,17 @@ class CallerSettings:
 def parse(root: Table) -> CallerSettings:
     table = root.table("queue")
     queue = QueueSettings(
-        priority=table.str("priority", "strict", choices=("strict", "every")),
-        priority_every=table.int("priority_every", 3, min=1, max=100),
-        order=table.str("order", "oldest", choices=("oldest", "service")),
-        trust_clock=table.bool("trust_clock", False),
+        priority=table.get_str("priority", "strict", choices=("strict", "every")),
+        priority_every=table.get_int("priority_every", 3, min=1, max=100),
+        order=table.get_str("order", "oldest", choices=("oldest", "service")),
+        trust_clock=table.get_bool("trust_clock", False),
     )
     table.finish()
     table = root.table("ratings")
-    ratings = RatingSettings(window_s=table.int("window_s", 120, min=5, max=3600))
+    ratings = RatingSettings(window_s=table.get_int("window_s", 120, min=5, max=3600))
     table.finish()
     table = root.table("privacy")
-    erase_after = table.int("erase_names_after_days", 30, min=1, max=3650)
+    erase_after = table.get_int("erase_names_after_days", 30, min=1, max=3650)
     table.finish()
     return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings,
                           erase_names_after_days=erase_after)

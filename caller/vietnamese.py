@@ -88,17 +88,19 @@ def read_number(n: int, variant: Variant = NORTH) -> str:
     return " ".join(words)
 
 
-def read_label(label: str, variant: Variant = NORTH, *, digit_by_digit: bool = False) -> str:
-    """A ticket label: "1012" as a number, "C007" as the letter's name then the number.
+def read_label(label: str, variant: Variant = NORTH, *, digit_by_digit: bool | None = None) -> str:
+    """A ticket label read as printed: "1012" as a number, "C007" as the letter's name then
+    each digit, "xê không không bảy" (the citizen holds a ticket that shows the zeros).
 
-    ``digit_by_digit`` reads "C007" as "xê không không bảy" instead of "xê bảy".
+    ``digit_by_digit`` True reads every label digit by digit ("một không một hai"); False
+    reads the digits after a prefix as a number ("xê bảy").
     """
     match = re.fullmatch(r"([A-ZĐ]*)(\d+)", label.strip().upper())
     if not match:
         return read_text(label, variant)
     letters, digits = match.groups()
     words = [LETTERS[letter] for letter in letters]
-    if digit_by_digit:
+    if digit_by_digit or (digit_by_digit is None and letters):
         words += [DIGITS[int(d)] for d in digits]
     else:
         words.append(read_number(int(digits), variant) if len(digits) <= 9 else read_text(digits))

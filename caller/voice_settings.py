@@ -36,7 +36,8 @@ class VoiceSettings:
     volume: float
     voice: str = "vi"                # espeak-ng voice: vi, vi-vn-x-central, vi-vn-x-south
     variant: Variant = NORTH         # regional number words
-    digit_by_digit: bool = False     # "C007": "xê không không bảy" instead of "xê bảy"
+    digit_by_digit: bool | None = None   # None: as printed ("C007" "xê không không bảy", "1012" a
+    #                                      number); true: every label digit by digit; false: "xê bảy"
     max_delay_s: float = 60.0        # a call queued longer than this is dropped, not said late
     chime: bool = True
     quiet: tuple[QuietHours, ...] = ()
@@ -54,24 +55,24 @@ def parse(root: Table) -> VoiceSettings:
     quiet = []
     for table in voice.tables("quiet"):
         quiet.append(QuietHours(start=table.time("from"), end=table.time("to"),
-                                volume=table.float("volume", min=0.0, max=1.0)))
+                                volume=table.get_float("volume", min=0.0, max=1.0)))
         table.finish()
     settings = VoiceSettings(
         template=_template(voice, "template", "Mời công dân có số thứ tự {number} đến {counter}"),
         template_with_name=_template(voice, "template_with_name",
                                      "Mời công dân {name}, số thứ tự {number}, đến {counter}"),
-        repeat=voice.int("repeat", 1, min=1, max=5),
-        rate=voice.int("rate", 150, min=60, max=400),
-        volume=voice.float("volume", 1.0, min=0.0, max=1.0),
-        voice=voice.str("voice", "vi", pattern=r"[A-Za-z0-9_/+-]{1,40}"),
+        repeat=voice.get_int("repeat", 1, min=1, max=5),
+        rate=voice.get_int("rate", 150, min=60, max=400),
+        volume=voice.get_float("volume", 1.0, min=0.0, max=1.0),
+        voice=voice.get_str("voice", "vi", pattern=r"[A-Za-z0-9_/+-]{1,40}"),
         variant=Variant(
-            thousand=voice.str("thousand", "nghìn", choices=("nghìn", "ngàn")),
-            zero_ten=voice.str("zero_ten", "linh", choices=("linh", "lẻ")),
-            four=voice.str("four", "bốn", choices=("bốn", "tư")),
+            thousand=voice.get_str("thousand", "nghìn", choices=("nghìn", "ngàn")),
+            zero_ten=voice.get_str("zero_ten", "linh", choices=("linh", "lẻ")),
+            four=voice.get_str("four", "bốn", choices=("bốn", "tư")),
         ),
-        digit_by_digit=voice.bool("digit_by_digit", False),
-        max_delay_s=voice.float("max_delay_s", 60.0, min=1.0, max=3600.0),
-        chime=voice.bool("chime", True),
+        digit_by_digit=voice.get_bool("digit_by_digit", None),
+        max_delay_s=voice.get_float("max_delay_s", 60.0, min=1.0, max=3600.0),
+        chime=voice.get_bool("chime", True),
         quiet=tuple(quiet),
     )
     voice.finish()
@@ -79,7 +80,7 @@ def parse(root: Table) -> VoiceSettings:
 
 
 def _template(voice: Table, key: str, default: str) -> str:
-    template = voice.str(key, default)
+    template = voice.get_str(key, default)
     try:
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
     except ValueError as exc:

@@ -62,11 +62,11 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     pins_table = table.table("pins")
     pins = {}
     for action in PAD_ACTIONS:
-        pin = pins_table.int(action, None, min=0, max=27)
+        pin = pins_table.get_int(action, None, min=0, max=27)
         if pin is not None:
             pins[action] = pin
     pins_table.finish()
-    transfer_to = table.str("transfer_to", None)
+    transfer_to = table.get_str("transfer_to", None)
     if transfer_to is not None and transfer_to not in targets:
         raise table.error("transfer_to", f"{transfer_to!r} is neither a service some counter "
                                          "serves nor counter:ID of a counter")
@@ -75,8 +75,8 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     rating = _parse_rating(table.table("rating"))
     settings = CounterPadSettings(
         pins=pins,
-        bounce_ms=table.int("bounce_ms", 50, min=0, max=2000),
-        led_pin=table.int("led_pin", None, min=0, max=27),
+        bounce_ms=table.get_int("bounce_ms", 50, min=0, max=2000),
+        led_pin=table.get_int("led_pin", None, min=0, max=27),
         transfer_to=transfer_to,
         rating=rating,
         mqtt_buttons=tuple(_parse_mqtt_button(entry, counters, targets, len(rating.levels))
@@ -98,8 +98,8 @@ def _parse_rating(table: Table) -> RatingSettings:
     if any(len(key) != 1 for key in keys) or len(set(keys)) != len(keys):
         raise table.error("keys", "must be distinct single characters")
     settings = RatingSettings(levels=levels, pins=pins, keys=keys,
-                              led_pin=table.int("led_pin", None, min=0, max=27),
-                              thanks_s=table.float("thanks_s", 3.0, min=0, max=60))
+                              led_pin=table.get_int("led_pin", None, min=0, max=27),
+                              thanks_s=table.get_float("thanks_s", 3.0, min=0, max=60))
     table.finish()
     return settings
 
@@ -113,7 +113,7 @@ def _per_level(table: Table, name: str, kind: type, count: int) -> list:
 
 
 def _parse_mqtt_button(table: Table, counters: tuple, targets: set[str], levels: int) -> MqttButton:
-    topic = table.str("topic")
+    topic = table.get_str("topic")
     if any(c in topic for c in "+#\0"):
         raise table.error("topic", "must be one exact topic, without wildcards")
     payload = table.raw("payload")
@@ -124,12 +124,12 @@ def _parse_mqtt_button(table: Table, counters: tuple, targets: set[str], levels:
     elif not isinstance(payload, dict) or not payload or not _json_fields(payload):
         raise table.error("payload", "must be a string or a table of JSON fields, "
                                      "such as { action = \"single\" }")
-    counter = table.str("counter")
+    counter = table.get_str("counter")
     known = [c.id for c in counters]
     if counter not in known:
         raise table.error("counter", f"unknown counter {counter!r}; known: {', '.join(known)}")
     try:
-        action = parse_action(table.str("action"), levels=levels, services=targets)
+        action = parse_action(table.get_str("action"), levels=levels, services=targets)
     except ValueError as exc:
         raise table.error("action", str(exc)) from None
     table.finish()

@@ -137,11 +137,13 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     inbox: queue.Queue = queue.Queue()
     link = Link(config.broker, topics, role="display", device=device, inbox=inbox,
                 subscriptions=[(topics.board, 1)])
+    # Before the link says online: a SIGTERM right after must find the handler in place.
+    stop = None if options.snapshot else stop_on_signals()
     link.start()
     try:
-        if options.snapshot:
+        if stop is None:
             return _snapshot(config, options, pygame, fonts, inbox)
-        return _show(config, options, pygame, fonts, inbox, link)
+        return _show(config, options, pygame, fonts, inbox, link, stop)
     finally:
         link.stop()
         pygame.quit()
@@ -166,8 +168,7 @@ def _snapshot(config: SiteConfig, options: argparse.Namespace, pygame: Any, font
 
 
 def _show(config: SiteConfig, options: argparse.Namespace, pygame: Any, fonts: FontBook,
-          inbox: queue.Queue, link: Link) -> int:
-    stop = stop_on_signals()
+          inbox: queue.Queue, link: Link, stop: threading.Event) -> int:
     systemd = Systemd()
     pygame.display.init()     # SDL picks the driver: KMS/DRM on a Pi without X, else a window
     if options.size:

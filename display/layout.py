@@ -16,6 +16,13 @@ Measure = Callable[[str, int], int]   # (text, font size) -> width in pixels
 
 MIN_FONT = 8
 MIN_ROW = 3 * MIN_FONT    # a row of a list must hold two lines of the smallest text
+LEGIBLE_SHARE = 36        # board text is at least 1/36 of the screen's shorter side (docs/board.md)
+
+
+def legible_px(width: int, height: int) -> int:
+    """The smallest font size (pixels) on the waiting-room board: 20 px on a 720p TV, what a
+    citizen reads from 5 m on a 43-inch screen (the rule and its arithmetic: docs/board.md)."""
+    return max(MIN_FONT, round(min(width, height) / LEGIBLE_SHARE))
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class BoardLayout:
     waiting_heading: Rect
     wait_rows: tuple[WaitCells, ...]
     ticker: Rect | None
+    min_text: int = MIN_FONT      # no text on this board is drawn smaller
 
     def panels(self) -> list[Rect]:
         """The big areas, which never overlap."""
@@ -84,19 +92,25 @@ class CounterLayout:
         return [self.name, self.number, self.person, self.footer]
 
 
+# Rows of the board's lists, in legible text heights: a call has two lines of text.
+COUNTER_ROW, CALL_ROW, WAIT_ROW = 1.6, 2.5, 1.6
+
+
 def font_size(rect: Rect, share: float = 0.72) -> int:
     """A font size that fills ``share`` of a box's height (text is then fitted to its width)."""
     return max(MIN_FONT, int(rect[3] * share))
 
 
-def fit(text: str, rect: Rect, size: int, measure: Measure) -> int:
-    """The largest font size up to ``size`` at which ``text`` fits the box's width."""
-    size = max(MIN_FONT, size)
+def fit(text: str, rect: Rect, size: int, measure: Measure, floor: int = MIN_FONT) -> int:
+    """The largest font size up to ``size``, and not below ``floor``, at which ``text`` fits
+    the box's width (at ``floor`` it may still not fit: the painter then shortens it)."""
+    floor = max(MIN_FONT, floor)
+    size = max(floor, size)
     width = measure(text, size) if text else 0
     if width <= rect[2]:
         return size
-    size = max(MIN_FONT, int(size * rect[2] / width))
-    while size > MIN_FONT and measure(text, size) > rect[2]:
+    size = max(floor, int(size * rect[2] / width))
+    while size > floor and measure(text, size) > rect[2]:
         size -= 1
     return size
 
@@ -105,7 +119,10 @@ def board_layout(width: int, height: int, *, counters: int, calls: int, services
                  ticker: bool) -> BoardLayout:
     """The waiting-room board for a screen of ``width`` × ``height``."""
     portrait = height > width
+    legible = legible_px(width, height)
     margin = max(2, round(min(width, height) * 0.015))
+    # A heading holds one line of at least the legible size (font_size takes 72 % of a box).
+    heading_h = max(MIN_FONT + 2, round(min(height, width * 1.2) * 0.045), round(legible / 0.72) + 1)
     header_h = round(height * (0.085 if portrait else 0.13))
     notice_h = round(height * (0.03 if portrait else 0.05))
     ticker_h = round(height * (0.045 if portrait else 0.075)) if ticker else 0
@@ -138,15 +155,20 @@ def board_layout(width: int, height: int, *, counters: int, calls: int, services
         date = (clock_box[0], time[1] + time[3], clock_box[2], header_h - time[1] - time[3])
         left_w = width // 2
         counters_rect = _inset((0, body_top, left_w, body_h), margin, margin // 2)
-        calls_h = round(body_h * 0.6)
+        # The waiting list takes what its rows need (within 30-50 % of the column); the
+        # recent calls, two lines each, the rest.
+        wait_need = heading_h + services * round(legible * WAIT_ROW) + 2 * (margin // 2)
+        calls_h = body_h - min(max(wait_need, round(body_h * 0.3)), round(body_h * 0.5))
         calls_rect = _inset((left_w, body_top, width - left_w, calls_h), margin, margin // 2)
         waiting_rect = _inset((left_w, body_top + calls_h, width - left_w, body_h - calls_h),
                               margin, margin // 2)
 
-    heading_h = max(MIN_FONT + 2, round(min(height, width * 1.2) * 0.045))
-    counters_heading, counter_rows = _rows(counters_rect, heading_h, counters, max_row=0.34)
-    calls_heading, call_rows = _rows(calls_rect, heading_h, calls, max_row=0.3)
-    waiting_heading, wait_rows = _rows(waiting_rect, heading_h, services, max_row=0.3)
+    counters_heading, counter_rows = _rows(counters_rect, heading_h, counters, max_row=0.34,
+                                           min_row=round(legible * COUNTER_ROW))
+    calls_heading, call_rows = _rows(calls_rect, heading_h, calls, max_row=0.3,
+                                     min_row=round(legible * CALL_ROW))
+    waiting_heading, wait_rows = _rows(waiting_rect, heading_h, services, max_row=0.3,
+                                       min_row=round(legible * WAIT_ROW))
     gap = max(1, margin // 2)
     return BoardLayout(
         size=(width, height), portrait=portrait, header=header, title=title, subtitle=subtitle,
@@ -157,7 +179,7 @@ def board_layout(width: int, height: int, *, counters: int, calls: int, services
         call_rows=tuple(_call_cells(row, gap) for row in call_rows),
         waiting=waiting_rect, waiting_heading=waiting_heading,
         wait_rows=tuple(_wait_cells(row, gap) for row in wait_rows),
-        ticker=ticker_rect,
+        ticker=ticker_rect, min_text=legible,
     )
 
 
@@ -202,16 +224,18 @@ def _split_h(rect: Rect, share: float) -> tuple[Rect, Rect]:
     return (x, y, w, top), (x, y + top, w, h - top)
 
 
-def _rows(panel: Rect, heading_h: int, count: int, *, max_row: float) -> tuple[Rect, list[Rect]]:
-    """A heading, then ``count`` equal rows (not taller than ``max_row`` of the panel); on a
-    screen too small for all, as many as can be read."""
+def _rows(panel: Rect, heading_h: int, count: int, *, max_row: float,
+          min_row: int = MIN_ROW) -> tuple[Rect, list[Rect]]:
+    """A heading, then ``count`` equal rows (not taller than ``max_row`` of the panel, not
+    lower than ``min_row``); on a screen too small for all, as many as can be read."""
     x, y, w, h = panel
+    min_row = max(MIN_ROW, min_row)
     heading_h = min(heading_h, h // 3)
     heading = (x, y, w, heading_h)
-    count = min(count, (h - heading_h) // MIN_ROW)
+    count = min(count, (h - heading_h) // min_row)
     if count <= 0:
         return heading, []
-    row_h = max(MIN_ROW, min((h - heading_h) // count, round(h * max_row)))
+    row_h = max(min_row, min((h - heading_h) // count, round(h * max_row)))
     return heading, [(x, y + heading_h + i * row_h, w, row_h) for i in range(count)]
 
 
@@ -226,12 +250,12 @@ def _counter_cells(row: Rect, gap: int) -> CounterCells:
 def _call_cells(row: Rect, gap: int) -> CallCells:
     gap = min(gap, row[3] // 8)    # small rows on a large screen keep room for their text
     number, rest = _split_w(row, 0.34)
-    counter, detail = _split_h(rest, 0.58)
+    counter, detail = _split_h(rest, 0.52)
     return CallCells(row=row, number=_inset(number, gap, gap), counter=_inset(counter, gap, 0, top=gap),
                      detail=_inset(detail, gap, 0, bottom=gap))
 
 
 def _wait_cells(row: Rect, gap: int) -> WaitCells:
     gap = min(gap, row[3] // 8)    # small rows on a large screen keep room for their text
-    name, count = _split_w(row, 0.66)
+    name, count = _split_w(row, 0.6)
     return WaitCells(row=row, name=_inset(name, gap, gap), count=_inset(count, gap, gap))

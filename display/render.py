@@ -14,7 +14,16 @@ from typing import Any
 from motcua.config import SiteConfig
 
 from .fonts import FontBook
-from .layout import BoardLayout, CounterLayout, Rect, board_layout, counter_layout, fit, font_size
+from .layout import (
+    MIN_FONT,
+    BoardLayout,
+    CounterLayout,
+    Rect,
+    board_layout,
+    counter_layout,
+    fit,
+    font_size,
+)
 from .state import LABELS, BoardView, CallRow, CounterRow, WaitRow
 
 Colour = tuple[int, int, int]
@@ -37,9 +46,10 @@ TICKER_GAP_EM = 4                       # space between two passes of the ticker
 class Painter:
     """Regions with remembered content, and text fitted into boxes."""
 
-    def __init__(self, surface: Any, fonts: FontBook) -> None:
+    def __init__(self, surface: Any, fonts: FontBook, *, min_text: int = MIN_FONT) -> None:
         self.surface = surface
         self.fonts = fonts
+        self.min_text = min_text          # no text is drawn smaller (docs/board.md)
         self._drawn: dict[str, Hashable] = {}
         self._dirty: list[Rect] = []
 
@@ -74,8 +84,9 @@ class Painter:
         if not text:
             return
         wanted = size if size is not None else font_size(rect)
-        fitted = fit(text, rect, min(wanted, font_size(rect, 0.95)),
-                     lambda t, s: self.fonts.width(t, s, bold=bold))
+        measure = lambda t, s: self.fonts.width(t, s, bold=bold)  # noqa: E731
+        fitted = fit(text, rect, min(wanted, font_size(rect, 0.95)), measure, self.min_text)
+        text = shorten(text, rect[2], fitted, measure)
         image = self.fonts.get(fitted, bold=bold).render(text, True, colour)
         x, y, w, h = rect
         left = {"left": x, "center": x + (w - image.get_width()) // 2,
@@ -86,15 +97,32 @@ class Painter:
 _NOTHING = object()
 
 
+def shorten(text: str, width: int, size: int, measure: Callable[[str, int], int]) -> str:
+    """Text that does not fit at the smallest legible size loses its end to "…", rather than
+    shrinking into a smudge nobody reads from the chairs."""
+    if measure(text, size) <= width:
+        return text
+    words = text.split(" ")
+    while len(words) > 1:                        # whole words first
+        words.pop()
+        candidate = " ".join(words).rstrip(" ·–,") + "…"
+        if measure(candidate, size) <= width:
+            return candidate
+    cut = text
+    while len(cut) > 1 and measure(cut + "…", size) > width:
+        cut = cut[:-1]
+    return cut + "…"
+
+
 class BoardPainter(Painter):
     """The waiting-room board."""
 
     def __init__(self, surface: Any, config: SiteConfig, fonts: FontBook) -> None:
-        super().__init__(surface, fonts)
         width, height = surface.get_size()
         self.layout: BoardLayout = board_layout(
             width, height, counters=len(config.counters), calls=config.board.recent_calls,
             services=len(config.services), ticker=bool(config.board.ticker))
+        super().__init__(surface, fonts, min_text=self.layout.min_text)
         self.ticker_speed = config.board.ticker_speed
         self._ticker_image: Any = None
         self._radius = max(2, min(width, height) // 120)

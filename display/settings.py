@@ -23,15 +23,15 @@ class BoardSettings:
 def parse(root: Table) -> BoardSettings:
     table = root.table("board")
     settings = BoardSettings(
-        title=table.str("title", None),
-        ticker=table.str("ticker", "", nonempty=False),
-        recent_calls=table.int("recent_calls", 6, min=1, max=20),
-        highlight_s=table.float("highlight_s", 8.0, min=0.0, max=120.0),
-        ticker_speed=table.float("ticker_speed", 3.0, min=0.1, max=50.0),
-        fps=table.int("fps", 25, min=1, max=60),
-        fullscreen=table.bool("fullscreen", True),
-        font=table.str("font", None),
-        bold_font=table.str("bold_font", None),
+        title=table.get_str("title", None),
+        ticker=table.get_str("ticker", "", nonempty=False),
+        recent_calls=table.get_int("recent_calls", 6, min=1, max=20),
+        highlight_s=table.get_float("highlight_s", 8.0, min=0.0, max=120.0),
+        ticker_speed=table.get_float("ticker_speed", 3.0, min=0.1, max=50.0),
+        fps=table.get_int("fps", 25, min=1, max=60),
+        fullscreen=table.get_bool("fullscreen", True),
+        font=table.get_str("font", None),
+        bold_font=table.get_str("bold_font", None),
     )
     table.finish()
     return settings

@@ -14,6 +14,7 @@ from datetime import datetime
 from motcua.config import SiteConfig
 from motcua.protocol import Board, BoardCall
 from motcua.service_day import service_day
+from motcua.waits import minutes, wait_phrase
 
 BLINK_S = 0.5          # the newest call's highlight is on, then off, this long each
 LATE_TOLERANCE_S = 30  # a call older than highlight_s plus this is not "new" on arrival
@@ -31,9 +32,9 @@ LABELS = {
     "recall": "gọi lại",
     "no_data": "Đang chờ dữ liệu từ máy gọi số…",
     "offline": "MẤT KẾT NỐI",
+    "no_hub": "chưa liên lạc được máy gọi số",
     "last_update": "cập nhật lúc",
     "old_day": "Số liệu ngày",
-    "minutes": "phút",
 }
 
 
@@ -86,6 +87,7 @@ class BoardKeeper:
         self.board: Board | None = None
         self.updated_wall: datetime | None = None   # when the last board arrived (site time)
         self.connected = False
+        self.lost = False            # the link said LinkDown (not merely still connecting)
         self.highlight_start = 0.0
         self.highlight_until = 0.0
         self.stale = 0
@@ -109,9 +111,11 @@ class BoardKeeper:
 
     def link_up(self) -> None:
         self.connected = True
+        self.lost = False
 
     def link_down(self) -> None:
         self.connected = False
+        self.lost = True
 
     # -- the picture ---------------------------------------------------------------
     def highlight_on(self, mono: float) -> bool:
@@ -138,7 +142,8 @@ class BoardKeeper:
             calls = tuple(self._call_row(call) for call in board.calls[: config.board.recent_calls])
             waiting = tuple(
                 WaitRow(service_name=s.name, count=board.waiting.get(s.id, 0),
-                        estimate=_estimate(board.wait_estimate_s.get(s.id)))
+                        estimate=_estimate(board.waiting.get(s.id, 0),
+                                           board.wait_estimate_s.get(s.id)))
                 for s in config.services)
         highlight = bool(calls) and (force_highlight or self.highlight_on(mono))
         return BoardView(
@@ -155,7 +160,7 @@ class BoardKeeper:
         """One line about the data: offline since when, none yet, or of another day."""
         tz = self.config.site.tz
         if self.board is None:
-            return LABELS["no_data"]
+            return f"{LABELS['offline']} · {LABELS['no_hub']}" if self.lost else LABELS["no_data"]
         if not self.connected:
             stamp = self.updated_wall.astimezone(tz) if self.updated_wall else None
             when = f"{stamp:%H:%M:%S %d/%m/%Y}" if stamp else "?"
@@ -204,7 +209,8 @@ def _age_s(call: BoardCall, wall: datetime) -> float:
     return (wall - datetime.fromisoformat(call.at)).total_seconds()
 
 
-def _estimate(seconds: int | None) -> str:
-    if seconds is None:
+def _estimate(waiting: int, seconds: int | None) -> str:
+    """The ticket's words for the wait of a ticket taken now; nothing for an empty queue."""
+    if seconds is None or waiting <= 0:
         return ""
-    return f"~{max(1, round(seconds / 60))} {LABELS['minutes']}"
+    return wait_phrase(minutes(seconds))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -32,12 +31,14 @@ from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Issued, Status, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
+from motcua.waits import ahead_of_new_ticket, estimate_for, minutes
 
 from .cccd import ScanError, name_from_scan
 from .inputs import EvdevKeys, GpioButtons, Indicator, StdinKeys
 from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
+from .printer_words import printer_says
 from .settings import KioskSettings
 from .store import Allocation, StorageError, TicketStore
 from .ticket import TicketView
@@ -109,6 +110,7 @@ class Kiosk:
         self.day: date | None = None
         self.open = True
         self.exhausted: set[str] = set()
+        self.hub_away = False          # the link said LinkDown: the LED shows "no hub"
         self.board: Board | None = None
         self.dropped = 0
         self.printer_state = _Printer()
@@ -224,9 +226,10 @@ class Kiosk:
     def _set_printer(self, state: str, now: float) -> None:
         if state != self.printer_state.state:
             if state in PRINTER_FAULTS:
-                log.error("printer: %s: no tickets until it is fixed", state)
+                log.error("printer %s: %s: no tickets until it is fixed", self.settings.printer,
+                          printer_says(state))
             elif self.printer_state.state in PRINTER_FAULTS:
-                log.info("printer: %s again", state)
+                log.info("printer %s: %s again", self.settings.printer, printer_says(state))
         self.printer_state.state = state
         self.printer_state.next_poll = now + (POLL_FAULT_S if state in PRINTER_FAULTS else POLL_OK_S)
 
@@ -237,9 +240,12 @@ class Kiosk:
             self.indicator.show("fault")
         elif self.exhausted:
             self.indicator.show("exhausted")
+        elif self.hub_away:
+            self.indicator.show("no_hub")
         else:
             self.indicator.show("ready")
-        self.link.set_health(printer=self.printer_state.state, open=self.open,
+        self.link.set_health(printer=self.printer_state.state,
+                             printer_says=printer_says(self.printer_state.state), open=self.open,
                              paper=self.settings.paper, day=str(self.day),
                              exhausted=sorted(self.exhausted), outbox=self.outbox_size,
                              dropped=self.dropped, storage=self.storage_fault or "ok",
@@ -267,6 +273,8 @@ class Kiosk:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self.hub_away = False
+            self._show()
             self._publish_issued()
             if self.learning:
                 # The broker sends retained messages right after the SUBACK, before it handles
@@ -281,6 +289,8 @@ class Kiosk:
             log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
             self.order.link_down()
+            self.hub_away = True
+            self._show()
             log.warning("broker lost: printed tickets wait in the outbox")
 
     def _on_scan(self, scan: Scan) -> None:
@@ -460,13 +470,17 @@ class Kiosk:
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
-        waiting = board.waiting.get(ticket.service) if board else None
-        estimate_s = board.wait_estimate_s.get(ticket.service) if board else None
+        ahead = estimate_s = None
+        if board is not None and ticket.service in board.waiting:
+            waiting = board.waiting[ticket.service]
+            counted = board.ahead_priority if ticket.priority else board.ahead_normal
+            ahead = ahead_of_new_ticket(waiting, counted.get(ticket.service))
+            estimate_s = estimate_for(ahead, waiting, board.wait_estimate_s.get(ticket.service))
         return TicketView(
             office=self.config.site.name, unit=self.config.site.unit,
             service_name=self.config.service(ticket.service).name, number=ticket.number,
-            priority=ticket.priority, waiting_ahead=waiting,
-            wait_estimate_min=math.ceil(estimate_s / 60) if estimate_s is not None else None,
+            priority=ticket.priority, waiting_ahead=ahead,
+            wait_estimate_min=minutes(estimate_s) if estimate_s is not None else None,
             name=request.name, issued_at=issued_at, ticket_id=ticket.id,
             footer=self.settings.footer, paper=self.settings.paper,
             link=ticket_url(self.config.web.url, ticket.id))
@@ -570,6 +584,7 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         store = TicketStore(config.site.state_dir / f"kiosk-{settings.id}.db")
         opened.append(store)
         printer = open_printer(printer_spec, settings.paper)
+        settings = replace(settings, printer=printer_spec)    # the log names the one in use
         opened.append(printer)
         indicator = (Indicator() if keyboard else
                      Indicator(settings.led_pin, settings.buzzer_pin, pin_factory=pin_factory))

@@ -191,6 +191,7 @@ LED_PATTERNS: dict[str, tuple[float, float] | None] = {
     "closed": (0.2, 2.8),        # a short blink every 3 s: outside opening hours
     "fault": (0.15, 0.35),       # printer offline, paper out, cover open
     "exhausted": (1.0, 1.0),     # a service's numbers are used up (stop)
+    "no_hub": (2.5, 0.5),        # tickets still print, but the hub is away: a dark blink every 3 s
 }
 BEEPS: dict[str, tuple[float, float, int]] = {
     "scan_ok": (0.08, 0.0, 1),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from motcua.config_reader import Table
+from motcua.config_reader import Table, entry_name
 
 from .hours import OpeningHours, day_spans
 
@@ -57,7 +58,7 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     kiosks: list[KioskSettings] = []
     claimed: dict[str, list[tuple[int, int, str]]] = {}   # service -> (first, last, kiosk id)
     for table in root.tables("kiosks"):
-        kiosk_id = table.str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+        kiosk_id = table.get_str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
         if any(k.id == kiosk_id for k in kiosks):
             raise table.error("id", f"kiosk {kiosk_id!r} is listed twice")
         buttons = _parse_buttons(table, by_id)
@@ -76,41 +77,96 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
             service = by_id[service_id]
             claimed.setdefault(service_id, []).append(
                 (*ranges.get(service_id, (service.first, service.last)), kiosk_id))
+        printer = table.get_str("printer", "file:/dev/usb/lp0")
+        problem = printer_spec_problem(printer)
+        if problem:
+            raise table.error("printer", f"{printer!r}: {problem}")
         kiosks.append(KioskSettings(
             id=kiosk_id,
-            printer=table.str("printer", "file:/dev/usb/lp0"),
-            paper=table.str("paper", "80mm", choices=("58mm", "80mm")),
+            printer=printer,
+            paper=table.get_str("paper", "80mm", choices=("58mm", "80mm")),
             buttons=tuple(buttons),
-            priority_key=priority.str("key", None),
-            priority_pin=priority.int("pin", None, min=0, max=27),
-            priority_window_s=priority.float("window_s", 10.0, min=1, max=120),
-            footer=table.str("footer", "Xin cảm ơn!"),
+            priority_key=priority.get_str("key", None),
+            priority_pin=priority.get_int("pin", None, min=0, max=27),
+            priority_window_s=priority.get_float("window_s", 10.0, min=1, max=120),
+            footer=table.get_str("footer", "Xin cảm ơn!"),
             ranges=ranges,
-            hold_off_ms=table.int("hold_off_ms", 1500, min=0, max=60000),
-            bounce_ms=table.int("bounce_ms", 50, min=0, max=1000),
+            hold_off_ms=table.get_int("hold_off_ms", 1500, min=0, max=60000),
+            bounce_ms=table.get_int("bounce_ms", 50, min=0, max=1000),
             hours=OpeningHours(_parse_weekly(table), _parse_days_off(table)),
-            led_pin=table.int("led_pin", None, min=0, max=27),
-            buzzer_pin=table.int("buzzer_pin", None, min=0, max=27),
+            led_pin=table.get_int("led_pin", None, min=0, max=27),
+            buzzer_pin=table.get_int("buzzer_pin", None, min=0, max=27),
             input_devices=tuple(table.str_list("input_devices", [])),
-            name_window_s=table.float("name_window_s", 60.0, min=5, max=600),
-            trust_clock=table.bool("trust_clock", False),
+            name_window_s=table.get_float("name_window_s", 60.0, min=5, max=600),
+            trust_clock=table.get_bool("trust_clock", False),
         ))
         priority.finish()
+        _check_pins_and_keys(table, kiosks[-1])
         table.finish()
     return tuple(kiosks)
+
+
+# The rates a USB-serial adapter and a thermal printer's DIP switches offer.
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+
+
+def printer_spec_problem(spec: str) -> str | None:
+    """Why a printer spec cannot work, or None; checked when the config is read, so a
+    mistake is found by check-config and not on the first ticket (kiosk/printer.py opens it)."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("usb", "serial", "network", "file", "png"):
+        return f"unknown printer kind {kind!r} (usb, serial, network, file or png)"
+    if not rest.strip():
+        return f"expected {kind}:WHERE"
+    if kind == "usb":
+        parts = rest.split(":")
+        if len(parts) != 2 or not all(re.fullmatch(r"(0x)?[0-9A-Fa-f]{1,4}", p) for p in parts):
+            return "expected usb:VID:PID, two hexadecimal ids such as usb:0x0416:0x5011 (lsusb shows them)"
+    if kind == "serial":
+        device, _, baud = rest.rpartition(":")
+        if not device or "/" in baud or "." in baud or "-" in baud:
+            device, baud = rest, ""     # a colon inside the device's name (/dev/serial/by-path/...)
+        if baud and (not baud.isdigit() or int(baud) not in BAUD_RATES):
+            return (f"{baud!r} is not a baud rate; expected serial:DEVICE[:BAUD] with BAUD one of "
+                    f"{', '.join(map(str, BAUD_RATES))}")
+        if not device.startswith("/dev/"):
+            return f"{device!r} is not a serial device such as /dev/ttyUSB0 or /dev/serial0"
+    if kind == "network":
+        host, _, port = rest.partition(":")
+        if not host or (port and (not port.isdigit() or not 1 <= int(port) <= 65535)):
+            return "expected network:HOST[:PORT] with PORT 1 to 65535"
+    return None
+
+
+def _check_pins_and_keys(table: Table, kiosk: KioskSettings) -> None:
+    """Two buttons on one GPIO pin (or a pin shared with the LED or buzzer) would both fire
+    on one press; two buttons on one key, likewise."""
+    wired = [(f"{entry_name('buttons', n)}.pin", b.pin) for n, b in enumerate(kiosk.buttons)]
+    wired += [("priority_button.pin", kiosk.priority_pin), ("led_pin", kiosk.led_pin),
+              ("buzzer_pin", kiosk.buzzer_pin)]
+    keys = [(f"{entry_name('buttons', n)}.key", b.key) for n, b in enumerate(kiosk.buttons)]
+    keys += [("priority_button.key", kiosk.priority_key)]
+    for what, used_list in (("pin", wired), ("key", keys)):
+        used: dict[object, str] = {}
+        for key, value in used_list:
+            if value is None:
+                continue
+            if value in used:
+                raise table.error(key, f"{what} {value!r} is already {used[value]}")
+            used[value] = key
 
 
 def _parse_buttons(table: Table, by_id: dict) -> list[KioskButton]:
     buttons = []
     for button in table.tables("buttons", required=True):
-        service = button.str("service")
+        service = button.get_str("service")
         if service not in by_id:
             raise button.error("service", f"unknown service {service!r}")
-        key = button.str("key", None)
+        key = button.get_str("key", None)
         if key is not None and (len(key) != 1 or key in "|\r\n"):
             raise button.error("key", f"must be one character (not | or a line end), not {key!r}")
-        buttons.append(KioskButton(service=service, pin=button.int("pin", None, min=0, max=27),
-                                   key=key, hold_off_ms=button.int("hold_off_ms", None, min=0,
+        buttons.append(KioskButton(service=service, pin=button.get_int("pin", None, min=0, max=27),
+                                   key=key, hold_off_ms=button.get_int("hold_off_ms", None, min=0,
                                                                    max=60000)))
         button.finish()
     return buttons

@@ -21,6 +21,8 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from motcua.waits import wait_phrase
+
 from .fonts import load_font
 
 PAPER_DOTS = {"58mm": 384, "80mm": 576}   # printable width in dots (8 dots/mm)
@@ -78,15 +80,6 @@ def layout(view: TicketView) -> list[Line]:
     if view.footer:
         lines.append(Line("footer", view.footer))
     return [line for line in lines if line.text]
-
-
-def wait_phrase(minutes: int) -> str:
-    if minutes < 1:
-        return "dưới 1 phút"
-    if minutes < 60:
-        return f"khoảng {minutes} phút"
-    hours, rest = divmod(minutes, 60)
-    return f"khoảng {hours} giờ" + (f" {rest} phút" if rest else "")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .config import SiteConfig, load_config
@@ -115,8 +118,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEMO_CONFIG = "motcua-demo/site.toml"
+
+
+def _demo_config_if_no_site(options: argparse.Namespace) -> None:
+    """On a machine without /etc/motcua (a clone that ran the demo), the demo's config."""
+    if getattr(options, "config", None) == DEFAULT_CONFIG and not Path(DEFAULT_CONFIG).exists() \
+            and Path(DEMO_CONFIG).is_file():
+        options.config = DEMO_CONFIG
+        print(f"motcua: no {DEFAULT_CONFIG} here: using the demo's {DEMO_CONFIG}", file=sys.stderr)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """No pygame banner; gpiozero's pin-factory fallbacks on a machine without GPIO only
+    with -v, as log lines (the error that matters, if any, still comes)."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    if verbose:
+        logging.captureWarnings(True)
+    else:
+        warnings.filterwarnings("ignore", message="Falling back from", module="gpiozero")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
+    _quiet_libraries(bool(getattr(options, "verbose", False)))
+    _demo_config_if_no_site(options)
     try:
         return _dispatch(options)
     except MotcuaError as exc:

@@ -121,23 +121,37 @@ def parse_broker_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, tls
 
 
+INSTALLED_EXAMPLE = Path("/opt/motcua/share/doc/site.toml.example")   # put there by scripts/install
+
+
+def example_config() -> Path:
+    """Where the example site config is on this machine: in a clone of the source, or where
+    the installer puts it."""
+    clone = Path(__file__).resolve().parents[1] / "examples" / "liem-chung.toml"
+    return clone if clone.is_file() else INSTALLED_EXAMPLE
+
+
 def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfig:
     """Read and check a site config; raises ConfigError naming file, key and reason."""
     path = Path(path)
     file = str(path)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError(file, "", "file not found") from None
+        raise ConfigError(file, "", f"file not found; start from the example {example_config()} "
+                                    "(every key: docs/config.md)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "is not UTF-8 text: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(file, "", f"cannot be read: {exc.strerror}") from None
-    return parse_config(data, file, broker_url=broker_url)
+    return parse_config(data, file, broker_url=broker_url, text=text)
 
 
-def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> SiteConfig:
+def parse_config(data: dict, file: str, *, broker_url: str | None = None,
+                 text: str | None = None) -> SiteConfig:
     # Imported here: the room settings modules import config_reader, not this module.
     from motcua.caller import settings as caller_settings
     from motcua.counter import settings as counter_settings
@@ -145,7 +159,7 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> Sit
     from motcua.kiosk import settings as kiosk_settings
     from motcua.web import settings as web_settings
 
-    root = Table(data, "", file)
+    root = Table(data, "", file, text=text)
     site = _parse_site(root.table("site", required=True))
     broker = _parse_broker(root.table("broker", required=True), broker_url)
     services = _parse_services(root)
@@ -167,25 +181,25 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None) -> Sit
 
 
 def _parse_site(table: Table) -> SiteInfo:
-    timezone = table.str("timezone", "Asia/Ho_Chi_Minh")
+    timezone = table.get_str("timezone", "Asia/Ho_Chi_Minh")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise table.error("timezone", f"{timezone!r} is not a known time zone") from None
     info = SiteInfo(
-        id=table.str("id", pattern=ID_PATTERN),
-        name=table.str("name"),
-        unit=table.str("unit", "Bộ phận Tiếp nhận và Trả kết quả"),
+        id=table.get_str("id", pattern=ID_PATTERN),
+        name=table.get_str("name"),
+        unit=table.get_str("unit", "Bộ phận Tiếp nhận và Trả kết quả"),
         timezone=timezone,
         day_starts_at=table.time("day_starts_at", time(0, 0)),
-        state_dir=Path(table.str("state_dir", "/var/lib/motcua")),
+        state_dir=Path(table.get_str("state_dir", "/var/lib/motcua")),
     )
     table.finish()
     return info
 
 
 def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
-    url = table.str("url", "mqtt://localhost:1883")
+    url = table.get_str("url", "mqtt://localhost:1883")
     key = "url"
     if override_url is not None:
         url, key = override_url, "--broker"
@@ -195,16 +209,16 @@ def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
         if key == "--broker":
             raise ConfigError("command line", "--broker", str(exc)) from None
         raise table.error(key, str(exc)) from None
-    password_file = table.str("password_file", None)
-    ca_file = table.str("ca_file", None)
+    password_file = table.get_str("password_file", None)
+    ca_file = table.get_str("ca_file", None)
     settings = BrokerSettings(
         host=host,
         port=port,
         tls=tls,
-        username=table.str("username", None),
+        username=table.get_str("username", None),
         password_file=Path(password_file) if password_file else None,
         ca_file=Path(ca_file) if ca_file else None,
-        keepalive=table.int("keepalive", 30, min=5, max=600),
+        keepalive=table.get_int("keepalive", 30, min=5, max=600),
     )
     table.finish()
     return settings
@@ -214,27 +228,59 @@ def _parse_services(root: Table) -> tuple[Service, ...]:
     services: list[Service] = []
     for table in root.tables("services", required=True):
         service = Service(
-            id=table.str("id", pattern=ID_PATTERN),
-            name=table.str("name"),
-            prefix=table.str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
-            first=table.int("first", 1, min=0, max=99999),
-            last=table.int("last", 999, min=0, max=99999),
-            on_exhausted=table.str("on_exhausted", "wrap", choices=("wrap", "stop")),
+            id=table.get_str("id", pattern=ID_PATTERN),
+            name=table.get_str("name"),
+            prefix=table.get_str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
+            first=table.get_int("first", 1, min=0, max=99999),
+            last=table.get_int("last", 999, min=0, max=99999),
+            on_exhausted=table.get_str("on_exhausted", "wrap", choices=("wrap", "stop")),
         )
         if service.last < service.first:
             raise table.error("last", f"must not be below first ({service.first})")
         if any(s.id == service.id for s in services):
             raise table.error("id", f"service {service.id!r} is listed twice")
+        for other in services:
+            shared = shared_labels(other, service)
+            if shared is not None:
+                low, high = shared
+                raise table.error("first", (
+                    f"numbers {service.first}..{service.last} print the same labels as service "
+                    f"{other.id!r} ({other.first}..{other.last}): two citizens could hold "
+                    f"{label(service, low)} at once and a call could not tell them apart "
+                    f"({label(service, low)}..{label(service, high)} are shared); give each "
+                    "service its own numbers or its own prefix"))
         table.finish()
         services.append(service)
     return tuple(services)
+
+
+def label(service: Service, number: int) -> str:
+    """A number as the ticket prints it: ``C001`` with a prefix (padded to the last number's
+    digits), plain ``1012`` without; the same rule as kiosk/numbering.py's NumberRange.label."""
+    if service.prefix:
+        return f"{service.prefix}{number:0{len(str(service.last))}d}"
+    return str(number)
+
+
+def shared_labels(a: Service, b: Service) -> tuple[int, int] | None:
+    """The numbers both services would print alike on one day, or None.
+
+    A prefix is letters only, so a label splits into prefix and digits one way; padded
+    digits of the same width, or unpadded ones, are equal only for equal numbers.
+    """
+    low, high = max(a.first, b.first), min(a.last, b.last)
+    if low > high or a.prefix != b.prefix:
+        return None
+    if label(a, low) != label(b, low):          # same prefix, padded to other widths
+        return None
+    return low, high
 
 
 def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter, ...]:
     known = {s.id for s in services}
     counters: list[Counter] = []
     for table in root.tables("counters", required=True):
-        counter_id = table.str("id", pattern=ID_PATTERN)
+        counter_id = table.get_str("id", pattern=ID_PATTERN)
         if any(c.id == counter_id for c in counters):
             raise table.error("id", f"counter {counter_id!r} is listed twice")
         served = table.str_list("services", nonempty=True)
@@ -243,11 +289,11 @@ def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter
                 raise table.error("services", f"unknown service {service_id!r}; known: "
                                   f"{', '.join(sorted(known))}")
         keys_table = table.table("keys")
-        keys = {action: keys_table.str(action, None) for action in PAD_ACTIONS}
+        keys = {action: keys_table.get_str(action, None) for action in PAD_ACTIONS}
         keys_table.finish()
         counters.append(Counter(
             id=counter_id,
-            name=table.str("name", f"Quầy {counter_id}"),
+            name=table.get_str("name", f"Quầy {counter_id}"),
             services=tuple(served),
             keys={action: key for action, key in keys.items() if key is not None},
         ))

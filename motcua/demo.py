@@ -1,10 +1,13 @@
 """``motcua demo``: the whole office on one machine, no hardware.
 
 A broker (Mosquitto when installed, else the embedded pure-Python one), the
-caller, the board, the kiosk and two counter pads run as separate processes, as
-on real Pis. Keys typed here press their buttons; tickets become PNG files;
+caller, the board, the kiosk and the counter pads that serve every service of the
+kiosk run as separate processes, as on real Pis. Keys typed here press their
+buttons (rating keys rate the counter that pressed last); tickets become PNG files;
 announcements go to the speakers, or to WAV files when there are none; the board
-is a window, or PNG snapshots when there is no screen.
+is a window, or PNG snapshots when there is no screen. Each ticket, call and rating
+is printed as it happens. Esc stops it in a few seconds; Ctrl-C reaches only the
+demo (its processes have their own session), which stops the daemons, then the broker.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import termios
 import threading
 import time
+import tomllib
 import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +34,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .config import SiteConfig, load_config
 from .errors import MotcuaError
-from .protocol import Board, Called, Status, Topics
+from .protocol import Board, Called, Rating, Status, Ticket, Topics
 
 QUIT_KEYS = {"\x1b", "\x03", "\x04"}   # Esc, Ctrl-C, Ctrl-D
+RATING_KEYS = "789"                    # free beside the kiosk's digits and the counters' letters
+STOP_S = 2.5                           # daemons get this long to save and stop, together
 
 
 def find_example() -> Path:
@@ -91,9 +97,30 @@ def demo_config(source: Path, out: Path) -> Path:
     text, count = re.subn(r"(?m)^state_dir\s*=.*$", line, text)
     if not count:
         text = re.sub(r"(?m)^\[site\]\s*$", f"[site]\n{line}", text, count=1)
+    if "rating" not in tomllib.loads(text).get("counter_pad", {}):
+        # Rating keys, so the demo can show a rating (a real office has rating buttons).
+        text += f'\n[counter_pad.rating]\nkeys = {list(RATING_KEYS)!r}\n'.replace("'", '"')
     path = out / "site.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def demo_counters(config: SiteConfig) -> list[str]:
+    """Counters, in config order, until every service of the kiosk's buttons is served."""
+    wanted = {b.service for b in config.kiosks[0].buttons}
+    chosen: list[str] = []
+    covered: set[str] = set()
+    for counter in config.counters:
+        if wanted <= covered:
+            break
+        if set(counter.services) & (wanted - covered):
+            chosen.append(counter.id)
+            covered |= set(counter.services)
+    return chosen or [config.counters[0].id]
+
+
+def served(config: SiteConfig, counters: list[str]) -> set[str]:
+    return {s for c in counters for s in config.counter(c).services}
 
 
 class Office:
@@ -130,9 +157,12 @@ class Office:
     def _spawn(self, name: str, command: list[str], *, keys: bool = False,
                env: dict[str, str] | None = None) -> None:
         log = (self.logs / f"{name}.log").open("ab")
+        # Their own session: Ctrl-C in the terminal reaches the demo only, which stops the
+        # daemons first and the broker last (so they can say offline and save in order).
         self.processes[name] = subprocess.Popen(
             command, stdin=subprocess.PIPE if keys else subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            start_new_session=True)
 
     def role(self, name: str, *args: str, keys: bool = False,
              env: dict[str, str] | None = None) -> None:
@@ -174,22 +204,32 @@ class Office:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     def stop(self) -> None:
-        for name, process in reversed(list(self.processes.items())):
+        """The daemons together (each saves and says offline), then the broker."""
+        daemons = [p for name, p in self.processes.items() if name != "broker"]
+        self._stop_all(daemons, STOP_S)
+        if "broker" in self.processes:
+            self._stop_all([self.processes["broker"]], 2.0)
+
+    @staticmethod
+    def _stop_all(processes: list[subprocess.Popen], timeout: float) -> None:
+        for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
             if process.stdin:
                 with contextlib.suppress(OSError):
                     process.stdin.close()
+        deadline = time.monotonic() + timeout
+        for process in processes:
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=max(0.05, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            _ = name
 
 
 class Watcher:
-    """Prints what the office does: calls, status changes; asks for board snapshots."""
+    """Prints what the office does as it happens (tickets with how many wait, calls with
+    their sentence, ratings); follows the daemons' status; asks for board snapshots."""
 
     def __init__(self, office: Office, topics: Topics, on_board: Callable[[], None]) -> None:
         self.office = office
@@ -197,9 +237,11 @@ class Watcher:
         self.on_board = on_board
         self.online: set[str] = set()
         self.ready = threading.Condition()
+        self.new_tickets: list[Ticket] = []       # printed, not yet on a board
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_connect = lambda c, *a: c.subscribe(
-            [(topics.called, 1), (topics.board, 1), (topics.status_all, 1)])
+            [(topics.called, 1), (topics.board, 1), (topics.status_all, 1), (topics.ticket, 1),
+             (topics.counter_rating_all, 1)])
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", office.port)
         self.client.loop_start()
@@ -211,8 +253,17 @@ class Watcher:
                 counter = self.office.config.counter(call.counter).name
                 say(f"🔔 {counter}: {call.number}  «{call.sentence}»")
             elif message.topic == self.topics.board:
-                Board.decode(message.payload)
+                board = Board.decode(message.payload)
+                self._tickets_on(board)
                 self.on_board()
+            elif message.topic == self.topics.ticket:
+                self.new_tickets.append(Ticket.decode(message.payload))
+            elif message.topic.endswith("/rating"):
+                rating = Rating.decode(message.payload)
+                counter = self.office.config.counter(self.topics.counter_of(message.topic)).name
+                levels = self.office.config.counter_pad.rating.levels
+                word = levels[rating.score - 1] if rating.score <= len(levels) else str(rating.score)
+                say(f"⭐ {counter}: {word}")
             else:
                 status = Status.decode(message.payload)
                 with self.ready:
@@ -221,6 +272,20 @@ class Watcher:
                     self.ready.notify_all()
         except Exception as exc:  # the demo's watcher must never stop the demo
             say(f"(watcher: {exc})")
+
+    def _tickets_on(self, board: Board) -> None:
+        """Print each new ticket once a board counts it: its number and how many wait."""
+        config = self.office.config
+        still = []
+        for ticket in self.new_tickets:
+            if ticket.service not in board.waiting or board.day != ticket.day:
+                still.append(ticket)
+                continue
+            service = config.service(ticket.service).name
+            mark = " (ưu tiên)" if ticket.priority else ""
+            say(f"🎫 {ticket.number}{mark} — {service}: {board.waiting[ticket.service]} "
+                "người đang chờ / waiting")
+        self.new_tickets = still[-20:]
 
     def wait_online(self, names: set[str], timeout: float) -> set[str]:
         """Wait until each name is online ("caller/*": any device of that role)."""
@@ -246,15 +311,22 @@ def say(text: str) -> None:
 
 def legend(config: SiteConfig, counters: list[str]) -> Iterator[str]:
     kiosk = config.kiosks[0]
+    offered = served(config, counters)
     yield "Ki-ốt lấy số / ticket kiosk:"
     for button in kiosk.buttons:
-        yield f"  [{button.key}]  {config.service(button.service).name}"
+        if button.key and button.service in offered:
+            yield f"  [{button.key}]  {config.service(button.service).name}"
     if kiosk.priority_key:
         yield f"  [{kiosk.priority_key}] then a service key: ưu tiên / priority ticket"
     for counter_id in counters:
         counter = config.counter(counter_id)
         keys = "  ".join(f"[{key}] {action}" for action, key in counter.keys.items())
         yield f"{counter.name}: {keys}"
+    rating = config.counter_pad.rating
+    if rating.keys:
+        levels = "  ".join(f"[{key}] {level}" for key, level in zip(rating.keys, rating.levels,
+                                                                    strict=False))
+        yield f"Đánh giá quầy vừa bấm / rate the last counter: {levels}"
     yield "[Esc] or Ctrl-C: thoát / quit"
 
 
@@ -271,19 +343,22 @@ def web_urls(office: Office, counters: list[str]) -> Iterator[str]:
     yield f"  điện thoại / phone: {office.web_url}/t/<mã phiếu> (mã QR trên phiếu / the ticket's QR code)"
 
 
-def read_keys() -> Iterator[str]:
-    """Characters from the terminal as they are typed (or from a pipe until its end)."""
+@contextlib.contextmanager
+def keyboard() -> Iterator[Iterator[str]]:
+    """Characters from the terminal as they are typed (or from a pipe until its end).
+
+    The terminal leaves line mode from the start, so a key typed while the office comes up
+    is neither echoed nor held back until Enter: it is read once the keys are shown.
+    """
     stdin = sys.stdin
     if not stdin.isatty():
-        while char := stdin.read(1):
-            yield char
+        yield iter(lambda: stdin.read(1), "")
         return
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
     try:
-        tty.setcbreak(fd)
-        while char := os.read(fd, 1).decode(errors="ignore"):
-            yield char
+        yield iter(lambda: os.read(fd, 1).decode(errors="ignore"), "")
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
@@ -296,7 +371,7 @@ def run_demo(options: argparse.Namespace) -> int:
     config = load_config(config_path)
     if not config.kiosks:
         raise MotcuaError(f"{source}: the demo needs a [[kiosks]] entry")
-    counters = [c.id for c in config.counters[:2]]
+    counters = demo_counters(config)
     audio = options.audio or ("speaker" if has_speakers() else f"wav:{out / 'sounds'}")
     board_window = has_screen()
     office = Office(config, config_path, out, audio)
@@ -305,53 +380,69 @@ def run_demo(options: argparse.Namespace) -> int:
     topics = Topics(config.site.id)
     snapshot_wanted = threading.Event()
     watcher = None
-    try:
-        broker_name = office.start_broker(embedded=options.embedded_broker)
-        office.start_roles(counters, board_window)
-        watcher = Watcher(office, topics, snapshot_wanted.set)
-        expected = {"caller/*", f"kiosk/{config.kiosks[0].id}"} | {f"counter/{c}" for c in counters}
-        expected |= {"web/*"} if has_web() else set()
-        missing = watcher.wait_online(expected, timeout=30)
-        say(f"motcua demo: {config.site.name} — broker: {broker_name} at {office.url}")
-        if missing or office.dead():
-            say(f"not started: {', '.join(sorted(missing | set(office.dead())))}; "
-                f"see the logs in {office.logs}")
-            return 1
-        say(f"tickets: {out / 'tickets'}   voice: {audio}   board: "
-            f"{'window' if board_window else out / 'board.png'}")
-        for line in legend(config, counters):
-            say(line)
-        if has_web():
-            for line in web_urls(office, counters):
+    with keyboard() as keys:
+        try:
+            broker_name = office.start_broker(embedded=options.embedded_broker)
+            office.start_roles(counters, board_window)
+            watcher = Watcher(office, topics, snapshot_wanted.set)
+            expected = {"caller/*", f"kiosk/{config.kiosks[0].id}"} | {f"counter/{c}" for c in counters}
+            expected |= {"web/*"} if has_web() else set()
+            missing = watcher.wait_online(expected, timeout=30)
+            say(f"motcua demo: {config.site.name} — broker: {broker_name} at {office.url}")
+            if missing or office.dead():
+                say(f"not started: {', '.join(sorted(missing | set(office.dead())))}; "
+                    f"see the logs in {office.logs}")
+                return 1
+            say(f"tickets: {out / 'tickets'}   voice: {audio}   board: "
+                f"{'window' if board_window else out / 'board.png'}")
+            for line in legend(config, counters):
                 say(line)
-        if not board_window:
-            threading.Thread(target=_snapshots, args=(office, snapshot_wanted), daemon=True).start()
-        routes = _routes(config, counters)
-        for key in read_keys():
-            if key in QUIT_KEYS:
-                break
-            if key in routes:
-                office.press(routes[key], key)
-        # Let the last presses travel before stopping (pipes end at once).
-        threading.Event().wait(3 if not sys.stdin.isatty() else 0)
-        if not board_window:
-            office.snapshot()
-        return 0
-    finally:
-        if watcher:
-            watcher.close()
-        office.stop()
-        say("motcua demo: stopped")
+            if has_web():
+                for line in web_urls(office, counters):
+                    say(line)
+            if not board_window:
+                threading.Thread(target=_snapshots, args=(office, snapshot_wanted), daemon=True).start()
+            routes = _routes(config, counters)
+            last_counter = f"counter-{counters[0]}"
+            for key in keys:
+                if key in QUIT_KEYS:
+                    break
+                target = routes.get(key)
+                if target == RATE:
+                    office.press(last_counter, key)        # the counter that pressed last is rated
+                elif target:
+                    office.press(target, key)
+                    last_counter = target if target.startswith("counter-") else last_counter
+            if not sys.stdin.isatty():
+                # Piped keys end at once: let the last presses travel, and leave a picture.
+                threading.Event().wait(3)
+                if not board_window and not (out / "board.png").exists():
+                    office.snapshot()
+            return 0
+        finally:
+            say("motcua demo: đang lưu và dừng… / saving and stopping…")
+            if watcher:
+                watcher.close()
+            office.stop()
+            say(f"motcua demo: stopped. Chạy lại để tiếp tục; xóa {out} để bắt đầu lại từ đầu / "
+                f"run again to go on; delete {out} to start over")
+
+
+RATE = "rate"      # a rating key: goes to the counter that pressed last
 
 
 def _routes(config: SiteConfig, counters: list[str]) -> dict[str, str]:
+    """Key -> the process that gets it: only services a running counter serves."""
     kiosk = config.kiosks[0]
-    routes = {b.key: "kiosk" for b in kiosk.buttons if b.key}
+    offered = served(config, counters)
+    routes = {b.key: "kiosk" for b in kiosk.buttons if b.key and b.service in offered}
     if kiosk.priority_key:
         routes[kiosk.priority_key] = "kiosk"
     for counter_id in counters:
         for key in config.counter(counter_id).keys.values():
             routes[key] = f"counter-{counter_id}"
+    for key in config.counter_pad.rating.keys:
+        routes.setdefault(key, RATE)
     return routes
 
 

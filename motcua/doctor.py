@@ -31,10 +31,9 @@ VIETNAMESE_SAMPLE = ("ĂÂĐÊÔƠƯăâđêôơưÀẢÃÁẠẰẲẴẮẶẦ
                      "àảãáạằẳẵắặầẩẫấậềểễếệồổỗốộờởỡớợừửữứựỳỷỹýỵ")
 FONT_CANDIDATES = REGULAR_FONTS + BOLD_FONTS
 # Real-time status (DLE EOT n) as ESC/POS printers answer it.
-PAPER_STATUS_REQUEST = b"\x10\x04\x04"
-PAPER_END_BITS = 0x60
 PRINTER_STATUS_REQUEST = b"\x10\x04\x01"
-PRINTER_OFFLINE_BIT = 0x08
+CAUSE_STATUS_REQUEST = b"\x10\x04\x02"
+PAPER_STATUS_REQUEST = b"\x10\x04\x04"
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,13 @@ def check_config(path: str) -> tuple[Check, SiteConfig | None]:
         config = load_config(path)
         problems = list(check_site(config))
     except MotcuaError as exc:
+        if not Path(path).exists():
+            from motcua.config import example_config
+
+            example = example_config()
+            return Check(title, False, f"{path}: file not found",
+                         f"chép tệp mẫu rồi sửa / copy the example and edit it: sudo install -D -m 644 "
+                         f"{example} {path} (docs/config.md)"), None
         return Check(title, False, str(exc),
                      "sửa tệp theo thông báo / fix the file as the message says (docs/config.md)"), None
     if problems:
@@ -185,24 +191,28 @@ def _network_printer_state(host: str, port: int, timeout: float) -> str:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         return f"no printer at {host}:{port} ({exc.strerror or exc})"
+    # The kiosk's own reading of the status bytes and its words (kiosk/printer_words.py), so
+    # doctor, the kiosk's log and its status topic say the same thing.
+    from motcua.kiosk.printer import state_from_status
+    from motcua.kiosk.printer_words import printer_says
+
     with sock:
         try:
             sock.settimeout(1.0)
-            sock.sendall(PRINTER_STATUS_REQUEST)
-            printer = sock.recv(1)
-            sock.sendall(PAPER_STATUS_REQUEST)
-            paper = sock.recv(1)
+            replies = []
+            for request in (PRINTER_STATUS_REQUEST, CAUSE_STATUS_REQUEST, PAPER_STATUS_REQUEST):
+                sock.sendall(request)
+                replies.append(sock.recv(1))
         except TimeoutError:
             return "ok (connected; it does not answer status requests)"
         except OSError as exc:
             return f"the connection to {host}:{port} broke ({exc.strerror or exc})"
-    if not printer or not paper:
+    if not all(replies):
         return "closed the connection"
-    if paper[0] & PAPER_END_BITS:
-        return "out of paper"
-    if printer[0] & PRINTER_OFFLINE_BIT:
-        return "offline (cover open or error)"
-    return "ok (paper present)"
+    state = state_from_status(*(reply[0] for reply in replies))
+    if state == "ok":
+        return "ok (paper present)"
+    return printer_says(state)
 
 
 def _usb_printer_state(vendor: str, product: str, usb_devices: Path) -> str:
@@ -217,7 +227,7 @@ def _usb_printer_state(vendor: str, product: str, usb_devices: Path) -> str:
             continue
         if ids == wanted:
             return "ok (connected by USB; the kiosk reports paper on its status)"
-    return f"no USB device {wanted[0]:04x}:{wanted[1]:04x} (unplugged or switched off)"
+    return f"no USB device {wanted[0]:04x}:{wanted[1]:04x}: not found, switched off or unplugged"
 
 
 def check_gpio(config: SiteConfig, env: Environment) -> Check:

@@ -10,11 +10,13 @@ class MotcuaError(Exception):
 class ConfigError(MotcuaError):
     """A site config that cannot be used; names the file, the key and the reason."""
 
-    def __init__(self, file: str, key: str, reason: str) -> None:
+    def __init__(self, file: str, key: str, reason: str, line: int | None = None) -> None:
         self.file = file
         self.key = key
         self.reason = reason
-        super().__init__(f"{file}: {key}: {reason}" if key else f"{file}: {reason}")
+        self.line = line
+        where = f"{file}, line {line}" if line else file
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
 
 
 class ProtocolError(MotcuaError):

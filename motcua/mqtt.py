@@ -6,6 +6,12 @@ are made inside ``on_connect`` so they come back after every reconnect. Each
 daemon announces itself on ``status/<role>/<device>`` (retained) with a Last
 Will that says offline.
 
+A daemon is never silent while the broker is away: a watcher thread of the link logs a
+warning within seconds naming the broker and why it cannot be reached (name unknown,
+connection refused, no answer, refused by the broker), repeated with a growing interval,
+and puts a ``LinkDown`` on the inbox even when the link never came up, so the kiosk's LED,
+the pad and the board show "no hub" (docs/reliability.md).
+
 A daemon whose latency matters (the caller) may instead poll the link on its owner thread
 (``Link(..., inbox=WakingQueue(), owner_polls=True)`` and ``poll()`` in its loop): paho's
 callbacks and writes then run on that thread, so a message reaches the daemon's code and
@@ -38,6 +44,60 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 15.0
 READ_AHEAD = 500          # packets read in one poll at most
+FIRST_WARNING_S = 3.0     # the broker away this long: say so (with the diagnosis, within 5 s)
+MAX_WARNING_S = 300.0     # then again after 6, 12, 24 … s, at least every 5 minutes
+WATCH_TICK_S = 0.25
+PROBE_TIMEOUT_S = 1.5
+
+
+class AbsenceWarnings:
+    """When to warn that the broker is away (pure: monotonic times in, decisions out)."""
+
+    def __init__(self, now: float) -> None:
+        self.reset(now)
+
+    def reset(self, now: float) -> None:
+        """The link is up (or starting): the next absence is counted from ``now``."""
+        self.since = now
+        self.interval = FIRST_WARNING_S
+        self.next_at = now + FIRST_WARNING_S
+        self.count = 0
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at
+
+    def warned(self, now: float) -> None:
+        self.count += 1
+        self.interval = min(self.interval * 2, MAX_WARNING_S)
+        self.next_at = now + self.interval
+
+
+def diagnose(host: str, port: int, *, tls: bool, refusal: str | None = None,
+             error: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """Why the broker at host:port cannot be used, in words a technician can act on."""
+    if refusal:
+        return f"the broker refused the connection: {refusal} (check broker.username and password_file)"
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot find the host {host!r} ({exc.strerror}): check broker.url and the network"
+    except OSError as exc:
+        return f"cannot look up {host!r}: {exc}"
+    family, kind, proto, _, address = addresses[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.settimeout(timeout)
+            probe.connect(address)
+    except ConnectionRefusedError:
+        return f"connection refused: nothing listens on {host}:{port} (is Mosquitto running there?)"
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {timeout:g} s (hub off, or another network?)"
+    except OSError as exc:
+        return f"cannot reach {host}:{port}: {exc.strerror or exc}"
+    if error:
+        return f"{host}:{port} answers but the connection failed: {error}"
+    what = "the TLS handshake or MQTT" if tls else "MQTT"
+    return f"{host}:{port} answers but {what} did not complete (wrong port{', ca_file' if tls else ''}?)"
 
 
 class WakingQueue(queue.Queue):
@@ -158,6 +218,12 @@ class Link:
         self.client.on_subscribe = self._on_subscribe
         self._subscribe_mid: int | None = None
         self._session_present = False
+        self._refusal: str | None = None          # the last CONNACK's refusal, for the warning
+        self._last_error: str | None = None       # the last failed connect (owner-polled links)
+        self._down_told = False                   # the inbox has heard LinkDown for this absence
+        self._stop_watch = threading.Event()
+        self._stopping = False                    # stop() called: a disconnect is ours
+        self._watcher: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -167,6 +233,33 @@ class Link:
                                   keepalive=self.broker.keepalive)
         if not self.owner_polls:
             self.client.loop_start()
+        self._watcher = threading.Thread(target=self._watch, name="motcua-link-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """Our own thread: warn while the broker is away; it logs and enqueues, nothing else."""
+        warnings = AbsenceWarnings(time.monotonic())
+        while not self._stop_watch.wait(WATCH_TICK_S):
+            now = time.monotonic()
+            if self.connected.is_set():
+                if warnings.count:
+                    log.warning("broker %s reachable again after %.0f s", self.broker.url,
+                                now - warnings.since)
+                warnings.reset(now)
+                continue
+            if not warnings.due(now):
+                continue
+            reason = diagnose(self.broker.host, self.broker.port, tls=self.broker.tls,
+                              refusal=self._refusal, error=self._last_error)
+            if self._stop_watch.is_set() or self.connected.is_set():
+                continue
+            away = time.monotonic() - warnings.since
+            warnings.warned(time.monotonic())
+            log.warning("no broker at %s for %.0f s: %s; still trying (next warning in %.0f s)",
+                        self.broker.url, away, reason, warnings.interval)
+            if not self._down_told:
+                self._down_told = True
+                self.inbox.put(LinkDown(reason=f"{self.broker.url}: {reason}"))
 
     def poll(self, timeout: float) -> None:
         """One turn of the network loop on the owner thread (``owner_polls`` links only).
@@ -219,6 +312,7 @@ class Link:
         try:
             self.client.reconnect()
         except (OSError, ssl.SSLError) as exc:
+            self._last_error = str(exc)
             if self._retry_delay == RECONNECT_MIN_S:
                 log.warning("broker %s not reachable: %s; retrying", self.broker.url, exc)
             self._retry_at = time.monotonic() + self._retry_delay
@@ -226,6 +320,8 @@ class Link:
 
     def stop(self) -> None:
         """Say offline on purpose (the Will is for crashes) and disconnect."""
+        self._stop_watch.set()
+        self._stopping = True
         try:
             if self.connected.is_set():
                 info = self.client.publish(self.status_topic, self._status_payload("offline"),
@@ -277,7 +373,9 @@ class Link:
                     properties: Any) -> None:
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.broker.url, reason)
+            self._refusal = str(reason)
             return
+        self._refusal = None
         self._retry_delay = RECONNECT_MIN_S
         # Small messages go out at once: with Nagle's algorithm an ack followed by a publish
         # waits for the broker's delayed ACK (about 40 ms each time); paho leaves Nagle on.
@@ -294,6 +392,7 @@ class Link:
             self._ready()
 
     def _ready(self) -> None:
+        self._down_told = False
         self.connected.set()
         self.inbox.put(LinkUp(session_present=self._session_present))
 
@@ -309,8 +408,11 @@ class Link:
                        properties: Any) -> None:
         was_up = self.connected.is_set()
         self.connected.clear()
-        if was_up:
+        if self._stopping:
+            log.info("disconnected from %s", self.broker.url)
+        elif was_up:
             log.warning("lost the broker %s: %s", self.broker.url, reason)
+            self._down_told = True
             self.inbox.put(LinkDown(reason=str(reason)))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:

@@ -330,6 +330,9 @@ class Board:
     counters: list[BoardCounter] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)       # service id -> count
     wait_estimate_s: dict[str, int] = field(default_factory=dict)  # service id -> seconds
+    # service id -> tickets a normal / a priority ticket taken now would find ahead of it
+    ahead_normal: dict[str, int] = field(default_factory=dict)
+    ahead_priority: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def decode(cls, payload: bytes) -> Board:
@@ -362,6 +365,10 @@ class Board:
             waiting=_count_map(f.get("waiting", dict, optional=True, default={}), "waiting"),
             wait_estimate_s=_count_map(
                 f.get("wait_estimate_s", dict, optional=True, default={}), "wait_estimate_s"),
+            ahead_normal=_count_map(
+                f.get("ahead_normal", dict, optional=True, default={}), "ahead_normal"),
+            ahead_priority=_count_map(
+                f.get("ahead_priority", dict, optional=True, default={}), "ahead_priority"),
         )
 
 

@@ -103,7 +103,8 @@ class FakePrinter:
     """A TCP printer on loopback that records what each connection sent.
 
     ``status_reply`` answers the ESC/POS real-time status requests (DLE EOT n)
-    the way a printer would; ``paper_out`` makes it answer "paper end".
+    the way a printer would; ``paper_out`` makes it answer "paper end", ``cover_open``
+    "offline, cover open".
     ``close_after`` closes the next connection after that many bytes.
     """
 
@@ -115,6 +116,7 @@ class FakePrinter:
         self.port = self.server.getsockname()[1]
         self.jobs: list[bytearray] = []
         self.paper_out = False
+        self.cover_open = False
         self.close_after: int | None = None
         self.received = threading.Condition()
         self._stopped = threading.Event()
@@ -160,6 +162,8 @@ class FakePrinter:
             for _ in range(chunk.count(bytes([0x10, 0x04, n]))):
                 if n == 4 and self.paper_out:
                     replies.append(bytes([0x7E]))   # paper end sensor: paper out
+                elif self.cover_open and n in (1, 2):
+                    replies.append(bytes([0x1A if n == 1 else 0x16]))   # offline; cause: cover open
                 elif n == 4:
                     replies.append(bytes([0x12]))   # paper present
                 else:

@@ -41,13 +41,13 @@ def parse_listen(text: str) -> tuple[str, int]:
 def parse(root: Table) -> WebSettings:
     present = root.has("web")
     table = root.table("web")
-    url = table.str("url", None)
+    url = table.get_str("url", None)
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise table.error("url", f"{url!r} is not http://HOST[:PORT], e.g. http://motcua-hub.local:8080")
         url = url.rstrip("/")
-    listen = table.str("listen", f"0.0.0.0:{DEFAULT_PORT}")
+    listen = table.get_str("listen", f"0.0.0.0:{DEFAULT_PORT}")
     try:
         parse_listen(listen)
     except ValueError as exc:
@@ -60,9 +60,9 @@ def parse(root: Table) -> WebSettings:
         url=url if present else None,
         listen=listen,
         reasons=reasons,
-        reason_levels=table.int("reason_levels", None, min=0, max=10),
-        thanks_s=table.float("thanks_s", 8.0, min=1, max=120),
-        conduct=table.str("conduct", "", nonempty=False),
+        reason_levels=table.get_int("reason_levels", None, min=0, max=10),
+        thanks_s=table.get_float("thanks_s", 8.0, min=1, max=120),
+        conduct=table.get_str("conduct", "", nonempty=False),
     )
     table.finish()
     return settings

@@ -54,8 +54,9 @@ def test_board_shows_calls_newest_first_with_masked_names_and_counts() -> None:
 
 def test_wait_estimate_from_recent_service_times() -> None:
     e = served_office()
-    # one finished ticket of "a" took 240 s; 3 waiting; 2 counters serve "a"
-    assert wait_estimates(e) == {"a": 360}
+    # one finished ticket of "a" took 240 s; 3 waiting; 2 counters serve "a"; "b" has nobody
+    # waiting (and borrows the office's 240 s until one of its own is finished)
+    assert wait_estimates(e) == {"a": 360, "b": 0}
     e.command("2", command("pause"), T0 + timedelta(minutes=10))
     assert wait_estimates(e)["a"] == 720, "a paused counter does not serve"
 

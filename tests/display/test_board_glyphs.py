@@ -7,11 +7,13 @@ from motcua.display.fonts import find_font, missing_glyphs
 from motcua.display.state import LABELS, WEEKDAYS
 
 from motcua.errors import MotcuaError
+from motcua.waits import wait_phrase
 
 
 def board_texts(office) -> str:
     texts = [office.site.name, office.site.unit, office.board.title or "", office.board.ticker,
-             *LABELS.values(), *WEEKDAYS, "0123456789:/,·→~()–—", "Nguyễn V. A. Trần T. B."]
+             *LABELS.values(), *WEEKDAYS, "0123456789:/,·→~()–—…", "Nguyễn V. A. Trần T. B.",
+             wait_phrase(0), wait_phrase(135)]
     texts += [s.name for s in office.services] + [c.name for c in office.counters]
     return "".join(texts)
 

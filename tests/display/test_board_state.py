@@ -5,6 +5,8 @@ from __future__ import annotations
 from board_samples import make_board
 from motcua.display.state import BLINK_S, LABELS, BoardKeeper
 
+from motcua.waits import minutes
+
 
 def keeper_with(office, clocks, board, *, retained=False) -> BoardKeeper:
     keeper = BoardKeeper(office)
@@ -90,7 +92,7 @@ def test_view_texts(office, clocks) -> None:
     assert [row.status for row in view.counters] == ["serving", "serving", "serving", "idle"]
     assert view.counters[2].person == "Nguyễn V. A."
     first = view.waiting[0]
-    assert (first.service_name, first.count, first.estimate) == ("Đất đai", 7, "~21 phút")
+    assert (first.service_name, first.count, first.estimate) == ("Đất đai", 7, "khoảng 21 phút")
     assert view.waiting[1].estimate == ""
     assert len(view.calls) == 3 and view.calls[0].service_name == "Lao động – Thương binh và Xã hội"
     assert view.ticker.startswith("Thực hiện 5 biết")
@@ -100,3 +102,34 @@ def test_recent_calls_are_cut_to_the_configured_count(office, clocks) -> None:
     calls = [("1", f"{1001 + i}", "dat-dai") for i in range(office.board.recent_calls + 4)]
     keeper = keeper_with(office, clocks, make_board(clocks.now, calls=calls))
     assert len(keeper.view(clocks.now, clocks.mono()).calls) == office.board.recent_calls
+
+
+def test_the_board_says_the_tickets_words_and_nothing_for_an_empty_queue(office, clocks) -> None:
+    """Issue 15: "0 ~1 phút" for an empty service, "~1 phút" where the ticket said "dưới 1 phút"."""
+    from dataclasses import replace
+
+    from motcua.kiosk.ticket import TicketView, layout
+
+    board = replace(make_board(clocks.now), waiting={"dat-dai": 0, "tu-phap": 1, "ldtbxh": 2},
+                    wait_estimate_s={"dat-dai": 0, "tu-phap": 40, "ldtbxh": 4000})
+    view = keeper_with(office, clocks, board).view(clocks.now, clocks.mono())
+    rows = {row.service_name: (row.count, row.estimate) for row in view.waiting}
+    assert rows["Đất đai"] == (0, "")
+    assert rows["Tư pháp – Hộ tịch"] == (1, "khoảng 1 phút")
+    assert rows["Lao động – Thương binh và Xã hội"] == (2, "khoảng 1 giờ 7 phút")
+    ticket = TicketView(office="UBND", unit="BP", service_name="Tư pháp – Hộ tịch", number="2002",
+                        priority=False, waiting_ahead=1, wait_estimate_min=minutes(40), name=None,
+                        issued_at=clocks.now, ticket_id="x", footer="", paper="80mm")
+    lines = {line.role: line.text for line in layout(ticket)}
+    assert lines["estimate"] == "Dự kiến chờ: khoảng 1 phút"
+
+
+def test_a_board_that_never_reached_the_hub_says_mat_ket_noi(office, clocks) -> None:
+    """Issue 15: with the hub away from the start the board waited "for data" forever."""
+    keeper = BoardKeeper(office)
+    assert keeper.view(clocks.now, clocks.mono()).notice == LABELS["no_data"]   # still connecting
+    keeper.link_down()                                  # the link's warning: the hub is away
+    view = keeper.view(clocks.now, clocks.mono())
+    assert view.offline and view.notice == "MẤT KẾT NỐI · chưa liên lạc được máy gọi số"
+    keeper.link_up()
+    assert keeper.view(clocks.now, clocks.mono()).notice == LABELS["no_data"]

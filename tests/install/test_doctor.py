@@ -158,3 +158,25 @@ def test_checklist_is_bilingual_and_sets_the_exit_status(tmp_path, capsys) -> No
     assert "[LỖI ] Máy chủ MQTT / Broker" in result.stdout
     assert "Phông chữ tiếng Việt / Vietnamese font" in result.stdout
     assert load_config(config).site.id == "liem-chung"
+
+
+def test_a_missing_config_file_points_at_the_example(tmp_path, healthy) -> None:
+    """Issue 15: doctor's advice for a missing config says where the example is."""
+    missing = tmp_path / "etc" / "site.toml"
+    checks = run_checks(str(missing), "kiosk", healthy)
+    assert len(checks) == 1 and not checks[0].ok
+    example = Path(__file__).resolve().parents[2] / "examples" / "liem-chung.toml"
+    assert f"install -D -m 644 {example} {missing}" in checks[0].hint
+    assert example.is_file()
+
+
+def test_doctor_says_what_the_kiosk_says_about_its_printer(tmp_path, fake_printer) -> None:
+    """Issue 15: the same words in doctor, the kiosk's log and its status topic."""
+    from motcua.kiosk.printer_words import printer_says
+
+    env = Environment(timeout=1.0, usb_devices=tmp_path / "usb")
+    fake_printer.cover_open = True
+    assert doctor.printer_state(fake_printer.spec, env) == printer_says("cover_open") == "cover open"
+    fake_printer.cover_open, fake_printer.paper_out = False, True
+    assert doctor.printer_state(fake_printer.spec, env) == printer_says("paper_out") == "out of paper"
+    assert doctor.printer_state("usb:0x04b8:0x0202", env).endswith(printer_says("offline"))

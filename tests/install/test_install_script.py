@@ -17,7 +17,7 @@ SCRIPT = REPO / "scripts" / "install"
 # Commands that change a system: in a dry run none of them may run.
 MUTATING = ["apt-get", "systemctl", "adduser", "addgroup", "deluser", "delgroup", "udevadm",
             "install", "rm", "cp", "mv", "chmod", "chown", "runuser", "useradd", "userdel",
-            "groupadd", "pip", "pip3"]
+            "groupadd", "pip", "pip3", "ln"]
 
 
 @pytest.fixture
@@ -73,6 +73,9 @@ def test_kiosk(tripwire, password: Path) -> None:
     assert creates_user == (not user_exists("motcua"))
     assert {f"adduser motcua {g}" for g in ("gpio", "lp", "dialout", "input")} <= set(done)
     assert f"install -m 0644 {EXAMPLE} /etc/motcua/site.toml" in done
+    # `motcua` on the PATH, and the example beside the docs for doctor's advice (issue 15)
+    assert "ln -sfn /opt/motcua/venv/bin/motcua /usr/local/bin/motcua" in done
+    assert f"install -m 0644 {REPO}/examples/liem-chung.toml /opt/motcua/share/doc/site.toml.example" in done
     assert ('set [broker] username = "kiosk-k1", password_file = "/etc/motcua/mqtt-password" '
             "in /etc/motcua/site.toml") in done
     assert f"install -m 0640 -o root -g motcua {password} /etc/motcua/mqtt-password" in done
@@ -127,6 +130,7 @@ def test_uninstall_keeps_data_unless_purged(tripwire) -> None:
     assert done[0] == "systemctl disable --now motcua-kiosk.service"
     assert "rm -f /etc/systemd/system/motcua-kiosk.service /etc/motcua/kiosk.env" in done
     assert "rm -rf /opt/motcua" in done and "deluser --system motcua" in done
+    assert "rm -f /usr/local/bin/motcua" in done
     assert not any("/var/lib/motcua" in a for a in done)
     purged = actions(dry_run(tripwire, "kiosk", "--uninstall", "--purge"))
     assert "rm -rf /etc/motcua /var/lib/motcua /var/cache/motcua /etc/mosquitto/motcua" in purged

@@ -103,6 +103,31 @@ def test_waiting_ahead_and_estimate_come_from_the_retained_board(start_kiosk, br
     listener.close()
 
 
+def test_a_priority_ticket_counts_only_who_is_really_ahead(start_kiosk, broker) -> None:
+    """Issue 15: one normal ticket waiting, a priority ticket is called first: "0" ahead,
+    and the estimate scaled to the tickets really ahead (none: "dưới 1 phút")."""
+    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    listener = Listener(broker.url, TOPICS.ticket)
+    kiosk = start_kiosk()
+    board = Board(seq=3, updated_at=day.isoformat(timespec="seconds"), day=str(kiosk.kiosk.day),
+                  waiting={"tu-phap": 1, "dat-dai": 3}, wait_estimate_s={"tu-phap": 300, "dat-dai": 900},
+                  ahead_normal={"tu-phap": 1, "dat-dai": 3}, ahead_priority={"tu-phap": 0, "dat-dai": 1})
+    listener.publish(TOPICS.board, encode(board), retain=True)
+    assert eventually(lambda: kiosk.kiosk.board is not None and kiosk.kiosk.board.seq == 3)
+    views = []
+    real_print = kiosk.kiosk.printer.print_ticket
+    kiosk.kiosk.printer.print_ticket = lambda view: (views.append(view), real_print(view))
+    kiosk.press(PRIORITY)
+    kiosk.press(TU_PHAP)
+    wait_tickets(listener, 1)
+    kiosk.press(PRIORITY)
+    kiosk.press(DAT_DAI)
+    wait_tickets(listener, 2)
+    assert [(v.priority, v.waiting_ahead, v.wait_estimate_min) for v in views] == [
+        (True, 0, 0), (True, 1, 5)]
+    listener.close()
+
+
 def test_closed_hours_print_nothing_and_say_so(start_kiosk, broker, printer) -> None:
     listener = Listener(broker.url, TOPICS.status("kiosk", "k1"))
     now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -201,4 +226,36 @@ def test_the_day_does_not_reset_on_an_unsynchronised_jump(start_kiosk, broker) -
     got = wait_tickets(listener, 3)
     assert {t.day for t in got} == {"2025-06-10"}
     assert [t.number for t in got] == ["1001", "2001", "1002"]
+    listener.close()
+
+
+def test_the_led_says_no_hub_while_the_broker_is_away(start_kiosk, broker, printer) -> None:
+    """Issue 15: the kiosk was silent with the hub away; tickets still print meanwhile."""
+    listener = Listener(broker.url, TOPICS.ticket)
+    kiosk = start_kiosk()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "ready")
+    broker.stop()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "no_hub", timeout=15)
+    kiosk.press(DAT_DAI)                                   # printed, waits in the outbox
+    assert eventually(lambda: printer.data().count(CUT) == 1)
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "no_hub")   # after "printing"
+    broker.start()
+    assert eventually(lambda: kiosk.kiosk.indicator.state == "ready", timeout=30)
+    wait_tickets(listener, 1)
+    listener.close()
+
+
+def test_a_printer_fault_says_why_in_the_log_and_on_the_status(start_kiosk, broker, printer,
+                                                                caplog) -> None:
+    """Issue 15: "cover open", not a state name, in the log and on status/kiosk/<id>."""
+    caplog.set_level(logging.INFO)
+    listener = Listener(broker.url, TOPICS.status("kiosk", "k1"))
+    printer.cover_open = True
+    kiosk = start_kiosk()
+    assert listener.wait_for(lambda lst: last_status(lst).health.get("printer_says") == "cover open")
+    assert last_status(listener).health["printer"] == "cover_open"
+    assert any(f"printer {printer.spec}: cover open" in r.getMessage() for r in caplog.records)
+    printer.cover_open = False
+    assert listener.wait_for(lambda lst: last_status(lst).health.get("printer_says") == "ready")
+    assert kiosk.kiosk.printer_state.state == "ok"
     listener.close()

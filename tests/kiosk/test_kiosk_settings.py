@@ -73,9 +73,9 @@ def test_disjoint_ranges_per_kiosk_are_fine() -> None:
 
 
 @pytest.mark.parametrize("range_a, range_b, key", [
-    ([1001, 1500], [1500, 1999], "kiosks[1].ranges.dat-dai"),
-    (None, [1500, 1999], "kiosks[1].ranges.dat-dai"),
-    ([1001, 1499], None, "kiosks[1].ranges"),
+    ([1001, 1500], [1500, 1999], 'kiosks "k2".ranges.dat-dai'),
+    (None, [1500, 1999], 'kiosks "k2".ranges.dat-dai'),
+    ([1001, 1499], None, 'kiosks "k2".ranges'),
 ])
 def test_overlapping_ranges_name_the_key(range_a, range_b, key) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -84,15 +84,15 @@ def test_overlapping_ranges_name_the_key(range_a, range_b, key) -> None:
 
 
 @pytest.mark.parametrize("change, key", [
-    ({"ranges": {"dat-dai": [900, 1200]}}, "kiosks[0].ranges.dat-dai"),
-    ({"ranges": {"dat-dai": [1200]}}, "kiosks[0].ranges.dat-dai"),
-    ({"ranges": {"nope": [1, 2]}}, "kiosks[0].ranges.nope"),
-    ({"hours": {"mon": ["07:00-06:00"]}}, "kiosks[0].hours.mon"),
-    ({"hours": {"mon-fri": ["07:00-11:00"], "fri": ["13:00-17:00"]}}, "kiosks[0].hours.fri"),
-    ({"hours": {"monday": ["07:00-11:00"]}}, "kiosks[0].hours.monday"),
-    ({"days_off": ["2-9-2025"]}, "kiosks[0].days_off"),
-    ({"hold_of_ms": 100}, "kiosks[0].hold_of_ms"),
-    ({"id": "k 1"}, "kiosks[0].id"),
+    ({"ranges": {"dat-dai": [900, 1200]}}, 'kiosks "k1".ranges.dat-dai'),
+    ({"ranges": {"dat-dai": [1200]}}, 'kiosks "k1".ranges.dat-dai'),
+    ({"ranges": {"nope": [1, 2]}}, 'kiosks "k1".ranges.nope'),
+    ({"hours": {"mon": ["07:00-06:00"]}}, 'kiosks "k1".hours.mon'),
+    ({"hours": {"mon-fri": ["07:00-11:00"], "fri": ["13:00-17:00"]}}, 'kiosks "k1".hours.fri'),
+    ({"hours": {"monday": ["07:00-11:00"]}}, 'kiosks "k1".hours.monday'),
+    ({"days_off": ["2-9-2025"]}, 'kiosks "k1".days_off'),
+    ({"hold_of_ms": 100}, 'kiosks "k1".hold_of_ms'),
+    ({"id": "k 1"}, 'kiosks "k 1".id'),
 ])
 def test_bad_values_name_file_and_key(change: dict, key: str) -> None:
     data = {**example_kiosk(), **change}
@@ -104,5 +104,5 @@ def test_bad_values_name_file_and_key(change: dict, key: str) -> None:
 def test_a_key_must_be_one_character() -> None:
     data = example_kiosk()
     data["buttons"][0]["key"] = "|"
-    with pytest.raises(ConfigError, match=r"buttons\[0\]\.key"):
+    with pytest.raises(ConfigError, match=r"buttons #1\.key"):
         parse(data)

@@ -84,12 +84,13 @@ def test_percentile_stays_within_the_values(values: list[float], pct: float) -> 
     assert percentile(ordered, 100) == ordered[-1]
 
 
-@given(st.lists(st.sampled_from(["served", "no_show", "expired", "waiting"]), max_size=40))
+@given(st.lists(st.sampled_from(["served", "no_show", "expired", "waiting", "serving"]), max_size=40))
 def test_outcomes_add_up(outcomes: list[str]) -> None:
     records = [rec(i, o, wait=3 if o in ("served", "no_show") else None,
                    service_min=1 if o == "served" else None) for i, o in enumerate(outcomes)]
     f = figures(records, target_wait_s=900, satisfied_levels=2)
     assert f.issued == len(outcomes)
-    assert f.served + f.no_shows + f.expired + f.waiting_now == f.issued
+    assert f.served + f.no_shows + f.expired + f.waiting_now + f.serving_now == f.issued
+    assert sum(f.outcomes()) == f.issued
     assert sum(g.issued for g in figures_by(records, "service", target_wait_s=900,
                                              satisfied_levels=2).values()) == f.issued

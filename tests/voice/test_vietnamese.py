@@ -95,12 +95,17 @@ def test_table_is_large_enough() -> None:
 
 @pytest.mark.parametrize(("label", "spoken"), [
     ("1012", "một nghìn không trăm mười hai"),
-    ("C007", "xê bảy"),
-    ("A015", "a mười lăm"),
-    ("B120", "bê một trăm hai mươi"),
+    ("C007", "xê không không bảy"),
+    ("A015", "a không một năm"),
+    ("B120", "bê một hai không"),
 ])
-def test_labels(label: str, spoken: str) -> None:
+def test_labels_are_read_as_printed(label: str, spoken: str) -> None:
     assert read_label(label) == spoken
+
+
+def test_labels_with_the_prefix_number_read_as_a_number() -> None:
+    assert read_label("C007", digit_by_digit=False) == "xê bảy"
+    assert read_label("A015", digit_by_digit=False) == "a mười lăm"
 
 
 def test_labels_digit_by_digit() -> None:

@@ -52,7 +52,7 @@ def test_sentences_with_and_without_a_name() -> None:
     assert spoken_sentence(VOICE, number="1012", counter_name="Quầy số 3", name="Nguyễn Văn An") \
         == "Mời công dân Nguyễn Văn An, số thứ tự một nghìn không trăm mười hai, đến quầy số ba"
     assert spoken_sentence(VOICE, number="C007", counter_name="Quầy số 3", name=None) \
-        == "Mời công dân có số thứ tự xê bảy đến quầy số ba"
+        == "Mời công dân có số thứ tự xê không không bảy đến quầy số ba"
     south = dataclasses.replace(VOICE, variant=SOUTH)
     assert spoken_sentence(south, number="1005", counter_name="Quầy 14", name=None) \
         == "Mời công dân có số thứ tự một ngàn không trăm lẻ năm đến quầy mười bốn"

@@ -63,9 +63,9 @@ volume = 0.1
     ('repeat = 9', "voice.repeat", "at most 5"),
     ('voice = "vi; rm"', "voice.voice", "does not match"),
     ('max_delay = 30', "voice.max_delay", "not a known key"),
-    ('quiet = [{ from = "25:00", to = "13:00", volume = 0.5 }]', "voice.quiet[0].from",
+    ('quiet = [{ from = "25:00", to = "13:00", volume = 0.5 }]', "voice.quiet #1.from",
      "not a time of day"),
-    ('quiet = [{ from = "11:00", to = "13:00" }]', "voice.quiet[0].volume", "is required"),
+    ('quiet = [{ from = "11:00", to = "13:00" }]', "voice.quiet #1.volume", "is required"),
 ])
 def test_bad_settings_name_the_key(text: str, key: str, reason: str) -> None:
     with pytest.raises(ConfigError) as error:

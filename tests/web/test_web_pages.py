@@ -101,7 +101,7 @@ def test_tablet_rates_the_ticket_its_counter_finished_once(office: WebOffice, ch
     assert "rating 3 (Thái độ phục vụ) of ticket 1001 at counter 1" in office.log("caller")
     day = office.day()
     report = motcua("report", "--config", str(office.config), "--db", str(office.db), "--from", day)
-    assert "Không hài lòng: 1" in report and "Đánh giá (1)" in report
+    assert "Đánh giá (1 lượt): Không hài lòng: 1" in report
     assert "Lý do chưa hài lòng: Thái độ phục vụ: 1" in report
 
     # A second tap, a replayed POST: refused with a clear message, nothing changes.
