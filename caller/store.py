@@ -65,6 +65,7 @@ class StoreError(MotcuaError):
 
 
 PAGE_CACHE_KIB = 1024
+PROBE_BYTES = 256 * 1024            # the room a probe asks for before the caller takes work again
 WAL_KEPT_BYTES = 4 * 1024 * 1024    # a WAL grown by a burst is cut back to this after a checkpoint
 
 
@@ -167,9 +168,25 @@ class EventStore:
             self._in_transaction = False
 
     def rollback(self) -> None:
+        """Undo the open transaction (SQLite may have undone it already, e.g. when full)."""
         if self._in_transaction:
-            self.db.execute("ROLLBACK")
             self._in_transaction = False
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+
+    def probe(self) -> None:
+        """Can the log be written again? A committed write of PROBE_BYTES, then its removal;
+        raises sqlite3.Error if not. Outside any batch (the owner calls it while refusing)."""
+        self.rollback()
+        self.db.execute("CREATE TABLE IF NOT EXISTS probe (k INTEGER PRIMARY KEY, v BLOB)")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT OR REPLACE INTO probe VALUES (1, zeroblob(?))", (PROBE_BYTES,))
+            self.db.execute("COMMIT")
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        self.db.execute("DELETE FROM probe")
 
     # -- reading ---------------------------------------------------------------------
     def replay(self) -> Iterator[Event]:

@@ -2,12 +2,14 @@
 
 One owner thread reads the inbox (presses, scans, broker events) and does
 everything in order: allocate (committed), print, mark printed + outbox (one
-transaction), hand the ticket to the link while it is up (motcua.mqtt.InOrder: else
+transaction), hand the ticket to the link while it is up (motcua.delivery.Confirmed: else
 it waits in the outbox for the next LinkUp, so tickets reach the caller in the order
 they were printed). paho keeps every QoS 1 publish it was handed and resends the
-unacknowledged ones, in order, after each reconnect; the outbox row is deleted on
-the broker's PUBACK. The durable outbox covers what paho's memory cannot: rows left
-by a previous run go at the first LinkUp.
+unacknowledged ones, in order, after each reconnect. The outbox row is deleted only when
+the caller confirms the ticket's id on ``received`` (the broker's PUBACK is not delivery:
+a fresh broker drops what no session waits for), and sent again while the caller's
+heartbeat says it is alive and it has not confirmed. Rows left by a previous run go at
+the first LinkUp.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,9 +28,10 @@ from datetime import date, datetime
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
+from motcua.delivery import CallerWatch, Confirmed
 from motcua.errors import ConfigError, ProtocolError
-from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, Ticket, Topics, encode, new_id
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.protocol import Board, Heartbeat, Received, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
 
 from .cccd import ScanError, name_from_scan
@@ -105,7 +109,8 @@ class Kiosk:
         self.board: Board | None = None
         self.dropped = 0
         self.printer_state = _Printer()
-        self.order = InOrder(link)              # outbox rows to paho, in order (mqtt.InOrder)
+        self.order = Confirmed(link)      # outbox rows to paho in order, kept until the caller confirms
+        self.watch = CallerWatch()
         self.outbox_size = 0
 
     # -- start and timers --------------------------------------------------------
@@ -113,7 +118,9 @@ class Kiosk:
         """Void what a previous run left mid-print; its outbox goes at the first LinkUp."""
         for number in self.store.void_interrupted():
             log.warning("ticket %s was allocated but never printed (interrupted): void", number)
-        self.outbox_size = len(self.store.outbox())
+        rows = self.store.outbox()
+        self.order.load((row.n, self.topics.ticket, row.payload) for row in rows)
+        self.outbox_size = len(rows)
         if self.outbox_size:
             log.info("%d printed tickets from before wait to be sent to the caller", self.outbox_size)
         self.tick()
@@ -130,6 +137,7 @@ class Kiosk:
                      "tickets are given" if is_open else "no tickets until opening time")
         if reading.monotonic >= self.printer_state.next_poll:
             self._set_printer(self.printer.status(), reading.monotonic)
+        self.order.resend_due(self.watch.accepting(time.monotonic()))
         self._show()
 
     def _observe_day(self, reading: ClockReading) -> date:
@@ -172,17 +180,15 @@ class Kiosk:
         elif isinstance(event, Scan):
             self._on_scan(event)
         elif isinstance(event, Published):
-            row = self.order.acknowledged(event.mid)
-            if row is not None:
-                self.store.delivered(row)
-                self.outbox_size -= 1
-                self._show()
+            self.order.published(event.mid)
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
-            self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
-            log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
+            self.watch.link_up(time.monotonic())
+            self.order.link_up()
+            log.info("broker connected; %d tickets wait for the caller's confirmation", self.outbox_size)
         elif isinstance(event, LinkDown):
+            self.watch.link_down()
             self.order.link_down()
             log.warning("broker lost: printed tickets wait in the outbox")
 
@@ -277,7 +283,31 @@ class Kiosk:
             name=request.name, issued_at=issued_at, ticket_id=ticket.id,
             footer=self.settings.footer, paper=self.settings.paper)
 
+    def _on_delivery(self, message: Inbound) -> None:
+        """The caller's heartbeat, or its confirmation of tickets: their outbox rows go."""
+        try:
+            if message.topic == self.topics.heartbeat:
+                self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
+                return
+            received = Received.decode(message.payload)
+        except ProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped a message on %s: %s", message.topic, exc)
+            return
+        for ticket_id, code in received.refused.items():
+            if self.order.row_of(ticket_id) is not None:
+                log.warning("the caller refused ticket %s: %s", ticket_id, code)
+        rows = self.order.confirm(received.ids)
+        for row in rows:
+            self.store.delivered(row)
+        if rows:
+            self.outbox_size -= len(rows)
+            self._show()
+
     def _on_message(self, message: Inbound) -> None:
+        if message.topic in (self.topics.heartbeat, self.topics.received):
+            self._on_delivery(message)
+            return
         if message.topic != self.topics.board:
             return
         try:
@@ -361,7 +391,8 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         opened.append(indicator)
         opened += start_inputs(settings, inbox, keyboard=keyboard, pin_factory=pin_factory)
         link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
-                    subscriptions=[(topics.board, 1)], report_publishes=True)
+                    subscriptions=[(topics.board, 1), (topics.heartbeat, 0), (topics.received, 1)],
+                    report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
                       clock=clock, after_commit=after_commit)
         kiosk.start()

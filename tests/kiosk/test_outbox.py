@@ -46,6 +46,7 @@ def test_outbox_across_a_broker_restart_and_a_kiosk_restart(start_kiosk, broker)
     kiosk = start_kiosk()
     press_and_print(kiosk, DAT_DAI, 1)
     assert caller.wait_for(1) == ["1001"]
+    assert eventually(lambda: kiosk.rows("SELECT count(*) FROM outbox") == [(0,)])   # confirmed
     broker.stop()
     press_and_print(kiosk, TU_PHAP, 2)                  # printed while the broker is down
     press_and_print(kiosk, DAT_DAI, 3)
