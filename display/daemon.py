@@ -215,7 +215,8 @@ def run_loop(app: BoardApp, inbox: queue.Queue, stop: threading.Event, pygame: A
 
 def _beat(systemd: Systemd, link: Link, app: BoardApp) -> None:
     systemd.watchdog()
-    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None)
+    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None,
+                    caller=app.keeper.caller_trouble(app.mono()) or "ok")
 
 
 def _warn_missing_glyphs(config: SiteConfig, fonts: FontBook) -> None:

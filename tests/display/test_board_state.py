@@ -105,7 +105,6 @@ def test_recent_calls_are_cut_to_the_configured_count(office, clocks) -> None:
 def test_a_caller_that_stops_beating_is_shown_as_not_answering(office, clocks) -> None:
     """A frozen caller keeps its retained board and status: only its heartbeat tells."""
     from motcua.delivery import STALE_S
-
     from motcua.protocol import Heartbeat
 
     keeper = keeper_with(office, clocks, make_board(clocks.now))
