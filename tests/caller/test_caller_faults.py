@@ -235,7 +235,9 @@ def test_a_full_disk_refuses_work_visibly_keeps_what_was_acked_and_recovers(
             assert latest(listener, TOPICS.heartbeat, Heartbeat).accepting or listener.wait_for(
                 lambda li: latest(li, TOPICS.heartbeat, Heartbeat).accepting)
             assert listener.wait_for(lambda li: {t.id for t in before + during} <= confirmed(li))
-            assert [Called.decode(p).number for p in listener.payloads(TOPICS.called)] == ["1001"]
+            # The call is announced after the fsync, the board just after the commit.
+            assert listener.wait_for(lambda li: [Called.decode(p).number for p in
+                                                 li.payloads(TOPICS.called)] == ["1001"])
     finally:
         listener.close()
     assert caplog.text.count("cannot be written (") == 1         # said once, not a loop
