@@ -59,7 +59,7 @@ from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
 from .speaker import SpeakerProcess
-from .store import EventStore, StoreError
+from .store import DamagedLog, EventStore, StoreError, set_aside, wal_damage
 from .voice import spoken_sentence
 
 log = logging.getLogger(__name__)
@@ -174,11 +174,11 @@ class Caller:
         self.inbox: queue.Queue = WakingQueue()
         queue_settings = config.caller.queue
         self.max_press_age_s = max_press_age_s or queue_settings.max_press_age_s
-        self.store = EventStore(db, sync_apart=True)
+        self.damage = ""                            # what was set aside at start, for the status
+        self.store, self.engine, replayed = self.open_log(db)
         self.syncer = Syncer(self.store, self.inbox.wake)
         self._generation = 0
         self._unsynced: list[tuple[int, Unsaved]] = []   # committed, not on disk yet
-        self.engine, replayed = self.load_engine()
         log.info("event log %s: %d events replayed, day %s, %d waiting", db, replayed,
                  self.engine.day, sum(self.engine.waiting.values()))
         # The hub's clock may jump like any Pi's: the queue's day follows the same rules as
@@ -206,6 +206,32 @@ class Caller:
         self._beat_due = 0.0
         self._beats = 0
         self._day_disagreement = ""
+
+    def open_log(self, db: Path) -> tuple[EventStore, Engine, int]:
+        """Open the event log and replay it. A damaged one is set aside with a clear message
+        rather than a traceback in a restart loop (docs/reliability.md says how to recover)."""
+        damage = wal_damage(db)
+        if damage:
+            aside = set_aside(db, copy=True)
+            self.damage = f"{damage}; a copy is kept as {aside.name}"
+            log.error("event log damaged: %s; going on with what it holds before the damage "
+                      "(docs/reliability.md, a damaged event log)", self.damage)
+        try:
+            self.store = EventStore(db, sync_apart=True)
+            engine, replayed = self.load_engine()
+            return self.store, engine, replayed
+        except (DamagedLog, sqlite3.DatabaseError) as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            if isinstance(getattr(self, "store", None), EventStore):
+                self.store.close()
+            aside = set_aside(db)
+            self.damage = f"event log {db} cannot be read ({exc}); set aside as {aside.name}"
+            log.error("%s: starting an empty event log (docs/reliability.md, a damaged event log)",
+                      self.damage)
+        self.store = EventStore(db, sync_apart=True)
+        engine, replayed = self.load_engine()
+        return self.store, engine, replayed
 
     def load_engine(self) -> tuple[Engine, int]:
         """An engine with the event log replayed: what the caller has saved, nothing more."""
@@ -544,6 +570,8 @@ class Caller:
         if now < self._health_due:
             return
         self._health_due = now + HEALTH_INTERVAL_S
+        if self.damage:
+            self.link.set_health(event_log_damaged=self.damage)
         self.link.set_health(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
                              held=len(self.engine.later), **self.counts)
 

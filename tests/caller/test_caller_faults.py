@@ -242,3 +242,81 @@ def test_a_full_disk_refuses_work_visibly_keeps_what_was_acked_and_recovers(
         listener.close()
     assert caplog.text.count("cannot be written (") == 1         # said once, not a loop
     assert "can be written again" in caplog.text
+
+
+def logged_events(site_config: Path, db: Path, count: int) -> list[str]:
+    """An event log with ``count`` tickets, as a caller killed mid-day leaves it (its WAL
+    not checkpointed): the files are copied while the log is still open."""
+    from motcua.caller.engine import Event
+    from motcua.caller.store import EventStore
+
+    work = db.parent / "live"
+    work.mkdir()
+    store = EventStore(work / db.name, sync_apart=True)
+    day = today(site_config).isoformat()
+    now = datetime.now().astimezone()
+    store.append(Event("day", f"day:{day}", now, day=day, carry=()))
+    store.commit()
+    ids = []
+    for i in range(count):
+        t = ticket(str(1001 + i), "dat-dai", day=day)
+        store.append(Event("ticket", t.id, now, ticket=t))
+        store.commit()                       # one commit (a few WAL frames) per ticket
+        ids.append(t.id)
+    store.sync()
+    for suffix in ("", "-wal"):
+        Path(f"{db}{suffix}").write_bytes(Path(f"{work / db.name}{suffix}").read_bytes())
+    store.close()
+    return ids
+
+
+def test_a_damaged_wal_frame_is_reported_and_the_log_kept_aside(site_config: Path, tmp_path: Path,
+                                                                caplog) -> None:
+    """Item 5: a flipped byte in a WAL frame makes SQLite drop every later frame without a
+    word. The caller says so, keeps a copy of the files, and goes on with what is whole."""
+    caplog.set_level(logging.INFO)
+    db = tmp_path / "caller.db"
+    ids = logged_events(site_config, db, 20)
+    wal = bytearray(Path(f"{db}-wal").read_bytes())
+    page_size = int.from_bytes(wal[8:12], "big")
+    frames = (len(wal) - 32) // (24 + page_size)
+    middle = 32 + (frames // 2) * (24 + page_size) + 24 + 100      # a byte of a page in the middle
+    wal[middle] ^= 0xFF
+    Path(f"{db}-wal").write_bytes(bytes(wal))
+    caller = Caller(load_config(site_config), db=db, audio="none")
+    try:
+        kept = set(caller.engine.tickets)
+        assert kept < set(ids)                                      # what SQLite could read
+        assert "damaged at frame" in caller.damage and "cannot be read" in caller.damage
+        assert "event log damaged" in caplog.text
+        copies = sorted(tmp_path.glob("caller.db.damaged-*"))
+        assert [p.name.endswith("-wal") for p in copies] == [False, True]
+        assert Path(f"{copies[1]}").read_bytes() == bytes(wal)      # the evidence, unchanged
+    finally:
+        caller.store.close()
+
+
+def test_a_zeroed_page_is_set_aside_with_a_clear_message(site_config: Path, tmp_path: Path,
+                                                         caplog) -> None:
+    """Item 5: pages of zeros in the event log were a traceback at every start (a restart
+    loop). The caller sets the file aside, says where, and starts an empty log."""
+    from motcua.caller.store import EventStore
+
+    caplog.set_level(logging.INFO)
+    db = tmp_path / "caller.db"
+    logged_events(site_config, db, 300)
+    EventStore(db).close()                     # checkpointed into the database file
+    data = bytearray(db.read_bytes())
+    page = 4096
+    assert len(data) > 16 * page
+    data[-4 * page:] = bytes(4 * page)         # the last pages: the day's newest events
+    db.write_bytes(bytes(data))
+    caller = Caller(load_config(site_config), db=db, audio="none")
+    try:
+        assert caller.engine.day is None and not caller.engine.tickets
+        assert "cannot be read" in caller.damage and "set aside as caller.db.damaged-" in caller.damage
+        assert "starting an empty event log" in caplog.text
+        assert "Traceback" not in caplog.text
+        assert len(list(tmp_path.glob("caller.db.damaged-*"))) == 1
+    finally:
+        caller.store.close()
