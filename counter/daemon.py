@@ -3,7 +3,7 @@ that turns wireless MQTT buttons into counter commands and ratings.
 
 One owner thread reads the inbox (presses, broker events) and does everything
 in order: a press becomes a message with a fresh id, committed to the outbox,
-then published (QoS 1); its row goes on the broker's PUBACK. The retained
+then published (QoS 1); its row goes when the caller confirms it (``received``). The retained
 ``counter/<id>/state`` drives the LED and, in keyboard mode, a line on stdout.
 """
 
@@ -264,7 +264,7 @@ class ButtonBridge:
         elif isinstance(event, LinkUp):
             self.watch.link_up(time.monotonic())
             self.outbox.link_up()
-            log.info("broker connected; %d button presses wait for its acknowledgement",
+            log.info("broker connected; %d button presses wait for the caller's confirmation",
                      self.outbox.pending)
         elif isinstance(event, LinkDown):
             self.outbox.link_down()

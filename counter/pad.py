@@ -29,7 +29,7 @@ LED_MODES: dict[str, tuple[float, float] | None] = {
     "off": None,
     "on": None,
     "slow_blink": (1.0, 1.0),      # paused
-    "fast_blink": (0.1, 0.1),      # presses not yet acknowledged by the broker
+    "fast_blink": (0.1, 0.1),      # presses the caller has not confirmed yet
 }
 ACK_FLASH_S = 0.3
 
@@ -102,7 +102,7 @@ class StateKeeper:
 
 
 def pad_led(status: str | None, *, pending: int, flash: bool) -> str:
-    """The pad LED: blinks fast while presses wait for the broker, flashes once on its ack,
+    """The pad LED: blinks fast while presses wait for the caller, flashes once on its confirmation,
     otherwise on while serving, slow blink while paused, off when idle or unknown."""
     if pending:
         return "fast_blink"

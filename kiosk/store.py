@@ -4,7 +4,7 @@ Every number is committed (WAL, synchronous=FULL) before a byte goes to the
 printer. A ticket row is ``allocated`` -> ``printed`` or ``void``; a row still
 ``allocated`` when the kiosk starts was interrupted mid-print, so it becomes
 void: never reused, never sent. A printed ticket enters the outbox in the same
-transaction that marks it printed, and leaves it only on the broker's PUBACK.
+transaction that marks it printed, and leaves it only when the caller confirms its id.
 No personal data is kept but the citizen's name inside an outbox payload, which
 is deleted once delivered.
 """
