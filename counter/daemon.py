@@ -116,11 +116,17 @@ class CounterPad:
         """The pad cannot see the caller: no link, or no heartbeat for a few seconds."""
         return self.watch.lost(self.clock())
 
+    def refusing(self) -> bool:
+        """The caller beats but takes no work (its event log cannot be written)."""
+        now = self.clock()
+        return self.watch.alive(now) and not self.watch.accepting(now)
+
     def _on_press(self, press: Press) -> None:
         if press.action.startswith("rate:"):
             self._on_rating(press)
             return
-        if self.lost() and self.outbox.pending - self._ratings_pending() >= KEPT_WHILE_LOST:
+        if ((self.lost() or self.refusing())
+                and self.outbox.pending - self._ratings_pending() >= KEPT_WHILE_LOST):
             self.refused += 1
             label = describe(press.action, ())
             log.warning("%s pressed while the caller cannot be reached: not sent (%d already waiting)",
@@ -202,7 +208,7 @@ class CounterPad:
                                   flash=now < self.flash_until))
         self.thanks_led.show("on" if self.ratings.thanking(now) else "off")
         line = state_line(self.counter.name, self.state.state, self.service_names,
-                          lost=self.watch.lost(now))
+                          lost=self.watch.lost(now), refusing=self.refusing())
         if line != self._line:
             self._line = line
             self._print(line)

@@ -113,6 +113,7 @@ def pad_led(status: str | None, *, pending: int, flash: bool) -> str:
 
 
 LOST = "mất kết nối với máy gọi số"
+REFUSING = "máy gọi số tạm ngừng nhận lệnh"      # alive, but its event log cannot be written
 # While the pad cannot see the caller, this many unconfirmed presses are kept (the first
 # ones); later presses are refused on the pad: on reconnect they would be a burst of calls.
 KEPT_WHILE_LOST = 1
@@ -131,12 +132,14 @@ def refused_line(label: str, code: str) -> str:
 
 
 def state_line(counter_name: str, state: CounterState | None, service_names: dict[str, str], *,
-               lost: bool = False) -> str:
+               lost: bool = False, refusing: bool = False) -> str:
     """One line for a small screen or the terminal, in Vietnamese. ``lost``: the caller is not
-    heard (no link, or no heartbeat): the last state is shown as old, never as current."""
-    if lost:
+    heard (no link, or no heartbeat); ``refusing``: it says it takes no work now. Either way
+    the last state is shown as old, never as current."""
+    if lost or refusing:
+        trouble = LOST if lost else REFUSING
         last = state_line(counter_name, state, service_names).removeprefix(f"{counter_name}: ")
-        return f"{counter_name}: {LOST} (lần cuối: {last})" if state else f"{counter_name}: {LOST}"
+        return f"{counter_name}: {trouble} (lần cuối: {last})" if state else f"{counter_name}: {trouble}"
     if state is None:
         return f"{counter_name}: chưa có trạng thái từ máy gọi số"
     waiting = f" · đang chờ: {state.waiting}"
