@@ -420,8 +420,8 @@ class Caller:
 
     def retry_storage(self) -> None:
         """While refusing, try the disk every PROBE_S; once it writes, take work again."""
-        if self.refusing is None or time.monotonic() < self._probe_due:
-            return
+        if self.refusing is None or time.monotonic() < self._probe_due or self._unsynced:
+            return          # (acks of earlier commits go on this connection, not the next one)
         self._probe_due = time.monotonic() + PROBE_S
         try:
             self.store.probe()
