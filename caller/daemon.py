@@ -59,7 +59,7 @@ from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
 from .speaker import SpeakerProcess
-from .store import DamagedLog, EventStore, StoreError, set_aside, wal_damage
+from .store import DamagedLog, EventStore, StoreError, quick_check, set_aside, wal_damage
 from .voice import spoken_sentence
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ COMMIT_MAX_DELAY_S = 0.01   # ...or once the oldest uncommitted one waited this 
 HEALTH_INTERVAL_S = 2.0
 CHECKPOINT_EVERY = 400      # commits between checkpoints: ~1,000 WAL pages, SQLite's default
 PROBE_S = 2.0               # while the event log refuses writes, try it again this often
+CHECK_MARK = ".check"       # next to the log: the last run met a damaged page, check it at start
 
 
 class Syncer:
@@ -213,6 +214,16 @@ class Caller:
     def open_log(self, db: Path) -> tuple[EventStore, Engine, int]:
         """Open the event log and replay it. A damaged one is set aside with a clear message
         rather than a traceback in a restart loop (docs/reliability.md says how to recover)."""
+        mark = Path(f"{db}{CHECK_MARK}")
+        if mark.exists():
+            # The last run met a damaged page mid-day: check the whole file now.
+            problem = quick_check(db)
+            mark.unlink()
+            if problem:
+                aside = set_aside(db)
+                self.damage = f"event log {db} is damaged ({problem}); set aside as {aside.name}"
+                log.error("%s: starting an empty event log (docs/reliability.md, a damaged "
+                          "event log)", self.damage)
         damage = wal_damage(db)
         if damage:
             aside = set_aside(db, copy=True)
@@ -256,7 +267,7 @@ class Caller:
         systemd = systemd or Systemd()
         self.roll_day()
         if self.engine.day:
-            self.erase_old_names(self.engine.day)
+            self.erase_names_safely(self.engine.day)
         self.announcer.start()
         self.syncer.start()
         self.link.start()
@@ -406,8 +417,19 @@ class Caller:
 
     # -- a full disk, an I/O error ---------------------------------------------------
     def storage_failed(self, exc: sqlite3.Error) -> None:
-        """The event log refused a write: undo what it does not hold, refuse new work."""
+        """The event log refused a write: undo what it does not hold, refuse new work.
+
+        A damaged file (not a full disk) is not waited out: the caller leaves a mark for its
+        next start, which checks the file and sets it aside, and ends (systemd restarts it;
+        the broker delivers again what was not acknowledged)."""
         self.store.rollback()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            try:
+                Path(f"{self.store.path}{CHECK_MARK}").write_text(f"{exc}\n", encoding="utf-8")
+            except OSError as mark_failed:
+                log.error("cannot leave the check mark for the next start: %s", mark_failed)
+            raise StoreError(f"event log {self.store.path} is damaged ({exc}): the next start "
+                             "checks it and sets it aside")
         self._unsaved = Unsaved()
         self.engine, _ = self.load_engine()
         if self.refusing is None:
@@ -494,10 +516,16 @@ class Caller:
             return
         log.info("service day %s begins: %d tickets carried over", day, len(outcome.carry))
         self.publish([outcome], everything=True)
+        self.erase_names_safely(day)
+
+    def erase_names_safely(self, today: str) -> None:
+        """Erase old names; a full disk only postpones it, a damaged file ends the caller."""
         try:
-            self.erase_old_names(day)
-        except sqlite3.Error as exc:
+            self.erase_old_names(today)
+        except sqlite3.OperationalError as exc:
             log.warning("names of old tickets not erased now: %s", exc)
+        except sqlite3.DatabaseError as exc:
+            self.storage_failed(exc)
 
     def agreed_day(self, reading: ClockReading) -> str | None:
         """A later day that tickets were printed for, if this hub's wall clock reads it too

@@ -303,6 +303,20 @@ def _wal_checksum(data: bytes, order: str, s0: int, s1: int) -> tuple[int, int]:
     return s0, s1
 
 
+def quick_check(path: Path) -> str | None:
+    """SQLite's quick_check of the whole file (seconds for a year's log): None if whole."""
+    try:
+        db = sqlite3.connect(path)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    problems = [row[0] for row in rows if row[0] != "ok"]
+    return "; ".join(problems[:3]) or None
+
+
 def set_aside(path: Path, *, copy: bool = False) -> Path:
     """Keep a damaged event log (and its -wal, -shm) next to it as ``<name>.damaged-<UTC time>``;
     ``copy`` leaves the files in place (SQLite still reads what is whole), else they move."""

@@ -320,3 +320,56 @@ def test_a_zeroed_page_is_set_aside_with_a_clear_message(site_config: Path, tmp_
         assert len(list(tmp_path.glob("caller.db.damaged-*"))) == 1
     finally:
         caller.store.close()
+
+
+@pytest.mark.parametrize("index, met", [("sqlite_autoindex_tickets_1", "at the first write"),
+                                          ("sqlite_autoindex_events_1", "by the start's name erasing")])
+def test_a_damaged_page_met_after_the_start_ends_the_caller_once_and_is_set_aside(
+        broker, site_config: Path, tmp_path: Path, caplog, index: str, met: str) -> None:
+    """Item 5: damage the replay does not read (an index) is met later. Waiting would not heal
+    it, and a traceback at every start would be a restart loop: the caller leaves a mark and
+    ends once; its next start checks the whole file, sets it aside and takes work again. A
+    ticket it had not acknowledged comes back."""
+    from motcua.caller.store import EventStore
+
+    caplog.set_level(logging.INFO)
+    db = tmp_path / "caller.db"
+    logged_events(site_config, db, 300)
+    EventStore(db).close()
+    with sqlite3.connect(db) as check:
+        root = check.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * 4096:root * 4096] = bytes(4096)
+    db.write_bytes(bytes(data))
+
+    caller = Caller(load_config(site_config), db=db, audio="none")
+    assert not caller.damage                         # the replay did not need that page
+    failed: list[Exception] = []
+
+    def serve() -> None:
+        try:
+            caller.serve(threading.Event())
+        except Exception as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    listener = Listener(broker.url, TOPICS.board, TOPICS.received)
+    fresh = ticket("1301", "dat-dai", day=today(site_config).isoformat())
+    try:
+        assert eventually(lambda: caller.link.connected.is_set() or not thread.is_alive())
+        if thread.is_alive():                        # met at the first write
+            listener.publish(TOPICS.ticket, encode(fresh))
+        thread.join(15)
+        assert not thread.is_alive() and "is damaged" in str(failed[0]), met
+        assert Path(f"{db}.check").exists()
+        with running(site_config, db) as again:
+            assert "set aside as caller.db.damaged-" in again.damage
+            assert not Path(f"{db}.check").exists()
+            if fresh.id not in again.engine.tickets:
+                listener.publish(TOPICS.ticket, encode(fresh))
+            assert listener.wait_for(lambda li: fresh.id in confirmed(li), timeout=20)
+            assert eventually(lambda: fresh.id in again.engine.tickets)
+    finally:
+        listener.close()
+    assert "starting an empty event log" in caplog.text
