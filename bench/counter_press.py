@@ -23,15 +23,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "counter")]
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from counter_rig import NEXT, TOPICS, Subscriber, counter_config, press, run_pad  # noqa: E402
+from counter_rig import NEXT, TOPICS, counter_config, press, run_pad  # noqa: E402
 from gpiozero import Device  # noqa: E402
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from rig import Mosquitto  # noqa: E402
+from rig import Mosquitto, Subscriber  # noqa: E402
 
 from motcua.config import load_config  # noqa: E402
 
 CMD = TOPICS.counter_cmd("1")
+
+
+def beat(subscriber: Subscriber, stop: threading.Event) -> None:
+    """The caller's heartbeat, as the subscriber stands in for the caller: without it the pad
+    would see no caller and keep only one unconfirmed press (docs/counter.md)."""
+    from datetime import datetime
+
+    from motcua.protocol import Heartbeat, encode
+
+    seq = 0
+    while not stop.wait(0.5 if seq else 0):
+        seq += 1
+        at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        subscriber.client.publish(TOPICS.heartbeat, encode(Heartbeat(at=at, seq=seq)), qos=0)
 
 
 def wait_count(subscriber: Subscriber, count: int, timeout: float = 30) -> None:
@@ -84,6 +98,8 @@ def main() -> int:
         try:
             config_path = counter_config(Path(tmp), broker.url)
             subscriber = Subscriber(broker.port, CMD, client_id="bench-sub")
+            beating = threading.Event()
+            threading.Thread(target=beat, args=(subscriber, beating), daemon=True).start()
             raw = raw_round_trip(broker.port, subscriber, options.presses)
             pad = run_pad(load_config(config_path), "1", factory)
             pad.connected()
@@ -113,14 +129,16 @@ def main() -> int:
                  "--config", str(config_path)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, cwd=ROOT)
             second = Subscriber(broker.port, TOPICS.counter_cmd("2"), client_id="bench-sub-2")
-            process.stdin.write(b"a" * 20)
-            process.stdin.flush()
-            wait_count(second, 20)
+            for n in range(1, 21):      # one at a time: this pad hears no heartbeat (docs/counter.md)
+                process.stdin.write(b"a")
+                process.stdin.flush()
+                wait_count(second, n)
             threading.Event().wait(0.5)
             print(f"{'motcua counter --keyboard RSS':<34} {memory_kb(process.pid) / 1024:.1f} MB")
             process.terminate()
             process.wait(10)
             second.close()
+            beating.set()
             subscriber.close()
         finally:
             Device.pin_factory.reset()

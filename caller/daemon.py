@@ -8,12 +8,19 @@ commit itself only writes the WAL; its fsync runs on the ``Syncer`` thread, and 
 (and calls) follow once it is done, so a press that arrives meanwhile is handled at once
 rather than held up behind the disk; nobody waits for the caller's acks but the broker.
 
-The board and the counters' states (retained views of the engine) go out just before the
-commit, so that the fsync is not on the way from a Next to the screen. They are views, not
-promises: if the caller dies before the commit, the broker redelivers the unacknowledged
-messages in order, replaying them on the log gives the same engine, and the restarted
-caller republishes every view. Calls are announced (``called``, speech) only after the
-fsync, so a call is never said for a press that could still be lost.
+The board and the counters' states (retained views of the engine) go out just after the
+commit, before its fsync, so that the fsync is not on the way from a Next to the screen,
+and a state the event log refused (a full disk) is never shown. Calls are announced
+(``called``, speech) and the senders told which ids are in the log (``received``, the
+end-to-end confirmation the kiosk and the pads wait for) only after the fsync.
+
+The caller beats (``heartbeat``) every second from this owner thread, so a caller that
+is frozen or busy stops beating and the boards and pads say so.
+
+When the event log cannot be written (disk full, I/O error) the caller does not crash:
+it rolls back, rebuilds the engine from what the log holds, says so in its heartbeat and
+status, and leaves new messages unacknowledged; it tries the disk again every few
+seconds and, once it can write, reconnects so that the broker delivers them again.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,26 +40,41 @@ from typing import Any
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
-from motcua.protocol import CounterCommand, Rating, Ticket, Topics, encode
-from motcua.service_day import ClockReading, DayKeeper
+from motcua.protocol import (
+    REFUSALS,
+    CounterCommand,
+    Heartbeat,
+    Rating,
+    Received,
+    Ticket,
+    Topics,
+    encode,
+)
+from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .retention import erase_names
 from .speaker import SpeakerProcess
-from .store import EventStore, StoreError
+from .store import DamagedLog, EventStore, StoreError, quick_check, set_aside, wal_damage
 from .voice import spoken_sentence
 
 log = logging.getLogger(__name__)
 
 DEVICE = "hub"
 BATCH = 500                 # messages committed together at most
-COMMIT_QUIET_S = 0.002      # commit once no message came for this long...
+# The board waits for the commit that holds its state (it never shows an unsaved one), and a
+# commit only writes the WAL (its fsync is the Syncer's): so commit as soon as what has
+# arrived is handled; a burst still makes batches, of what one poll read.
+COMMIT_QUIET_S = 0.0        # commit once no message came for this long...
 COMMIT_MAX_DELAY_S = 0.01   # ...or once the oldest uncommitted one waited this long
 HEALTH_INTERVAL_S = 2.0
 CHECKPOINT_EVERY = 400      # commits between checkpoints: ~1,000 WAL pages, SQLite's default
+PROBE_S = 2.0               # while the event log refuses writes, try it again this often
+CHECK_MARK = ".check"       # next to the log: the last run met a damaged page, check it at start
 
 
 class Syncer:
@@ -122,6 +144,22 @@ class Syncer:
                     log.warning("event log: checkpoint failed: %s", exc)
 
 
+@dataclass
+class Unsaved:
+    """Messages handled together: acked, confirmed and announced together once on disk."""
+
+    inbound: list[Inbound] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)          # message ids the log now holds
+    refused: dict[str, str] = field(default_factory=dict)  # id -> protocol.REFUSALS
+
+    def extend(self, other: Unsaved) -> None:
+        self.inbound += other.inbound
+        self.outcomes += other.outcomes
+        self.ids += other.ids
+        self.refused.update(other.refused)
+
+
 @dataclass(frozen=True)
 class VoiceHealth:
     """The announcer's state, sent from its thread to the owner thread."""
@@ -133,24 +171,18 @@ class Caller:
     """The caller's adapters around the engine; everything runs on the owner thread."""
 
     def __init__(self, config: SiteConfig, *, db: Path, audio: str,
-                 clock: Callable[[], ClockReading] = read_clock) -> None:
+                 clock: Callable[[], ClockReading] = read_clock,
+                 max_press_age_s: float | None = None) -> None:
         self.config = config
         self.topics = Topics(config.site.id)
         self.inbox: queue.Queue = WakingQueue()
         queue_settings = config.caller.queue
-        self.engine = Engine({c.id: c.services for c in config.counters},
-                             priority=queue_settings.priority,
-                             priority_every=queue_settings.priority_every,
-                             order=queue_settings.order,
-                             rating_window_s=config.caller.ratings.window_s)
-        self.store = EventStore(db, sync_apart=True)
+        self.max_press_age_s = max_press_age_s or queue_settings.max_press_age_s
+        self.damage = ""                            # what was set aside at start, for the status
+        self.store, self.engine, replayed = self.open_log(db)
         self.syncer = Syncer(self.store, self.inbox.wake)
         self._generation = 0
-        self._unsynced: list[tuple[int, list[Inbound], list[Outcome]]] = []   # committed, not on disk
-        replayed = 0
-        for event in self.store.replay():
-            self.engine.apply(event)
-            replayed += 1
+        self._unsynced: list[tuple[int, Unsaved]] = []   # committed, not on disk yet
         log.info("event log %s: %d events replayed, day %s, %d waiting", db, replayed,
                  self.engine.day, sum(self.engine.waiting.values()))
         # The hub's clock may jump like any Pi's: the queue's day follows the same rules as
@@ -167,18 +199,75 @@ class Caller:
                                         (self.topics.counter_rating_all, 1)],
                          persistent_session=True, manual_ack=True, owner_polls=True)
         self.seq = 0
-        self._unsaved: list[Inbound] = []           # handled, not yet committed nor acked
-        self._unsaved_outcomes: list[Outcome] = []
+        self._unsaved = Unsaved()                   # handled, not yet committed nor acked
         self._first_unsaved = self._last_inbound = 0.0
-        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0}
+        self._republish = False                     # every view, once the engine is saved
+        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
+                       "stale": 0, "deferred": 0}
         self._health_due = 0.0
+        self.refusing: str | None = None            # why the event log cannot be written now
+        self._probe_due = 0.0
+        self._beat_due = 0.0
+        self._beats = 0
+        self._day_disagreement = ""
+
+    def open_log(self, db: Path) -> tuple[EventStore, Engine, int]:
+        """Open the event log and replay it. A damaged one is set aside with a clear message
+        rather than a traceback in a restart loop (docs/reliability.md says how to recover)."""
+        mark = Path(f"{db}{CHECK_MARK}")
+        if mark.exists():
+            # The last run met a damaged page mid-day: check the whole file now.
+            problem = quick_check(db)
+            mark.unlink()
+            if problem:
+                aside = set_aside(db)
+                self.damage = f"event log {db} is damaged ({problem}); set aside as {aside.name}"
+                log.error("%s: starting an empty event log (docs/reliability.md, a damaged "
+                          "event log)", self.damage)
+        damage = wal_damage(db)
+        if damage:
+            aside = set_aside(db, copy=True)
+            self.damage = f"{damage}; a copy is kept as {aside.name}"
+            log.error("event log damaged: %s; going on with what it holds before the damage "
+                      "(docs/reliability.md, a damaged event log)", self.damage)
+        try:
+            self.store = EventStore(db, sync_apart=True)
+            engine, replayed = self.load_engine()
+            return self.store, engine, replayed
+        except (DamagedLog, sqlite3.DatabaseError) as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            if isinstance(getattr(self, "store", None), EventStore):
+                self.store.close()
+            aside = set_aside(db)
+            self.damage = f"event log {db} cannot be read ({exc}); set aside as {aside.name}"
+            log.error("%s: starting an empty event log (docs/reliability.md, a damaged event log)",
+                      self.damage)
+        self.store = EventStore(db, sync_apart=True)
+        engine, replayed = self.load_engine()
+        return self.store, engine, replayed
+
+    def load_engine(self) -> tuple[Engine, int]:
+        """An engine with the event log replayed: what the caller has saved, nothing more."""
+        queue_settings = self.config.caller.queue
+        engine = Engine({c.id: c.services for c in self.config.counters},
+                        priority=queue_settings.priority,
+                        priority_every=queue_settings.priority_every,
+                        order=queue_settings.order,
+                        rating_window_s=self.config.caller.ratings.window_s,
+                        max_press_age_s=self.max_press_age_s)
+        replayed = 0
+        for event in self.store.replay():
+            engine.apply(event)
+            replayed += 1
+        return engine, replayed
 
     # -- lifecycle -------------------------------------------------------------------
     def serve(self, stop: threading.Event, systemd: Systemd | None = None) -> None:
         systemd = systemd or Systemd()
         self.roll_day()
         if self.engine.day:
-            self.erase_old_names(self.engine.day)
+            self.erase_names_safely(self.engine.day)
         self.announcer.start()
         self.syncer.start()
         self.link.start()
@@ -201,6 +290,8 @@ class Caller:
                 self.synced(self.syncer.done)
                 self.syncer.raise_if_failed()
                 self.roll_day()
+                self.retry_storage()
+                self.beat()
                 self.report_health()
                 systemd.watchdog()
             self.save()
@@ -218,75 +309,171 @@ class Caller:
     # -- the owner loop's work -------------------------------------------------------
     def handle(self, batch: list) -> None:
         now = datetime.now().astimezone()
-        inbound: list[Inbound] = []
-        outcomes: list[Outcome] = []
-        republish = False
+        handled = Unsaved()
         for item in batch:
             if isinstance(item, Inbound):
-                inbound.append(item)
+                if self.refusing:
+                    # Not acknowledged: the broker delivers it again after the reconnect
+                    # that follows the event log's recovery; senders keep it meanwhile.
+                    self.counts["deferred"] += 1
+                    continue
+                handled.inbound.append(item)
                 event = self.to_event(item, now)
                 if event is None:
                     continue
-                if not self.store.append(event):
+                handled.ids.append(event.id)
+                try:
+                    fresh = self.store.append(event)
+                except sqlite3.Error as exc:
+                    self.storage_failed(exc)    # this batch is not acked either
+                    handled = Unsaved()
+                    continue
+                if not fresh:
                     self.counts["duplicates"] += 1
                     continue
                 self.counts["events"] += 1
                 outcome = self.engine.apply(event)
-                if outcome.duplicate:
-                    self.counts["duplicates"] += 1
-                elif not outcome.applied:
-                    self.counts["refused"] += 1
-                    log.info("%s %s refused: %s", event.kind, event.counter or "", outcome.reason)
-                elif event.rating is not None:
-                    log.info("rating %d (%s) of ticket %s at counter %s", event.rating.score,
-                             event.rating.reason or "-", outcome.tickets[0].number, event.counter)
-                outcomes.append(outcome)
+                self.note(event, outcome)
+                if outcome.code in REFUSALS:
+                    handled.refused[event.id] = outcome.code
+                handled.outcomes.append(outcome)
             elif isinstance(item, LinkUp):
                 log.info("broker connected (session kept: %s)", item.session_present)
-                republish = True
+                self._republish = True
             elif isinstance(item, LinkDown):
                 log.warning("broker lost: %s", item.reason)
             elif isinstance(item, VoiceHealth):
                 self.link.set_health(**item.health)
-        self.publish_views(outcomes, everything=republish)
-        if inbound:
+        if handled.inbound:
             self._last_inbound = time.monotonic()
-            if not self._unsaved:
+            if not self._unsaved.inbound:
                 self._first_unsaved = self._last_inbound
-            self._unsaved += inbound
-            self._unsaved_outcomes += outcomes
+            self._unsaved.extend(handled)
+        elif self._republish and not self._unsaved.inbound:
+            self._republish = False
+            self.publish_views([], everything=True)
+
+    def note(self, event: Event, outcome: Outcome) -> None:
+        """Count and log what an event did not do."""
+        if outcome.duplicate:
+            self.counts["duplicates"] += 1
+        elif outcome.code == "held":
+            log.warning("ticket %s held: %s; it is called once that day begins here",
+                        event.ticket.number if event.ticket else event.id, outcome.reason)
+        elif outcome.code in ("expired", "duplicate_number"):
+            self.counts["refused"] += 1
+            log.warning("ticket %s %s: %s", event.ticket.number if event.ticket else event.id,
+                        outcome.code.replace("_", " "), outcome.reason)
+        elif outcome.code == "stale":
+            self.counts["stale"] += 1
+            log.warning("counter %s: %s refused as stale (limit %g s)", event.counter,
+                        outcome.reason, self.max_press_age_s)
+        elif not outcome.applied:
+            self.counts["refused"] += 1
+            log.info("%s %s refused: %s", event.kind, event.counter or "", outcome.reason)
+        elif event.rating is not None:
+            log.info("rating %d (%s) of ticket %s at counter %s", event.rating.score,
+                     event.rating.reason or "-", outcome.tickets[0].number, event.counter)
 
     def commit_due(self) -> bool:
         now = time.monotonic()
-        return bool(self._unsaved) and (
+        return bool(self._unsaved.inbound) and (
             now - self._last_inbound >= COMMIT_QUIET_S
-            or now - self._first_unsaved >= COMMIT_MAX_DELAY_S or len(self._unsaved) >= BATCH)
+            or now - self._first_unsaved >= COMMIT_MAX_DELAY_S or len(self._unsaved.inbound) >= BATCH)
 
     def poll_timeout(self, tick: float) -> float:
-        if not self._unsaved:
+        tick = min(tick, max(0.0, self._beat_due - time.monotonic()))
+        if not self._unsaved.inbound:
             return tick
         due = min(self._last_inbound + COMMIT_QUIET_S, self._first_unsaved + COMMIT_MAX_DELAY_S)
         return max(0.0, due - time.monotonic())
 
     def save(self) -> None:
-        """Commit what was handled; the Syncer puts it on disk, then ``synced`` acks it."""
-        if not self._unsaved:
+        """Commit what was handled and show it; the Syncer puts it on disk, then ``synced``
+        acks it, confirms it to its senders and announces its calls."""
+        if not self._unsaved.inbound:
             return
-        outcomes, inbound = self._unsaved_outcomes, self._unsaved
-        self._unsaved, self._unsaved_outcomes = [], []
-        self.store.save_tickets(r for o in outcomes for r in o.tickets)
-        self.store.commit()
+        unsaved, self._unsaved = self._unsaved, Unsaved()
+        try:
+            self.store.save_tickets(r for o in unsaved.outcomes for r in o.tickets)
+            self.store.commit()
+        except sqlite3.Error as exc:
+            self.storage_failed(exc)
+            return
         self._generation += 1
-        self._unsynced.append((self._generation, inbound, outcomes))
+        self._unsynced.append((self._generation, unsaved))
         self.syncer.request(self._generation)
+        everything, self._republish = self._republish, False
+        self.publish_views(unsaved.outcomes, everything=everything)
 
     def synced(self, generation: int) -> None:
-        """Commits up to ``generation`` are on disk: acknowledge them, announce their calls."""
+        """Commits up to ``generation`` are on disk: acknowledge them, tell their senders,
+        announce their calls."""
         while self._unsynced and self._unsynced[0][0] <= generation:
-            _, inbound, outcomes = self._unsynced.pop(0)
-            for message in inbound:
+            _, done = self._unsynced.pop(0)
+            for message in done.inbound:
                 self.link.ack(message)
-            self.announce_calls(outcomes)
+            if done.ids:
+                self.link.publish(self.topics.received,
+                                  encode(Received(ids=done.ids, refused=done.refused)))
+            self.announce_calls(done.outcomes)
+
+    # -- a full disk, an I/O error ---------------------------------------------------
+    def storage_failed(self, exc: sqlite3.Error) -> None:
+        """The event log refused a write: undo what it does not hold, refuse new work.
+
+        A damaged file (not a full disk) is not waited out: the caller leaves a mark for its
+        next start, which checks the file and sets it aside, and ends (systemd restarts it;
+        the broker delivers again what was not acknowledged)."""
+        self.store.rollback()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            try:
+                Path(f"{self.store.path}{CHECK_MARK}").write_text(f"{exc}\n", encoding="utf-8")
+            except OSError as mark_failed:
+                log.error("cannot leave the check mark for the next start: %s", mark_failed)
+            raise StoreError(f"event log {self.store.path} is damaged ({exc}): the next start "
+                             "checks it and sets it aside")
+        self._unsaved = Unsaved()
+        self.engine, _ = self.load_engine()
+        if self.refusing is None:
+            log.error("event log %s cannot be written (%s): refusing new tickets and presses "
+                      "until it can; nothing acknowledged is lost", self.store.path, exc)
+        self.refusing = f"event log cannot be written: {exc}"
+        self._probe_due = time.monotonic() + PROBE_S
+        self.link.set_health(refusing=self.refusing)
+        self._beat_due = 0.0            # say it now
+
+    def retry_storage(self) -> None:
+        """While refusing, try the disk every PROBE_S; once it writes, take work again."""
+        if self.refusing is None or time.monotonic() < self._probe_due or self._unsynced:
+            return          # (acks of earlier commits go on this connection, not the next one)
+        self._probe_due = time.monotonic() + PROBE_S
+        try:
+            self.store.probe()
+        except sqlite3.Error:
+            return
+        log.info("event log %s can be written again: taking tickets and presses", self.store.path)
+        self.refusing = None
+        self.link.set_health(refusing=None)
+        self._beat_due = 0.0
+        self._republish = True
+        # The broker sends the messages it holds unacknowledged again only on a new connection.
+        try:
+            self.link.client.reconnect()
+        except OSError as exc:
+            log.warning("reconnect after the event log's recovery: %s", exc)
+
+    def beat(self) -> None:
+        """The heartbeat, from this owner thread: a frozen caller stops beating."""
+        now = time.monotonic()
+        if now < self._beat_due:
+            return
+        self._beat_due = now + HEARTBEAT_S
+        self._beats += 1
+        at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        self.link.publish(self.topics.heartbeat, encode(Heartbeat(
+            at=at, seq=self._beats, day=self.engine.day, accepting=self.refusing is None,
+            reason=self.refusing[:200] if self.refusing else None)), qos=0)
 
     def to_event(self, message: Inbound, now: datetime) -> Event | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""
@@ -308,19 +495,61 @@ class Caller:
             return None
 
     def roll_day(self) -> None:
-        """Start a new service day when the day keeper says so (days never go back)."""
-        day = self.days.observe(self.clock()).isoformat()
+        """Start a new service day when the day keeper says so (days never go back), or when
+        a kiosk printed for a later day and this hub's own clock reads that day too."""
+        reading = self.clock()
+        day = self.days.observe(reading).isoformat()
         if self.engine.day is not None and day <= self.engine.day:
+            day = self.agreed_day(reading)
+            if day is None:
+                return
+        if self.refusing:
             return
         self.save()                 # the old day's last presses first
+        if self.refusing:
+            return
         now = datetime.now().astimezone()
         outcome = self.engine.start_day(day, now)
-        self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
-        self.store.save_tickets(outcome.tickets)
-        self.store.commit()
+        try:
+            self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
+            self.store.save_tickets(outcome.tickets)
+            self.store.commit()
+        except sqlite3.Error as exc:
+            self.storage_failed(exc)
+            return
         log.info("service day %s begins: %d tickets carried over", day, len(outcome.carry))
         self.publish([outcome], everything=True)
-        self.erase_old_names(day)
+        self.erase_names_safely(day)
+
+    def erase_names_safely(self, today: str) -> None:
+        """Erase old names; a full disk only postpones it, a damaged file ends the caller."""
+        try:
+            self.erase_old_names(today)
+        except sqlite3.OperationalError as exc:
+            log.warning("names of old tickets not erased now: %s", exc)
+        except sqlite3.DatabaseError as exc:
+            self.storage_failed(exc)
+
+    def agreed_day(self, reading: ClockReading) -> str | None:
+        """A later day that tickets were printed for, if this hub's wall clock reads it too
+        (synchronised or not): two devices agree, so the old day's queue closes rather than
+        mixing with the new one. Without that agreement the tickets stay held."""
+        if not self.engine.later or self.engine.day is None:
+            return None
+        later = min(self.engine.tickets[t].day for t in self.engine.later)
+        own = service_day(reading.wall, self.config.site.tz, self.config.site.day_starts_at).isoformat()
+        if own >= later:
+            self._day_disagreement = ""
+            self.days.day = date.fromisoformat(later)
+            log.warning("service day %s begins: tickets were printed for it and this hub's clock "
+                        "(not synchronised) reads it too", later)
+            return later
+        disagreement = f"tickets printed for {later}, this hub's clock reads {own}"
+        if disagreement != self._day_disagreement:
+            self._day_disagreement = disagreement
+            log.error("%s: they are held, not called, until this hub's day begins "
+                      "(set the hub's clock; docs/reliability.md)", disagreement)
+        return None
 
     def erase_old_names(self, today: str) -> None:
         """Names older than [privacy] erase_names_after_days leave the database (counts stay)."""
@@ -375,8 +604,10 @@ class Caller:
         if now < self._health_due:
             return
         self._health_due = now + HEALTH_INTERVAL_S
+        if self.damage:
+            self.link.set_health(event_log_damaged=self.damage)
         self.link.set_health(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
-                             **self.counts)
+                             held=len(self.engine.later), **self.counts)
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:

@@ -15,7 +15,15 @@ Rules a clerk can rely on:
   calls it back (to any counter). Plain ``recall`` announces the current ticket again.
 - Transfer puts the current ticket in another service's queue at its place by issue time.
 - Pause closes the current ticket as done and takes the counter out of the rotation.
-- A duplicate ticket or command (same id) changes nothing.
+- A duplicate ticket or command (same id) changes nothing; neither does a second ticket
+  with a number of the day the queue already holds for that service (``duplicate_number``).
+- A command pressed longer than ``max_press_age_s`` before it reached the caller changes
+  nothing (``stale``): a press made while the pad could not reach the caller must not
+  become a burst of calls later. The age is the event's arrival time minus the press
+  time the command carries (on the caller's clock where the pad could tell).
+- A ticket printed for an earlier day is closed as expired on arrival (``expired``); one
+  printed for a later day is held, outside every queue, until that day starts: two service
+  days never share a queue.
 """
 
 from __future__ import annotations
@@ -129,6 +137,7 @@ class Outcome:
     applied: bool = True
     duplicate: bool = False
     reason: str = ""                                  # why it was refused
+    code: str = ""                # protocol.REFUSALS for a refusal the sender is told; "held"
     calls: list[Call] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)   # records that changed
     counters: set[str] = field(default_factory=set)             # counters whose state changed
@@ -136,8 +145,8 @@ class Outcome:
     carry: tuple[TicketRecord, ...] = ()              # "day": what the event log must keep
 
     @classmethod
-    def refused(cls, reason: str, *, duplicate: bool = False) -> Outcome:
-        return cls(applied=False, duplicate=duplicate, reason=reason)
+    def refused(cls, reason: str, *, duplicate: bool = False, code: str = "refused") -> Outcome:
+        return cls(applied=False, duplicate=duplicate, reason=reason, code="" if duplicate else code)
 
 
 class Engine:
@@ -145,7 +154,7 @@ class Engine:
 
     def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: str = "strict",
                  priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120,
-                 closed_kept: int = CLOSED_KEPT) -> None:
+                 closed_kept: int = CLOSED_KEPT, max_press_age_s: float | None = None) -> None:
         if priority not in ("strict", "every") or order not in ("oldest", "service"):
             raise ValueError(f"unknown queue policy {priority!r}/{order!r}")
         self.priority = priority
@@ -153,6 +162,7 @@ class Engine:
         self.order = order
         self.rating_window = timedelta(seconds=rating_window_s)
         self.closed_kept = closed_kept
+        self.max_press_age = timedelta(seconds=max_press_age_s) if max_press_age_s else None
         self.counter_services = {cid: tuple(services) for cid, services in counters.items()}
         self.services = tuple(dict.fromkeys(s for ss in self.counter_services.values() for s in ss))
         self._reset(None)
@@ -176,6 +186,8 @@ class Engine:
         self._seen_order: deque[str] = deque()
         self._closed_order: deque[str] = deque()     # closed tickets still in self.tickets
         self.forgotten: set[str] = set()             # closed tickets known only by id
+        self.numbers: dict[tuple[str, str, str], str] = {}   # (day, service, number) -> ticket id
+        self.later: set[str] = set()                 # tickets of a later day, held out of the queues
 
     # -- the one entry point -----------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
@@ -195,6 +207,12 @@ class Engine:
             return Outcome.refused("duplicate ticket", duplicate=True)
         if ticket.service not in self.waiting:
             return Outcome.refused(f"no counter serves {ticket.service!r}")
+        key = (ticket.day, ticket.service, ticket.number)
+        if key in self.numbers:
+            # A kiosk that lost its database, or two kiosks with one id: the citizen holding
+            # the first ticket with this number keeps it.
+            return Outcome.refused(f"number {ticket.number} of {ticket.service} on {ticket.day} "
+                                   "is already in the queue", code="duplicate_number")
         try:
             issued = datetime.fromisoformat(ticket.issued_at)
         except ValueError:
@@ -205,11 +223,17 @@ class Engine:
                               seq=ticket.seq, day=sys.intern(ticket.day), issued_at=issued,
                               kiosk=sys.intern(ticket.kiosk), priority=ticket.priority, name=ticket.name)
         self.tickets[record.id] = record
+        self.numbers[key] = record.id
         if self.day is not None and ticket.day < self.day:
             # Printed on a day that is over (e.g. resent after a night-long outage).
             record.status, record.expired_at = EXPIRED, at
             self._closed(record)
-            return Outcome(tickets=[record])
+            return Outcome(tickets=[record], code="expired",
+                           reason=f"printed for {ticket.day}, the queue is on {self.day}")
+        if self.day is not None and ticket.day > self.day:
+            self.later.add(record.id)
+            return Outcome(tickets=[record], code="held",
+                           reason=f"printed for {ticket.day}, the queue is still on {self.day}")
         self._enqueue(record)
         return Outcome(tickets=[record], counters=self._counters_of(record.service), board=True)
 
@@ -278,6 +302,10 @@ class Engine:
         if command.id in self._seen_commands:
             return Outcome.refused("duplicate command", duplicate=True)
         self._remember(command.id)
+        pressed = _press_time(command)
+        if self.max_press_age is not None and pressed is not None and at - pressed > self.max_press_age:
+            return Outcome.refused(f"{command.action} pressed {(at - pressed).total_seconds():.0f} s "
+                                   "before it arrived", code="stale")
         outcome = Outcome(counters={counter_id})
         action = command.action
         if action == "next":
@@ -463,7 +491,12 @@ class Engine:
         for record in kept:
             record.counter = None if record.status == SERVING else record.counter
             self.tickets[record.id] = record
-            self._enqueue(record)
+            self.numbers[(record.day, record.service, record.number)] = record.id
+            if record.day > day:
+                record.status = WAITING
+                self.later.add(record.id)
+            else:
+                self._enqueue(record)
         return Outcome(tickets=closed + kept, counters=set(self.counters), board=True,
                        carry=tuple(kept))
 
@@ -483,7 +516,15 @@ class Engine:
             "held": dict(self.held),
             "recent_calls": [vars(c).copy() for c in self.recent_calls],
             "durations": {s: list(d) for s, d in self.durations.items()},
+            "later": sorted(self.later),
         }
+
+
+def _press_time(command: CounterCommand) -> datetime | None:
+    try:
+        return command.press_time()
+    except (ValueError, OverflowError):
+        return None
 
 
 def _queue_of(record: TicketRecord) -> str:

@@ -16,6 +16,7 @@ class QueueSettings:
     priority_every: int      # with "every": at most one priority ticket in this many calls
     order: str = "oldest"    # "oldest" across a counter's services, or "service" order first
     trust_clock: bool = False  # the hub has a battery RTC: a later day at boot is taken at once
+    max_press_age_s: int = 15  # a command pressed longer ago than this is refused (stale)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def parse(root: Table) -> CallerSettings:
         priority_every=table.get_int("priority_every", 3, min=1, max=100),
         order=table.get_str("order", "oldest", choices=("oldest", "service")),
         trust_clock=table.get_bool("trust_clock", False),
+        max_press_age_s=table.get_int("max_press_age_s", 15, min=2, max=3600),
     )
     table.finish()
     table = root.table("ratings")

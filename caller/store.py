@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import struct
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -64,7 +66,12 @@ class StoreError(MotcuaError):
     """The event log cannot be opened or written."""
 
 
+class DamagedLog(StoreError):
+    """The event log's file is damaged (not a database, a malformed page)."""
+
+
 PAGE_CACHE_KIB = 1024
+PROBE_BYTES = 256 * 1024            # the room a probe asks for before the caller takes work again
 WAL_KEPT_BYTES = 4 * 1024 * 1024    # a WAL grown by a burst is cut back to this after a checkpoint
 
 
@@ -101,6 +108,10 @@ class EventStore:
                 self._checkpointer = open_durable(self.path, check_same_thread=False)
                 self._checkpointer.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
         except (sqlite3.Error, OSError) as exc:
+            if hasattr(self, "db"):
+                self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                raise DamagedLog(f"event log {self.path}: {exc}") from None
             raise StoreError(f"event log {self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -167,9 +178,25 @@ class EventStore:
             self._in_transaction = False
 
     def rollback(self) -> None:
+        """Undo the open transaction (SQLite may have undone it already, e.g. when full)."""
         if self._in_transaction:
-            self.db.execute("ROLLBACK")
             self._in_transaction = False
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+
+    def probe(self) -> None:
+        """Can the log be written again? A committed write of PROBE_BYTES, then its removal;
+        raises sqlite3.Error if not. Outside any batch (the owner calls it while refusing)."""
+        self.rollback()
+        self.db.execute("CREATE TABLE IF NOT EXISTS probe (k INTEGER PRIMARY KEY, v BLOB)")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT OR REPLACE INTO probe VALUES (1, zeroblob(?))", (PROBE_BYTES,))
+            self.db.execute("COMMIT")
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        self.db.execute("DELETE FROM probe")
 
     # -- reading ---------------------------------------------------------------------
     def replay(self) -> Iterator[Event]:
@@ -219,3 +246,88 @@ def _ticket_row(record: TicketRecord) -> tuple:
     values = record.as_dict()
     values["priority"] = int(record.priority)
     return tuple(values[column] for column in TICKET_COLUMNS)
+
+
+# -- damaged logs ------------------------------------------------------------------------
+WAL_MAGIC = (0x377F0682, 0x377F0683)    # little- and big-endian checksums
+
+
+def wal_damage(path: Path) -> str | None:
+    """What a damaged WAL file would silently lose, or None if it reads whole.
+
+    SQLite stops reading a WAL at the first frame whose checksum fails and ignores the rest
+    without a word; frames after it that carry the WAL's own salts were committed writes
+    (events the caller acknowledged), not leftovers of an earlier WAL."""
+    try:
+        data = Path(f"{path}-wal").read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(data) < 32:
+        return None
+    magic, _, page_size, _, salt1, salt2, c1, c2 = struct.unpack(">8I", data[:32])
+    if magic not in WAL_MAGIC or page_size < 512 or page_size & (page_size - 1):
+        return f"{path}-wal has no valid WAL header"
+    order = ">" if magic & 1 else "<"
+    s0, s1 = _wal_checksum(data[:24], order, 0, 0)
+    if (s0, s1) != (c1, c2):
+        return f"{path}-wal has a damaged header"
+    frame = 24 + page_size
+    offset, good, bad_at = 32, 0, None
+    ours_after = 0
+    while offset + frame <= len(data):
+        header = data[offset:offset + 24]
+        _, _, fs1, fs2, fc1, fc2 = struct.unpack(">6I", header)
+        if (fs1, fs2) == (salt1, salt2):
+            if bad_at is None:
+                s0, s1 = _wal_checksum(header[:8] + data[offset + 24:offset + frame], order, s0, s1)
+                if (s0, s1) == (fc1, fc2):
+                    good += 1
+                else:
+                    bad_at = good
+            else:
+                ours_after += 1
+        elif bad_at is None:
+            break                   # the end of this WAL: what follows is an earlier one's
+        offset += frame
+    if bad_at is None or ours_after == 0:
+        return None
+    return (f"{path}-wal is damaged at frame {bad_at + 1}: the {ours_after} frames after it "
+            "(committed events) cannot be read")
+
+
+def _wal_checksum(data: bytes, order: str, s0: int, s1: int) -> tuple[int, int]:
+    words = struct.unpack(f"{order}{len(data) // 4}I", data)
+    for i in range(0, len(words), 2):
+        s0 = (s0 + words[i] + s1) & 0xFFFFFFFF
+        s1 = (s1 + words[i + 1] + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def quick_check(path: Path) -> str | None:
+    """SQLite's quick_check of the whole file (seconds for a year's log): None if whole."""
+    try:
+        db = sqlite3.connect(path)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    problems = [row[0] for row in rows if row[0] != "ok"]
+    return "; ".join(problems[:3]) or None
+
+
+def set_aside(path: Path, *, copy: bool = False) -> Path:
+    """Keep a damaged event log (and its -wal, -shm) next to it as ``<name>.damaged-<UTC time>``;
+    ``copy`` leaves the files in place (SQLite still reads what is whole), else they move."""
+    stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S%z")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            target = Path(f"{aside}{suffix}")
+            if copy:
+                shutil.copy2(source, target)
+            else:
+                os.replace(source, target)
+    return aside

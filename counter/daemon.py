@@ -3,7 +3,7 @@ that turns wireless MQTT buttons into counter commands and ratings.
 
 One owner thread reads the inbox (presses, broker events) and does everything
 in order: a press becomes a message with a fresh id, committed to the outbox,
-then published (QoS 1); its row goes on the broker's PUBACK. The retained
+then published (QoS 1); its row goes when the caller confirms it (``received``). The retained
 ``counter/<id>/state`` drives the LED and, in keyboard mode, a line on stdout.
 """
 
@@ -17,17 +17,31 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from motcua.config import Counter, SiteConfig
 from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
+from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
-from motcua.protocol import CounterState, Topics, encode
+from motcua.protocol import CounterState, Heartbeat, Received, Topics, encode
 
 from .inputs import GpioButtons, Led, StdinKeys
 from .mqtt_buttons import ButtonMap
 from .outbox import Outbox
-from .pad import ACK_FLASH_S, Press, StateKeeper, describe, key_map, message_for, pad_led, state_line
+from .pad import (
+    ACK_FLASH_S,
+    KEPT_WHILE_LOST,
+    LOST,
+    Press,
+    StateKeeper,
+    describe,
+    key_map,
+    message_for,
+    pad_led,
+    refused_line,
+    state_line,
+)
 from .ratings import RatingButtons
 from .settings import CounterPadSettings
 
@@ -69,6 +83,9 @@ class CounterPad:
         self.flash_until = 0.0
         self.sent = 0
         self.dropped = 0
+        self.refused = 0
+        self.watch = CallerWatch()
+        self.labels: dict[str, str] = {}     # message id -> what was pressed, until confirmed
         self._line = ""
 
     def start(self) -> None:
@@ -81,33 +98,58 @@ class CounterPad:
         if isinstance(event, Press):
             self._on_press(event)
         elif isinstance(event, Published):
-            if self.outbox.published(event.mid):
-                self.sent += 1
-                self.flash_until = self.clock() + ACK_FLASH_S
+            self.outbox.published(event.mid)
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
+            self.watch.link_up(self.clock())
             self.outbox.link_up()
-            log.info("broker connected; %d presses wait for its acknowledgement", self.outbox.pending)
+            log.info("broker connected; %d presses wait for the caller's confirmation",
+                     self.outbox.pending)
         elif isinstance(event, LinkDown):
+            self.watch.link_down()
             self.outbox.link_down()
             log.warning("broker lost: presses wait in the outbox")
         self.tick()
+
+    def lost(self) -> bool:
+        """The pad cannot see the caller: no link, or no heartbeat for a few seconds."""
+        return self.watch.lost(self.clock())
+
+    def refusing(self) -> bool:
+        """The caller beats but takes no work (its event log cannot be written)."""
+        now = self.clock()
+        return self.watch.alive(now) and not self.watch.accepting(now)
 
     def _on_press(self, press: Press) -> None:
         if press.action.startswith("rate:"):
             self._on_rating(press)
             return
+        if ((self.lost() or self.refusing())
+                and self.outbox.pending - self._ratings_pending() >= KEPT_WHILE_LOST):
+            self.refused += 1
+            label = describe(press.action, ())
+            log.warning("%s pressed while the caller cannot be reached: not sent (%d already waiting)",
+                        label, self.outbox.pending)
+            self._print(f"✗ {label}: không gửi – {LOST}")
+            return
+        caller_at, after_ms = self.watch.anchor(self.clock())
         try:
             command = message_for(press.action, status=self.state.status,
-                                  transfer_to=self.settings.transfer_to)
+                                  transfer_to=self.settings.transfer_to,
+                                  pressed_at=datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                                  caller_at=caller_at, after_ms=after_ms)
         except ValueError as exc:
             log.warning("press %s ignored: %s", press.action, exc)
             return
         self.outbox.send(self.topics.counter_cmd(self.counter.id), encode(command))
         label = describe(command.action if command.action != "transfer" else press.action, ())
+        self.labels[command.id] = label
         log.info("%s pressed (%s)", label, press.source)
         self._print(f"→ {label}")
+
+    def _ratings_pending(self) -> int:
+        return sum(1 for r in self.outbox.order.rows.values() if r.topic.endswith("/rating"))
 
     def _on_rating(self, press: Press) -> None:
         rating = self.ratings.press(int(press.action.removeprefix("rate:")), press.at)
@@ -120,6 +162,16 @@ class CounterPad:
         self._print(f"→ {label}: cảm ơn quý công dân!")
 
     def _on_message(self, message: Inbound) -> None:
+        if message.topic == self.topics.heartbeat:
+            try:
+                self.watch.offer(Heartbeat.decode(message.payload), self.clock())
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped a heartbeat: %s", exc)
+            return
+        if message.topic == self.topics.received:
+            self._on_received(message)
+            return
         if message.topic != self.state_topic:
             return
         try:
@@ -130,13 +182,33 @@ class CounterPad:
             return
         self.state.offer(state, retained=message.retain)
 
+    def _on_received(self, message: Inbound) -> None:
+        try:
+            received = Received.decode(message.payload)
+        except ProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped a confirmation: %s", exc)
+            return
+        if self.outbox.confirmed(received.ids):
+            self.sent += 1
+            self.flash_until = self.clock() + ACK_FLASH_S
+        for msg_id in received.ids:
+            label = self.labels.pop(msg_id, None)
+            code = received.refused.get(msg_id)
+            if label is not None and code is not None:
+                self.refused += 1
+                log.warning("%s was refused by the caller: %s", label, code)
+                self._print(refused_line(label, code))
+
     # -- LEDs, the state line, health ---------------------------------------------
     def tick(self) -> None:
         now = self.clock()
+        self.outbox.resend_due(self.watch.accepting(now))
         self.pad_led.show(pad_led(self.state.status, pending=self.outbox.pending,
                                   flash=now < self.flash_until))
         self.thanks_led.show("on" if self.ratings.thanking(now) else "off")
-        line = state_line(self.counter.name, self.state.state, self.service_names)
+        line = state_line(self.counter.name, self.state.state, self.service_names,
+                          lost=self.watch.lost(now), refusing=self.refusing())
         if line != self._line:
             self._line = line
             self._print(line)
@@ -156,7 +228,8 @@ class CounterPad:
                 next_beat = self.clock() + 1.0
                 systemd.watchdog()
                 self.link.set_health(pending=self.outbox.pending, sent=self.sent,
-                                     dropped=self.dropped, state=self.state.status)
+                                     dropped=self.dropped, refused=self.refused,
+                                     state=self.state.status, caller_lost=self.lost())
 
 
 class ButtonBridge:
@@ -176,6 +249,7 @@ class ButtonBridge:
         self.outbox = outbox
         self.topics = Topics(config.site.id)
         self.states: dict[str, StateKeeper] = {}
+        self.watch = CallerWatch()
         self.sent = 0
         self.ignored = 0
 
@@ -183,18 +257,20 @@ class ButtonBridge:
     def subscriptions(config: SiteConfig) -> list[tuple[str, int]]:
         """The buttons' topics, and every counter's state (for the Pause/Resume toggle)."""
         buttons = ButtonMap.from_settings(config.counter_pad).topics()
-        return [(topic, 1) for topic in buttons] + [(f"{Topics(config.site.id).root}/counter/+/state", 1)]
+        topics = Topics(config.site.id)
+        return [(topic, 1) for topic in buttons] + [
+            (f"{topics.root}/counter/+/state", 1), (topics.heartbeat, 0), (topics.received, 1)]
 
     def handle(self, event: object) -> None:
         if isinstance(event, Inbound):
             self._on_message(event)     # raises only if the outbox fails: no ack, the broker redelivers
             self.link.ack(event)
         elif isinstance(event, Published):
-            if self.outbox.published(event.mid):
-                self.sent += 1
+            self.outbox.published(event.mid)
         elif isinstance(event, LinkUp):
+            self.watch.link_up(time.monotonic())
             self.outbox.link_up()
-            log.info("broker connected; %d button presses wait for its acknowledgement",
+            log.info("broker connected; %d button presses wait for the caller's confirmation",
                      self.outbox.pending)
         elif isinstance(event, LinkDown):
             self.outbox.link_down()
@@ -202,6 +278,16 @@ class ButtonBridge:
     def _on_message(self, message: Inbound) -> None:
         if self._is_state(message.topic):
             self._on_state(message)
+            return
+        if message.topic in (self.topics.heartbeat, self.topics.received):
+            try:
+                if message.topic == self.topics.heartbeat:
+                    self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
+                else:
+                    self.sent += self.outbox.confirmed(Received.decode(message.payload).ids)
+            except ProtocolError as exc:
+                self.ignored += 1
+                log.warning("dropped a message on %s: %s", message.topic, exc)
             return
         hit = self.map.match(message.topic, message.payload)
         if hit is None:
@@ -211,8 +297,10 @@ class ButtonBridge:
             return
         counter, action = hit
         keeper = self.states.get(counter)
+        caller_at, after_ms = self.watch.anchor(time.monotonic())
         command = message_for(action, status=keeper.status if keeper else None,
-                              transfer_to=self.transfer_to)
+                              transfer_to=self.transfer_to, caller_at=caller_at, after_ms=after_ms,
+                              pressed_at=datetime.now().astimezone().isoformat(timespec="milliseconds"))
         kind = "rating" if action.startswith("rate:") else "cmd"
         topic = (self.topics.counter_rating if kind == "rating" else self.topics.counter_cmd)(counter)
         self.outbox.send(topic, encode(command))
@@ -239,6 +327,7 @@ class ButtonBridge:
         while not stop.is_set():
             with contextlib.suppress(queue.Empty):
                 self.handle(inbox.get(timeout=1.0))
+            self.outbox.resend_due(self.watch.accepting(time.monotonic()))
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + 1.0
                 systemd.watchdog()
@@ -274,7 +363,8 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
     link: Link | None = None
     try:
         link = Link(config.broker, topics, role="counter", device=counter.id, inbox=inbox,
-                    subscriptions=[(topics.counter_state(counter.id), 1)], report_publishes=True)
+                    subscriptions=[(topics.counter_state(counter.id), 1), (topics.heartbeat, 0),
+                                   (topics.received, 1)], report_publishes=True)
         outbox = Outbox(config.site.state_dir / f"counter-{counter.id}.db", link)
         opened.append(outbox)
         if keyboard:

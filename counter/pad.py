@@ -29,7 +29,7 @@ LED_MODES: dict[str, tuple[float, float] | None] = {
     "off": None,
     "on": None,
     "slow_blink": (1.0, 1.0),      # paused
-    "fast_blink": (0.1, 0.1),      # presses not yet acknowledged by the broker
+    "fast_blink": (0.1, 0.1),      # presses the caller has not confirmed yet
 }
 ACK_FLASH_S = 0.3
 
@@ -65,18 +65,21 @@ def resolve(action: str, status: str | None) -> str:
     return "resume" if action == "pause" and status == "paused" else action
 
 
-def message_for(action: str, *, status: str | None = None,
-                transfer_to: str | None = None) -> CounterCommand | Rating:
-    """The message one press sends, with a fresh id (kept through every resend of it)."""
+def message_for(action: str, *, status: str | None = None, transfer_to: str | None = None,
+                pressed_at: str | None = None, caller_at: str | None = None,
+                after_ms: int | None = None) -> CounterCommand | Rating:
+    """The message one press sends, with a fresh id (kept through every resend of it) and
+    the press time (docs/protocol.md, Command), so that the caller can refuse a stale one."""
     kind, _, argument = action.partition(":")
     if kind == "rate":
         return Rating(id=new_id(), score=int(argument))
+    when = {"pressed_at": pressed_at, "caller_at": caller_at, "after_ms": after_ms}
     if kind == "transfer":
         target = argument or transfer_to
         if not target:
             raise ValueError("transfer needs a target service")
-        return CounterCommand(id=new_id(), action="transfer", target=target)
-    return CounterCommand(id=new_id(), action=resolve(kind, status))
+        return CounterCommand(id=new_id(), action="transfer", target=target, **when)
+    return CounterCommand(id=new_id(), action=resolve(kind, status), **when)
 
 
 class StateKeeper:
@@ -99,7 +102,7 @@ class StateKeeper:
 
 
 def pad_led(status: str | None, *, pending: int, flash: bool) -> str:
-    """The pad LED: blinks fast while presses wait for the broker, flashes once on its ack,
+    """The pad LED: blinks fast while presses wait for the caller, flashes once on its confirmation,
     otherwise on while serving, slow blink while paused, off when idle or unknown."""
     if pending:
         return "fast_blink"
@@ -109,8 +112,34 @@ def pad_led(status: str | None, *, pending: int, flash: bool) -> str:
     return steady
 
 
-def state_line(counter_name: str, state: CounterState | None, service_names: dict[str, str]) -> str:
-    """One line for a small screen or the terminal, in Vietnamese."""
+LOST = "mất kết nối với máy gọi số"
+REFUSING = "máy gọi số tạm ngừng nhận lệnh"      # alive, but its event log cannot be written
+# While the pad cannot see the caller, this many unconfirmed presses are kept (the first
+# ones); later presses are refused on the pad: on reconnect they would be a burst of calls.
+KEPT_WHILE_LOST = 1
+
+REFUSAL_TEXTS = {
+    "stale": "quá cũ, máy gọi số nhận được quá muộn",
+    "refused": "không thực hiện được",
+    "expired": "thuộc ngày đã qua",
+    "duplicate_number": "trùng số",
+}
+
+
+def refused_line(label: str, code: str) -> str:
+    """What the pad shows when the caller refused one of its presses."""
+    return f"✗ {label}: bị từ chối ({REFUSAL_TEXTS.get(code, code)})"
+
+
+def state_line(counter_name: str, state: CounterState | None, service_names: dict[str, str], *,
+               lost: bool = False, refusing: bool = False) -> str:
+    """One line for a small screen or the terminal, in Vietnamese. ``lost``: the caller is not
+    heard (no link, or no heartbeat); ``refusing``: it says it takes no work now. Either way
+    the last state is shown as old, never as current."""
+    if lost or refusing:
+        trouble = LOST if lost else REFUSING
+        last = state_line(counter_name, state, service_names).removeprefix(f"{counter_name}: ")
+        return f"{counter_name}: {trouble} (lần cuối: {last})" if state else f"{counter_name}: {trouble}"
     if state is None:
         return f"{counter_name}: chưa có trạng thái từ máy gọi số"
     waiting = f" · đang chờ: {state.waiting}"

@@ -25,7 +25,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, ProtocolError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
-from motcua.protocol import Board, Topics
+from motcua.protocol import Board, Heartbeat, Topics
 
 from .fonts import FontBook, missing_glyphs
 from .layout import Rect
@@ -72,8 +72,14 @@ class BoardApp:
                 log.warning("dropped a board message (%d so far): %s", self.dropped, exc)
                 return
             self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall())
+        elif isinstance(event, Inbound) and event.topic == self.topics.heartbeat:
+            try:
+                self.keeper.heartbeat(Heartbeat.decode(event.payload), self.mono())
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped a heartbeat (%d so far): %s", self.dropped, exc)
         elif isinstance(event, LinkUp):
-            self.keeper.link_up()
+            self.keeper.link_up(self.mono())
             log.info("broker connected: the retained board follows")
         elif isinstance(event, LinkDown):
             self.keeper.link_down()
@@ -136,7 +142,7 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     topics = Topics(config.site.id)
     inbox: queue.Queue = queue.Queue()
     link = Link(config.broker, topics, role="display", device=device, inbox=inbox,
-                subscriptions=[(topics.board, 1)])
+                subscriptions=[(topics.board, 1), (topics.heartbeat, 0)])
     # Before the link says online: a SIGTERM right after must find the handler in place.
     stop = None if options.snapshot else stop_on_signals()
     link.start()
@@ -210,7 +216,8 @@ def run_loop(app: BoardApp, inbox: queue.Queue, stop: threading.Event, pygame: A
 
 def _beat(systemd: Systemd, link: Link, app: BoardApp) -> None:
     systemd.watchdog()
-    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None)
+    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None,
+                    caller=app.keeper.caller_trouble(app.mono()) or "ok")
 
 
 def _warn_missing_glyphs(config: SiteConfig, fonts: FontBook) -> None:

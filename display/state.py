@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from motcua.config import SiteConfig
-from motcua.protocol import Board, BoardCall
+from motcua.delivery import CallerWatch
+from motcua.protocol import Board, BoardCall, Heartbeat
 from motcua.service_day import service_day
 from motcua.waits import minutes, wait_phrase
 
@@ -33,6 +34,8 @@ LABELS = {
     "no_data": "Đang chờ dữ liệu từ máy gọi số…",
     "offline": "MẤT KẾT NỐI",
     "no_hub": "chưa liên lạc được máy gọi số",
+    "caller_silent": "MÁY GỌI SỐ KHÔNG PHẢN HỒI",
+    "caller_refusing": "MÁY GỌI SỐ TẠM NGỪNG NHẬN SỐ MỚI",
     "last_update": "cập nhật lúc",
     "old_day": "Số liệu ngày",
 }
@@ -91,6 +94,7 @@ class BoardKeeper:
         self.highlight_start = 0.0
         self.highlight_until = 0.0
         self.stale = 0
+        self.watch = CallerWatch()       # the caller's heartbeat: a frozen caller sends none
 
     # -- events ------------------------------------------------------------------
     def offer(self, board: Board, *, retained: bool, mono: float, wall: datetime) -> bool:
@@ -109,13 +113,28 @@ class BoardKeeper:
         self.updated_wall = wall
         return True
 
-    def link_up(self) -> None:
+    def link_up(self, mono: float) -> None:
         self.connected = True
         self.lost = False
+        self.watch.link_up(mono)
 
     def link_down(self) -> None:
         self.connected = False
         self.lost = True
+        self.watch.link_down()
+
+    def heartbeat(self, beat: Heartbeat, mono: float) -> None:
+        self.watch.offer(beat, mono)
+
+    def caller_trouble(self, mono: float) -> str:
+        """"" while the caller beats and takes work; else what the board says about it."""
+        if not self.connected:
+            return ""                    # the offline mark says more
+        if self.watch.lost(mono):
+            return LABELS["caller_silent"]
+        if self.watch.alive(mono) and not self.watch.accepting(mono):
+            return LABELS["caller_refusing"]
+        return ""
 
     # -- the picture ---------------------------------------------------------------
     def highlight_on(self, mono: float) -> bool:
@@ -152,19 +171,23 @@ class BoardKeeper:
             date=f"{WEEKDAYS[local.weekday()]}, {local:%d/%m/%Y}",
             time=f"{local:%H:%M:%S}",
             counters=counters, calls=calls, waiting=waiting, highlight=highlight,
-            notice=self.notice(wall), offline=not self.connected,
+            notice=self.notice(wall, mono), offline=not self.connected or bool(self.caller_trouble(mono)),
             ticker=config.board.ticker,
         )
 
-    def notice(self, wall: datetime) -> str:
-        """One line about the data: offline since when, none yet, or of another day."""
+    def notice(self, wall: datetime, mono: float | None = None) -> str:
+        """One line about the data: offline since when, a caller that does not answer (no
+        heartbeat for a few seconds) or refuses work, none yet, or of another day."""
         tz = self.config.site.tz
+        trouble = self.caller_trouble(mono) if mono is not None else ""
         if self.board is None:
-            return f"{LABELS['offline']} · {LABELS['no_hub']}" if self.lost else LABELS["no_data"]
-        if not self.connected:
+            if self.lost:
+                return f"{LABELS['offline']} · {LABELS['no_hub']}"
+            return trouble or LABELS["no_data"]
+        if not self.connected or trouble:
             stamp = self.updated_wall.astimezone(tz) if self.updated_wall else None
             when = f"{stamp:%H:%M:%S %d/%m/%Y}" if stamp else "?"
-            return f"{LABELS['offline']} · {LABELS['last_update']} {when}"
+            return f"{trouble or LABELS['offline']} · {LABELS['last_update']} {when}"
         if self.board.day != service_day(wall, tz, self.config.site.day_starts_at).isoformat():
             try:
                 shown = datetime.strptime(self.board.day, "%Y-%m-%d").strftime("%d/%m/%Y")

@@ -3,11 +3,13 @@
 One owner thread reads the inbox (presses, scans, broker events) and does everything in
 order: allocate (committed), record the intent to print (committed), print, mark printed
 + outbox (one transaction), hand the ticket to the link while it is up
-(motcua.mqtt.InOrder: else it waits in the outbox for the next LinkUp, so tickets reach
-the caller in the order they were printed). paho keeps every QoS 1 publish it was handed
-and resends the unacknowledged ones, in order, after each reconnect; the outbox row is
-deleted on the broker's PUBACK. The durable outbox covers what paho's memory cannot:
-rows left by a previous run go at the first LinkUp.
+(motcua.delivery.Confirmed: else it waits in the outbox for the next LinkUp, so tickets
+reach the caller in the order they were printed). paho keeps every QoS 1 publish it was
+handed and resends the unacknowledged ones, in order, after each reconnect. The outbox row
+is deleted only when the caller confirms the ticket's id on ``received`` (the broker's
+PUBACK is not delivery: a fresh broker drops what no session waits for), and sent again
+while the caller's heartbeat says it is alive and it has not confirmed. Rows left by a
+previous run go at the first LinkUp.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -27,9 +30,10 @@ from motcua.web.settings import ticket_url
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
+from motcua.delivery import CallerWatch, Confirmed
 from motcua.errors import ConfigError, ProtocolError
-from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, Issued, Status, Ticket, Topics, encode, new_id
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.protocol import Board, Heartbeat, Issued, Received, Status, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
 from motcua.waits import ahead_of_new_ticket, estimate_for, minutes
 
@@ -114,13 +118,14 @@ class Kiosk:
         self.board: Board | None = None
         self.dropped = 0
         self.printer_state = _Printer()
-        self.order = InOrder(link)              # outbox rows to paho, in order (mqtt.InOrder)
+        self.order = Confirmed(link)      # outbox rows to paho in order, kept until the caller confirms
+        self.watch = CallerWatch()
         self.outbox_size = 0
         # While the database refuses writes: why, and what waits to be written when it works again.
         self.storage_fault: str | None = None
         self.unrecorded: list[tuple[str, str, bytes]] = []   # (id, number, payload) printed, not saved
         self.unvoided: list[tuple[str, str]] = []             # (id, reason) failed before any byte
-        self.undelivered: list[int] = []                      # outbox rows the broker acknowledged
+        self.undelivered: list[int] = []                      # outbox rows the caller confirmed
         # A new database (lost, emptied, damaged, or a first start) issues nothing until the
         # kiosk's retained record of the day's numbers is read back, or known to be absent.
         self.learning = store.new
@@ -131,15 +136,18 @@ class Kiosk:
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
-        """Settle what a previous run left mid-print; its outbox goes at the first LinkUp."""
+        """Load the outbox a previous run left (it goes at the first LinkUp), then settle what
+        that run left mid-print."""
         if self.learning:
             log.warning("the ticket database is new: no ticket until the broker's record of the numbers "
                         "this kiosk issued today is read (or known to be absent)")
+        rows = self.store.outbox()
+        self.order.load((row.n, self.topics.ticket, row.payload) for row in rows)
+        self.outbox_size = len(rows)
         try:
             self._settle()
         except StorageError as exc:
             self._storage_failed(exc)
-        self.outbox_size = len(self.store.outbox())
         if self.outbox_size:
             log.info("%d printed tickets from before wait to be sent to the caller", self.outbox_size)
         self.tick()
@@ -150,7 +158,10 @@ class Kiosk:
         for number in self.store.void_interrupted():
             log.warning("ticket %s was allocated but its printing never began (interrupted): void", number)
         for intent in self.store.intents():
-            self.store.mark_printed(intent.ticket_id, _in_doubt(intent.payload))
+            payload = _in_doubt(intent.payload)
+            row = self.store.mark_printed(intent.ticket_id, payload)
+            self.outbox_size += 1
+            self.order.offer(row.n, self.topics.ticket, payload)
             log.warning("ticket %s may have been printed (the kiosk stopped while printing it): sent "
                         "to the caller marked in doubt", intent.number)
 
@@ -175,6 +186,7 @@ class Kiosk:
                      "tickets are given" if is_open else "no tickets until opening time")
         if reading.monotonic >= self.printer_state.next_poll:
             self._set_printer(self.printer.status(), reading.monotonic)
+        self.order.resend_due(self.watch.accepting(time.monotonic()))
         self._show()
 
     def _observe_day(self, reading: ClockReading) -> date:
@@ -261,19 +273,12 @@ class Kiosk:
             if event.mid == self.marker:
                 self._no_record()
                 return
-            row = self.order.acknowledged(event.mid)
-            if row is not None:
-                try:
-                    self.store.delivered(row)
-                except StorageError as exc:     # deleted later; a restart meanwhile resends it (dedup by id)
-                    self.undelivered.append(row)
-                    self._storage_failed(exc)
-                self.outbox_size -= 1
-                self._show()
+            self.order.published(event.mid)
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
             self.hub_away = False
+            self.watch.link_up(time.monotonic())
             self._show()
             self._publish_issued()
             if self.learning:
@@ -285,9 +290,10 @@ class Kiosk:
                                 health=self.link.health)
                 self.marker = self.link.publish(self.link.status_topic, encode(status), qos=1,
                                                 retain=True).mid
-            self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
-            log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
+            self.order.link_up()
+            log.info("broker connected; %d tickets wait for the caller's confirmation", self.outbox_size)
         elif isinstance(event, LinkDown):
+            self.watch.link_down()
             self.order.link_down()
             self.hub_away = True
             self._show()
@@ -485,7 +491,35 @@ class Kiosk:
             footer=self.settings.footer, paper=self.settings.paper,
             link=ticket_url(self.config.web.url, ticket.id))
 
+    def _on_delivery(self, message: Inbound) -> None:
+        """The caller's heartbeat, or its confirmation of tickets: their outbox rows go."""
+        try:
+            if message.topic == self.topics.heartbeat:
+                self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
+                return
+            received = Received.decode(message.payload)
+        except ProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped a message on %s: %s", message.topic, exc)
+            return
+        for ticket_id, code in received.refused.items():
+            if self.order.row_of(ticket_id) is not None:
+                log.warning("the caller refused ticket %s: %s", ticket_id, code)
+        rows = self.order.confirm(received.ids)
+        for row in rows:
+            try:
+                self.store.delivered(row)
+            except StorageError as exc:     # deleted later; a restart meanwhile resends it (dedup by id)
+                self.undelivered.append(row)
+                self._storage_failed(exc)
+        if rows:
+            self.outbox_size -= len(rows)
+            self._show()
+
     def _on_message(self, message: Inbound) -> None:
+        if message.topic in (self.topics.heartbeat, self.topics.received):
+            self._on_delivery(message)
+            return
         if message.topic == self.issued_topic:
             try:
                 record = Issued.decode(message.payload)
@@ -591,7 +625,8 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         opened.append(indicator)
         opened += start_inputs(settings, inbox, keyboard=keyboard, pin_factory=pin_factory)
         link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
-                    subscriptions=[(topics.board, 1), (topics.kiosk_issued(settings.id), 1)],
+                    subscriptions=[(topics.board, 1), (topics.kiosk_issued(settings.id), 1),
+                                   (topics.heartbeat, 0), (topics.received, 1)],
                     report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
                       clock=clock, hold=hold)

@@ -7,8 +7,8 @@ byte is written, the intent to print (the ticket's payload) is committed in
 or void. So at start a row still ``allocated`` without an intent never reached the
 printer (void: never reused, never sent), and one with an intent may have: it is in
 doubt, and goes to the caller marked so (never voided). A printed ticket enters the
-outbox in the same transaction that marks it printed, and leaves it only on the
-broker's PUBACK. No personal data is kept but the citizen's name inside an outbox or
+outbox in the same transaction that marks it printed, and leaves it only when the
+caller confirms its id. No personal data is kept but the citizen's name inside an outbox or
 intent payload, which is deleted once delivered.
 
 A write that fails (disk full, I/O error) raises StorageError and leaves nothing half

@@ -58,25 +58,26 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
         username="caller",
         read=(f"{topics.root}/#",),
         write=(topics.board, f"{topics.root}/counter/+/state", topics.called,
-               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+"),
+               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+",
+               topics.heartbeat, topics.received),
     )]
     for kiosk in config.kiosks:
         result.append(Account(
             username=f"kiosk-{kiosk.id}",
-            read=(topics.board, topics.kiosk_issued(kiosk.id)),
+            read=(topics.board, topics.heartbeat, topics.received, topics.kiosk_issued(kiosk.id)),
             write=(topics.ticket, topics.status("kiosk", kiosk.id), topics.kiosk_issued(kiosk.id)),
         ))
     for counter in config.counters:
         result.append(Account(
             username=f"counter-{counter.id}",
-            read=(topics.board, topics.counter_state(counter.id)),
+            read=(topics.board, topics.counter_state(counter.id), topics.heartbeat, topics.received),
             write=(topics.counter_cmd(counter.id), topics.counter_rating(counter.id),
                    topics.status("counter", counter.id)),
         ))
     for name in displays:
         result.append(Account(
             username=f"display-{name}",
-            read=(topics.board, f"{topics.root}/counter/+/state", topics.called),
+            read=(topics.board, f"{topics.root}/counter/+/state", topics.called, topics.heartbeat),
             write=(topics.status("display", name),),
         ))
     return result

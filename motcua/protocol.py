@@ -12,7 +12,7 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .errors import ProtocolError
@@ -33,6 +33,8 @@ class Topics:
         self.counter_cmd_all = f"{self.root}/counter/+/cmd"
         self.counter_rating_all = f"{self.root}/counter/+/rating"
         self.status_all = f"{self.root}/status/#"
+        self.heartbeat = f"{self.root}/heartbeat"
+        self.received = f"{self.root}/received"
 
     def counter_cmd(self, counter_id: str) -> str:
         return f"{self.root}/counter/{counter_id}/cmd"
@@ -137,8 +139,10 @@ class _Fields:
             raise ProtocolError(f"{self.what}: '{name}' is not a day (YYYY-MM-DD)")
         return value
 
-    def timestamp(self, name: str) -> str:
-        value = self.text(name, max_len=40)
+    def timestamp(self, name: str, *, optional: bool = False) -> Any:
+        value = self.text(name, max_len=40, optional=optional)
+        if value is None:
+            return None
         try:
             stamp = datetime.fromisoformat(value)
         except ValueError:
@@ -200,11 +204,28 @@ class Issued:
 
 @dataclass(frozen=True)
 class CounterCommand:
-    """counter -> caller, QoS 1, on ``counter/<id>/cmd``."""
+    """counter -> caller, QoS 1, on ``counter/<id>/cmd``.
+
+    The press time is told twice, so that the caller can age a press whatever the pad's
+    clock says: ``caller_at`` is the ``at`` of the last caller heartbeat the pad had heard
+    and ``after_ms`` how long after hearing it (the pad's monotonic clock) the button was
+    pressed; ``pressed_at`` is the pad's own wall clock, used only without a heartbeat.
+    """
 
     id: str
     action: str
     target: str | None = None   # transfer: a service id or "counter:<id>"; recall: a ticket number
+    pressed_at: str | None = None
+    caller_at: str | None = None
+    after_ms: int | None = None
+
+    def press_time(self) -> datetime | None:
+        """When the button was pressed, on the caller's clock where the pad could tell."""
+        if self.caller_at is not None:
+            return datetime.fromisoformat(self.caller_at) + timedelta(milliseconds=self.after_ms or 0)
+        if self.pressed_at is not None:
+            return datetime.fromisoformat(self.pressed_at)
+        return None
 
     @classmethod
     def decode(cls, payload: bytes) -> CounterCommand:
@@ -223,7 +244,12 @@ class CounterCommand:
         target = f.text("target", optional=True, max_len=32)
         if action == "transfer" and target is None:
             raise ProtocolError("command: transfer needs a target")
-        return cls(id=f.text("id", max_len=64), action=action, target=target)
+        after_ms = f.get("after_ms", int, optional=True)
+        if after_ms is not None and not 0 <= after_ms <= 10 ** 10:
+            raise ProtocolError("command: 'after_ms' is out of range")
+        return cls(id=f.text("id", max_len=64), action=action, target=target,
+                   pressed_at=f.timestamp("pressed_at", optional=True),
+                   caller_at=f.timestamp("caller_at", optional=True), after_ms=after_ms)
 
 
 @dataclass(frozen=True)
@@ -419,3 +445,61 @@ class Status:
         return cls(role=f.text("role", max_len=16), device=f.text("device", max_len=32),
                    state=state, at=f.get("at", str, optional=True),
                    health=f.get("health", dict, optional=True, default={}))
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """caller -> anyone, QoS 0, not retained, every second from the caller's owner loop.
+
+    A receiver that hears none for a few seconds knows the caller is gone or frozen (its
+    retained status may still say online). ``accepting`` is false while the caller refuses
+    new work (its event log cannot be written), with the reason in ``reason``.
+    """
+
+    at: str                      # the caller's clock, ISO 8601 with offset
+    seq: int
+    day: str | None = None
+    accepting: bool = True
+    reason: str | None = None
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Heartbeat:
+        f = _Fields(decode_object(payload), "heartbeat")
+        day = f.day("day") if f.body.get("day") is not None else None
+        return cls(at=f.timestamp("at"), seq=f.get("seq", int), day=day,
+                   accepting=f.get("accepting", bool, optional=True, default=True),
+                   reason=f.text("reason", optional=True, max_len=200))
+
+
+REFUSALS = ("stale", "refused", "expired", "duplicate_number")
+
+
+@dataclass(frozen=True)
+class Received:
+    """caller -> senders, QoS 1, not retained: these message ids are in the caller's event log
+    (on disk). A sender keeps a ticket, press or rating until its id is listed here, and sends
+    it again while the caller is alive and has not listed it. ``refused`` maps an id to why it
+    changed nothing (one of REFUSALS), so that a pad can show a refused press."""
+
+    ids: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Received:
+        f = _Fields(decode_object(payload), "received")
+        ids = f.get("ids", list)
+        if not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids):
+            raise ProtocolError("received: 'ids' must be message ids")
+        refused = f.get("refused", dict, optional=True, default={})
+        if not all(code in REFUSALS for code in refused.values()):
+            raise ProtocolError("received: unknown refusal")
+        return cls(ids=list(ids), refused=dict(refused))
+
+
+def message_id(payload: bytes) -> str | None:
+    """The ``id`` of a payload this protocol sends (None for bare words or garbage)."""
+    try:
+        value = decode_object(payload).get("id")
+    except ProtocolError:
+        return None
+    return value if isinstance(value, str) else None

@@ -298,10 +298,14 @@ class Subscriber:
     """A subscriber with a persistent session, as the caller has: the broker keeps its messages
     across its own restart and while this client reconnects."""
 
-    def __init__(self, port: int, *topics: str, client_id: str = "test-caller") -> None:
+    def __init__(self, port: int, *topics: str, client_id: str = "test-caller",
+                 confirm: bool = True) -> None:
+        """``confirm``: like the caller, list each message's id on ``received`` (the senders
+        keep a message until the caller confirms it, docs/protocol.md)."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
+        self.confirm = confirm
         self.messages: list[tuple[str, bytes]] = []
         self.changed = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
@@ -318,6 +322,13 @@ class Subscriber:
         with self.changed:
             self.messages.append((message.topic, bytes(message.payload)))
             self.changed.notify_all()
+        if self.confirm:
+            from motcua.protocol import Received, Topics, encode, message_id
+
+            msg_id = message_id(bytes(message.payload))
+            if msg_id is not None:
+                root = "/".join(message.topic.split("/")[:2])
+                client.publish(Topics(root.split("/")[1]).received, encode(Received(ids=[msg_id])), qos=1)
 
     def decoded(self, topic: str, kind) -> list:
         with self.changed:

@@ -17,13 +17,16 @@ from motcua.protocol import (
     Called,
     CounterCommand,
     CounterState,
+    Heartbeat,
     Issued,
     LastTicket,
     Rating,
+    Received,
     Status,
     Ticket,
     Topics,
     encode,
+    message_id,
 )
 
 TICKET = Ticket(id="a" * 32, service="dat-dai", number="1012", seq=1012, day="2026-11-28",
@@ -53,6 +56,11 @@ SAMPLES = [
            health={"printer": "ok"}),
     Issued(kiosk="k1", day="2026-11-28", last={"dat-dai": 1012, "chung-thuc": 3},
            count={"dat-dai": 12, "chung-thuc": 3}),
+    CounterCommand(id="e" * 32, action="next", pressed_at="2026-11-28T08:16:00.250+07:00",
+                   caller_at="2026-11-28T08:15:59.900+07:00", after_ms=400),
+    Heartbeat(at="2026-11-28T08:16:00.000+07:00", seq=12, day="2026-11-28", accepting=False,
+              reason="event log cannot be written: database or disk is full"),
+    Received(ids=["a" * 32, "e" * 32], refused={"e" * 32: "stale"}),
 ]
 DECODERS = [type(sample).decode for sample in SAMPLES]
 
@@ -206,3 +214,36 @@ def test_topics() -> None:
         topics.counter_of("motcua/other/counter/3/cmd")
     with pytest.raises(ProtocolError):
         topics.counter_of("motcua/liem-chung/counter/3")
+
+
+def test_a_press_time_is_on_the_callers_clock_when_the_pad_heard_its_heartbeat() -> None:
+    """The pad's own clock may be minutes off: the caller's heartbeat plus the pad's monotonic
+    interval since hearing it is what the caller ages a press by; the pad's clock only without."""
+    from datetime import datetime
+
+    anchored = CounterCommand(id="f" * 32, action="next", pressed_at="2026-11-28T07:00:00+07:00",
+                              caller_at="2026-11-28T08:16:00+07:00", after_ms=1500)
+    assert anchored.press_time() == datetime.fromisoformat("2026-11-28T08:16:01.500+07:00")
+    alone = CounterCommand(id="f" * 32, action="next", pressed_at="2026-11-28T07:00:00+07:00")
+    assert alone.press_time() == datetime.fromisoformat("2026-11-28T07:00:00+07:00")
+    assert CounterCommand.decode(b"next").press_time() is None
+    with pytest.raises(ProtocolError, match="after_ms"):
+        CounterCommand.decode(json.dumps({"v": 1, "id": "x", "action": "next", "after_ms": -1}).encode())
+    with pytest.raises(ProtocolError, match="pressed_at"):
+        CounterCommand.decode(json.dumps({"v": 1, "id": "x", "action": "next",
+                                          "pressed_at": "08:15"}).encode())
+
+
+def test_received_lists_ids_and_known_refusals_only() -> None:
+    with pytest.raises(ProtocolError, match="refusal"):
+        Received.decode(json.dumps({"v": 1, "ids": ["a"], "refused": {"a": "because"}}).encode())
+    with pytest.raises(ProtocolError, match="ids"):
+        Received.decode(json.dumps({"v": 1, "ids": [1]}).encode())
+    assert message_id(encode(TICKET)) == TICKET.id
+    assert message_id(b"next") is None and message_id(b"\xff") is None
+
+
+def test_delivery_topics() -> None:
+    topics = Topics("liem-chung")
+    assert topics.heartbeat == "motcua/liem-chung/heartbeat"
+    assert topics.received == "motcua/liem-chung/received"

@@ -278,3 +278,54 @@ def test_a_long_day_keeps_the_latest_closed_tickets_whole_and_the_rest_by_id() -
     assert e.rate("1", Rating(id=new_id(), score=1), T0 + timedelta(minutes=30)).applied
     assert e.tickets[tickets[0].id].rating == 1
     assert all(call.ticket in e.tickets for call in e.recent_calls)
+
+
+def test_a_stale_press_changes_nothing_and_says_why() -> None:
+    """Issue 19 item 1: the press time (on the caller's clock where the pad could tell) decides."""
+    from motcua.protocol import CounterCommand
+
+    e = engine(max_press_age_s=15)
+    for n in range(1001, 1004):
+        e.add_ticket(ticket(str(n), "a"), T0)
+    arrived = T0 + timedelta(minutes=10)
+
+    def next_pressed(pad_clock_off_s: float, *, caller_at=None, after_ms=None, before_s: float):
+        pressed = arrived - timedelta(seconds=before_s) + timedelta(seconds=pad_clock_off_s)
+        return CounterCommand(id=new_id(), action="next", pressed_at=pressed.isoformat(),
+                              caller_at=caller_at, after_ms=after_ms)
+
+    stale = e.command("1", next_pressed(0, before_s=600), arrived)
+    assert (stale.applied, stale.code, stale.calls) == (False, "stale", [])
+    assert "600 s" in stale.reason
+    assert e.counters["1"].status == "idle" and e.waiting["a"] == 3
+    # A pad clock 10 minutes slow: its own pressed_at would make a fresh press stale, but it
+    # heard the caller's heartbeat 2 s before the press, and that is what counts.
+    heard = (arrived - timedelta(seconds=3)).isoformat()
+    fresh = e.command("1", next_pressed(-600, caller_at=heard, after_ms=2000, before_s=1), arrived)
+    assert fresh.applied and e.tickets[fresh.calls[0].ticket].number == "1001"
+    # ... and a fast pad clock cannot make an old press (heard 10 minutes ago) look new.
+    old = (arrived - timedelta(minutes=10)).isoformat()
+    late = e.command("1", next_pressed(+600, caller_at=old, after_ms=500, before_s=0), arrived)
+    assert late.code == "stale"
+    assert e.command("1", command("next"), arrived).applied       # no press time: not aged
+
+
+def test_two_days_never_share_a_queue() -> None:
+    """Issue 19 item 8: a later day's ticket is held out of the queue until that day starts;
+    a duplicate number of the same day and service is refused."""
+    e = engine()
+    e.add_ticket(ticket("1001", "a"), T0)
+    later = (T0 + timedelta(days=1)).date().isoformat()
+    held = e.add_ticket(ticket("1001", "a", day=later), T0)
+    assert (held.applied, held.code, held.board) == (True, "held", False)
+    assert e.waiting["a"] == 1 and len(e.later) == 1
+    assert called(e, "1") == "1001" and called(e, "1") is None     # the held one is never called
+    twin = e.add_ticket(ticket("1001", "a"), T0)
+    assert (twin.applied, twin.code) == (False, "duplicate_number")
+    assert e.add_ticket(ticket("1001", "b"), T0).applied              # another service's 1001
+    started = e.start_day(later, T0 + timedelta(days=1))
+    assert e.later == set() and e.waiting["a"] == 1
+    assert [r.day for r in started.carry] == [later]
+    assert called(e, "1") == "1001"
+    expired = e.add_ticket(ticket("1002", "a"), T0 + timedelta(days=1))   # yesterday's, late
+    assert (expired.code, e.tickets[list(e.tickets)[-1]].status) == ("expired", EXPIRED)

@@ -113,3 +113,16 @@ def test_descriptions_and_keys():
     assert describe("transfer:counter:4", DEFAULT_LEVELS) == "Chuyển → quầy 4"
     assert key_map({"next": "q", "done": "r"}, ("7", "8")) == {"q": "next", "r": "done", "7": "rate:1",
                                                                "8": "rate:2"}
+
+
+def test_a_pad_that_cannot_see_the_caller_says_so_and_shows_refusals():
+    from motcua.counter.pad import LOST, refused_line
+
+    state = CounterState(counter="1", status="serving", number="1001", waiting=59, seq=4)
+    line = state_line("Quầy số 1", state, {}, lost=True)
+    assert line == f"Quầy số 1: {LOST} (lần cuối: đang phục vụ số 1001 · đang chờ: 59)"
+    assert state_line("Quầy số 1", None, {}, lost=True) == "Quầy số 1: mất kết nối với máy gọi số"
+    assert state_line("Quầy số 1", state, {}, refusing=True).startswith(
+        "Quầy số 1: máy gọi số tạm ngừng nhận lệnh (lần cuối: đang phục vụ số 1001")
+    assert refused_line("Gọi số tiếp theo", "stale") == \
+        "✗ Gọi số tiếp theo: bị từ chối (quá cũ, máy gọi số nhận được quá muộn)"

@@ -10,7 +10,7 @@ from motcua.waits import minutes
 
 def keeper_with(office, clocks, board, *, retained=False) -> BoardKeeper:
     keeper = BoardKeeper(office)
-    keeper.link_up()
+    keeper.link_up(clocks.mono())
     assert keeper.offer(board, retained=retained, mono=clocks.mono(), wall=clocks.wall())
     return keeper
 
@@ -69,13 +69,13 @@ def test_offline_keeps_the_data_and_says_since_when(office, clocks) -> None:
     assert view.offline
     assert view.notice == f"{LABELS['offline']} · {LABELS['last_update']} 09:30:00 30/11/2026"
     assert view.counters[0].number == "1012" and view.calls[0].number == "3017"
-    keeper.link_up()
+    keeper.link_up(clocks.mono())
     assert not keeper.view(clocks.now, clocks.mono()).offline
 
 
 def test_before_any_board_and_with_a_board_of_another_day(office, clocks) -> None:
     keeper = BoardKeeper(office)
-    keeper.link_up()
+    keeper.link_up(clocks.mono())
     view = keeper.view(clocks.now, clocks.mono())
     assert view.notice == LABELS["no_data"] and view.calls == ()
     assert {row.status for row in view.counters} == {"unknown"}
@@ -131,5 +131,34 @@ def test_a_board_that_never_reached_the_hub_says_mat_ket_noi(office, clocks) -> 
     keeper.link_down()                                  # the link's warning: the hub is away
     view = keeper.view(clocks.now, clocks.mono())
     assert view.offline and view.notice == "MẤT KẾT NỐI · chưa liên lạc được máy gọi số"
-    keeper.link_up()
+    keeper.link_up(clocks.mono())
     assert keeper.view(clocks.now, clocks.mono()).notice == LABELS["no_data"]
+def test_a_caller_that_stops_beating_is_shown_as_not_answering(office, clocks) -> None:
+    """A frozen caller keeps its retained board and status: only its heartbeat tells."""
+    from motcua.delivery import STALE_S
+    from motcua.protocol import Heartbeat
+
+    keeper = keeper_with(office, clocks, make_board(clocks.now))
+    beat = 0
+
+    def heartbeat(accepting: bool = True) -> None:
+        nonlocal beat
+        beat += 1
+        keeper.heartbeat(Heartbeat(at=clocks.now.isoformat(), seq=beat, accepting=accepting,
+                                   reason=None if accepting else "disk full"), clocks.mono())
+
+    for _ in range(int(STALE_S) + 3):             # a caller beating every second: all is well
+        heartbeat()
+        clocks.advance(1)
+        view = keeper.view(clocks.now, clocks.mono())
+        assert (view.notice, view.offline) == ("", False)
+    clocks.advance(STALE_S + 0.5)                 # then silence (SIGSTOP, a hung disk)
+    view = keeper.view(clocks.now, clocks.mono())
+    assert view.offline and view.notice.startswith(LABELS["caller_silent"])
+    assert view.notice.endswith(f"{LABELS['last_update']} 09:30:00 30/11/2026")
+    assert view.counters[0].number == "1012"      # the last data stays, marked
+    heartbeat()
+    assert keeper.view(clocks.now, clocks.mono()).notice == ""
+    heartbeat(accepting=False)                    # alive, but its event log refuses writes
+    view = keeper.view(clocks.now, clocks.mono())
+    assert view.offline and view.notice.startswith(LABELS["caller_refusing"])

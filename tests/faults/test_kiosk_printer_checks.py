@@ -180,7 +180,7 @@ def test_the_kiosk_sends_a_ticket_the_paper_ran_out_on_marked_in_doubt(tmp_path:
     kiosk.keys("1")
     assert kiosk.wait_log("no ticket for dat-dai: the printer is paper_out"), kiosk.text()
     moody.paper_out_at_cut = moody.paper_out = False
-    assert kiosk.wait_log("printer: ok again"), kiosk.text()
+    assert kiosk.wait_log(": ready again"), kiosk.text()
     kiosk.keys("1")
     assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 2, 15)
     kiosk.process.terminate()

@@ -52,6 +52,8 @@ def test_acl_gives_each_device_only_its_own_topics(broker_files, site: SiteConfi
     assert block == [
         "topic read motcua/liem-chung/board",
         "topic read motcua/liem-chung/counter/2/state",
+        "topic read motcua/liem-chung/heartbeat",
+        "topic read motcua/liem-chung/received",
         "topic write motcua/liem-chung/counter/2/cmd",
         "topic write motcua/liem-chung/counter/2/rating",
         "topic write motcua/liem-chung/status/counter/2",
@@ -133,6 +135,17 @@ def test_allowed_publishes_arrive(secured_broker, broker_files) -> None:
         assert counter.receive_until(T.board) == [(T.counter_state("1"), b"serving"),
                                                   (T.board, b"board-1")]
         assert board.receive_until(T.called) == [(T.board, b"board-1"), (T.called, b"call")]
+
+        # The caller's heartbeat and its confirmations reach the senders (and the board beats).
+        for device in (kiosk, counter):
+            assert device.subscribe(T.received)
+        for device in (kiosk, counter, board):
+            assert device.subscribe(T.heartbeat)
+        caller.publish(T.heartbeat, b"beat")
+        caller.publish(T.received, b"ids")
+        assert kiosk.receive_until(T.received) == [(T.heartbeat, b"beat"), (T.received, b"ids")]
+        assert counter.receive_until(T.received) == [(T.heartbeat, b"beat"), (T.received, b"ids")]
+        assert board.receive_until(T.heartbeat) == [(T.heartbeat, b"beat")]
     finally:
         for device in (caller, kiosk, counter, board):
             device.close()
@@ -151,12 +164,15 @@ def test_denied_publishes_never_arrive(secured_broker, broker_files) -> None:
         counter.publish(T.counter_rating("2"), b"1")
         counter.publish(T.board, b"fake board")
         counter.publish(T.status("counter", "2"), b"offline")
+        counter.publish(T.received, b"forged confirmation")    # would empty another's outbox
+        counter.publish(T.heartbeat, b"forged heartbeat")
         counter.publish(T.counter_cmd("1"), b"fence")
         assert caller.receive_until(T.counter_cmd("1")) == [(T.counter_cmd("1"), b"fence")]
 
         kiosk.publish(T.counter_cmd("1"), b"next")
         kiosk.publish(T.called, b"fake call")
         kiosk.publish(T.status("kiosk", "k2"), b"online")
+        kiosk.publish(T.received, b"forged confirmation")
         kiosk.publish(T.ticket, b"fence")
         assert caller.receive_until(T.ticket) == [(T.ticket, b"fence")]
 
