@@ -100,7 +100,7 @@ class EspeakRenderer:
             done = subprocess.run([*self.command, sentence], stdin=subprocess.DEVNULL,
                                   capture_output=True, timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise SpeechError(f"espeak-ng hung: killed after {self.timeout:.0f} s") from None
+            raise SpeechError(f"espeak-ng hung: killed after {self.timeout:g} s") from None
         except OSError as exc:
             raise SpeechError(f"espeak-ng could not run: {exc}") from exc
         if done.returncode != 0:
