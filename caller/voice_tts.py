@@ -18,7 +18,6 @@ from __future__ import annotations
 import array
 import logging
 import queue
-import shutil
 import struct
 import subprocess
 import threading
@@ -85,13 +84,11 @@ class EspeakRenderer:
 
     def __init__(self, voice: VoiceSettings, *, program: str = PROGRAM,
                  timeout: float | None = None) -> None:
-        path = shutil.which(program)
-        if path is None:
-            raise SpeechError(f"{program} is not installed (apt install espeak-ng)")
+        self.program = program
         self.voice = voice.voice
         self.timeout = PROCESS_TIMEOUT_S if timeout is None else timeout
         # -b 1: the text is UTF-8 whatever the service's locale; --: a sentence is never an option
-        self.command = [path, "-v", voice.voice, "-s", str(voice.rate), "-b", "1", "--stdout", "--"]
+        self.command = [program, "-v", voice.voice, "-s", str(voice.rate), "-b", "1", "--stdout", "--"]
 
     def render(self, sentence: str) -> array.array:
         if not sentence.strip():
@@ -101,6 +98,8 @@ class EspeakRenderer:
                                   capture_output=True, timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
             raise SpeechError(f"espeak-ng hung: killed after {self.timeout:g} s") from None
+        except FileNotFoundError:
+            raise SpeechError(f"{self.program} is not installed (apt install espeak-ng)") from None
         except OSError as exc:
             raise SpeechError(f"espeak-ng could not run: {exc}") from exc
         if done.returncode != 0:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import array
 import os
 import queue
-import stat
 import wave
 from pathlib import Path
 
@@ -108,7 +107,7 @@ MODES = {
 def fake_espeak(folder: Path, mode: str) -> Path:
     path = folder / "espeak-ng"
     path.write_text(FAKE.replace("{mode}", mode))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    path.chmod(0o755)
     return path
 
 
@@ -250,3 +249,12 @@ def test_the_check_flags_a_cut_call_and_a_chime_only_call(tmp_path: Path) -> Non
     assert said_whole(tmp_path / "whole.wav", bell, FIRST, 150) is None
     assert "of speech" in (said_whole(tmp_path / "cut.wav", bell, FIRST, 150) or "")
     assert "0.00 s of speech" in (said_whole(tmp_path / "chime.wav", bell, FIRST, 150) or "")
+
+
+def test_no_espeak_ng_is_said_in_the_health_and_the_chime_still_plays(tmp_path: Path) -> None:
+    health: list[dict] = []
+    paths = say(Announcer(VOICE, f"wav:{tmp_path}", on_health=health.append,
+                          renderer_factory=lambda voice: EspeakRenderer(voice, program="no-such-espeak-ng")),
+                tmp_path)
+    assert [samples_of(p) for p in paths] == [chime(), chime()]
+    assert health[-1]["voice"] == "error: no-such-espeak-ng is not installed (apt install espeak-ng)"
