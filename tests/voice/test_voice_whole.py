@@ -63,8 +63,10 @@ def test_twenty_fresh_speech_processes_on_busy_cores_say_every_call_whole(tmp_pa
     assert not errors
     bell = chime()
     for start in range(STARTS):
-        paths = sorted((tmp_path / str(start)).glob("*.wav"))
-        assert [p.name for p in paths] == [f"{c + 1:04d}-s{start}c{c}.wav" for c in range(CALLS)]
-        for call, path in enumerate(paths):
+        for call in range(CALLS):
+            path = tmp_path / str(start) / f"{call + 1:04d}-s{start}c{call}.wav"
+            if not path.exists():
+                errors.append(f"{path.name}: not said at all")
+                continue
             errors += filter(None, [said_whole(path, bell, sentence(start, call), VOICE.rate)])
     assert not errors, f"{len(errors)} of {STARTS * CALLS} calls not said whole: {errors}"
