@@ -34,7 +34,7 @@ from .voice_settings import VoiceSettings
 log = logging.getLogger(__name__)
 
 PROGRAM = "espeak-ng"
-PROCESS_TIMEOUT_S = 4.0      # a 5 s sentence renders in ~20 ms here; a hung one is killed
+PROCESS_TIMEOUT_S = 8.0      # ~20 ms here, far more on a starved Pi; then killed as hung
 ATTEMPTS = 2                 # a failed render is tried once more with a fresh renderer
 CACHE_SIZE = 8               # recalls repeat a recent sentence; ~200 kB each, ~1.6 MB at most
 WARM_UP = "Mời công dân có số thứ tự một"   # checked at start, never played

@@ -16,7 +16,7 @@ from motcua.caller.audio import chime
 from motcua.caller.speaker import SpeakerProcess
 from motcua.caller.voice import spoken_sentence
 from motcua.caller.voice_settings import VoiceSettings
-from voice_helpers import said_whole
+from voice_helpers import eventually, said_whole
 
 # The example office's sentence, at espeak-ng's default rate (the issue's 4.7 s sentence).
 VOICE = VoiceSettings(template="Mời công dân có số thứ tự {number} đến {counter}",
@@ -41,14 +41,17 @@ def test_twenty_fresh_speech_processes_on_busy_cores_say_every_call_whole(tmp_pa
     def starts(first: int) -> None:
         for start in range(first, STARTS, AT_ONCE):
             speaker = SpeakerProcess(VOICE, f"wav:{tmp_path / str(start)}")
+            folder = tmp_path / str(start)
             try:
                 speaker.start()
                 for call in range(CALLS):
                     speaker.announce(f"s{start}c{call}", sentence(start, call))
+                # as a running caller would: both said before it stops (stop's budget is systemd's)
+                eventually(lambda folder=folder: len(list(folder.glob("*.wav"))) >= CALLS, 600)
             except Exception as exc:      # reported below, with the WAVs' own verdict
                 errors.append(f"start {start}: {exc!r}")
             finally:
-                speaker.stop(timeout=600)    # says what is queued, then ends
+                speaker.stop(timeout=60)
 
     try:
         threads = [threading.Thread(target=starts, args=(i,)) for i in range(AT_ONCE)]

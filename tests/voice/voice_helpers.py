@@ -6,6 +6,7 @@ import array
 import functools
 import subprocess
 import tempfile
+import threading
 import wave
 from pathlib import Path
 
@@ -51,3 +52,13 @@ def said_whole(path: Path, bell: array.array, sentence: str, rate: int) -> str |
     if abs(heard - expected) > TOLERANCE * expected:
         return f"{path.name}: {heard:.2f} s of speech, espeak-ng's own rendering {expected:.2f} s"
     return None
+
+
+def eventually(predicate, timeout: float) -> None:
+    """Waits until ``predicate()`` is true; AssertionError after ``timeout`` seconds."""
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        pause.wait(0.05)
+    assert predicate(), f"not true within {timeout:.0f} s"
