@@ -36,7 +36,7 @@ from .voice_tts import EspeakRenderer, Renderer, SpeechWorker
 log = logging.getLogger(__name__)
 
 GAP_S = 0.25                 # silence after the chime and between repeats
-RENDER_TIMEOUT_S = 10.0      # a render still missing then costs its call the words, not the queue
+RENDER_TIMEOUT_S = 20.0      # > 2 renders killed as hung (voice_tts); then the words are lost, not the queue
 LOOKAHEAD = 2                # calls rendered ahead: ready in time, memory bounded in a burst
 
 
