@@ -1,5 +1,5 @@
 # Shortcuts for developers; README.md gives the two set-up commands (scripts/demo, scripts/test).
-.PHONY: demo test lint bench clean install uninstall
+.PHONY: demo test lint bench clean install uninstall voice-arm64
 
 demo:
 	./scripts/demo
@@ -14,6 +14,10 @@ lint:
 bench:
 	./scripts/system-deps test && ./scripts/venv
 	@for script in bench/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
+
+## The voice tests in an arm64 Debian bookworm userland under qemu-user (not in CI; docs/voice.md).
+voice-arm64:
+	./tests/voice/arm64.sh $(ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .hypothesis

@@ -28,10 +28,13 @@ def read_wav(path: Path) -> array.array:
             raise wave.Error(f"{path}: not mono 16-bit")
         samples = array.array("h", wav.readframes(wav.getnframes()))
         rate = wav.getframerate()
-    if rate != RATE:   # nearest-sample resampling is enough for a chime or a voice prompt
-        samples = array.array("h", (samples[int(i * rate / RATE)]
-                                    for i in range(int(len(samples) * RATE / rate))))
-    return samples
+    return samples if rate == RATE else resampled(samples, rate)
+
+
+def resampled(samples: array.array, rate: int) -> array.array:
+    """``samples`` at ``rate`` brought to RATE; nearest-sample is enough for a chime or a voice."""
+    return array.array("h", (samples[int(i * rate / RATE)]
+                             for i in range(int(len(samples) * RATE / rate))))
 
 
 def write_wav(path: Path, samples: array.array) -> None:

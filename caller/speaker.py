@@ -8,6 +8,12 @@ same ``Announcer`` (voice.py); this module only carries calls to it (pickles on 
 stdin) and its health back (pickles on a pipe of its own: espeak-ng prints to stdout).
 Plain subprocess rather than multiprocessing: no resource-tracker process (13 MB) beside it.
 
+``start`` returns once the child's warm-up render is done (it is retried there), so the
+caller reports ready with a voice that works, or with its error in the status. A child
+that dies is counted in ``voice_failures`` with the failures the child itself reported
+(the count goes on across children) and started again at the next call. With
+``--audio none`` there is no child: nothing is rendered.
+
 The child ignores SIGTERM and SIGINT: systemd signals the whole unit at stop, and the
 call already queued should still be said — the parent ends the child by closing the
 pipe (``stop``). If the parent dies, the child sees the pipe close and ends too.
@@ -35,6 +41,8 @@ from .voice_settings import VoiceSettings
 log = logging.getLogger(__name__)
 
 NICENESS = 10
+READY_TIMEOUT_S = 30.0       # the warm-up with its retries takes < 3 s even when it fails
+READY = "ready"              # the child's message once its warm-up is done
 
 
 class SpeakerProcess:
@@ -50,30 +58,46 @@ class SpeakerProcess:
         self._stopping = False
         self.process: subprocess.Popen | None = None
         self.restarts = 0
+        self.deaths = 0                          # children that ended unasked
+        self._reported: dict[int, int] = {}      # child number -> failures it reported
+        self._children = 0
 
     def start(self) -> None:
+        """Start the child and wait (READY_TIMEOUT_S at most) for its warm-up render."""
+        if self.audio == "none":
+            self.on_health({"voice": "off", "voice_failures": 0})
+            return
+        if not self._spawn().wait(READY_TIMEOUT_S):
+            log.warning("the speech process did not warm up in %.0f s", READY_TIMEOUT_S)
+
+    def _spawn(self) -> threading.Event:
         health_read, health_write = os.pipe()
         process = subprocess.Popen(
             [sys.executable, "-m", "motcua.caller.speaker", str(health_write)],
-            # stdout: pyttsx3's espeak driver prints a line per rendered call; the journal
-            # gets the child's log (stderr), not that.
+            # the journal gets the child's log (stderr); its stdout carries nothing
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(health_write,),
             start_new_session=False)
         os.close(health_write)
         pickle.dump((self.voice, self.audio), process.stdin)
         process.stdin.flush()
         self.process = process
-        threading.Thread(target=self._listen, args=(process, os.fdopen(health_read, "rb")),
+        self._children += 1
+        ready = threading.Event()
+        threading.Thread(target=self._listen,
+                         args=(process, self._children, os.fdopen(health_read, "rb"), ready),
                          name="voice-health", daemon=True).start()
+        return ready
 
     def announce(self, call_id: str, sentence: str) -> None:
         """Hand a call to the child; returns at once. A dead child is started again."""
+        if self.audio == "none":
+            return
         with self._lock:
             if self.process is None or self.process.poll() is not None:
                 self.restarts += 1
                 log.error("the speech process ended (exit %s); starting it again",
                           self.process.returncode if self.process else None)
-                self.start()
+                self._spawn()      # not waited for: the call queues behind its warm-up
             try:
                 pickle.dump((call_id, sentence), self.process.stdin)
                 self.process.stdin.flush()
@@ -96,16 +120,39 @@ class SpeakerProcess:
             process.kill()
             process.wait(2)
 
-    def _listen(self, process: subprocess.Popen, health: IO[bytes]) -> None:
+    def _listen(self, process: subprocess.Popen, child: int, health: IO[bytes],
+                ready: threading.Event) -> None:
         """Health from the child, handed on (the callback only enqueues)."""
         with health:
             while True:
                 try:
-                    self.on_health(pickle.load(health))
+                    message = pickle.load(health)
                 except (EOFError, OSError, pickle.UnpicklingError):
                     break
-        if not self._stopping and process is self.process:
-            self.on_health({"voice": "error: the speech process ended"})
+                if message == READY:
+                    ready.set()
+                    continue
+                if isinstance(message, dict):
+                    if "voice_failures" in message:
+                        with self._lock:
+                            self._reported[child] = int(message["voice_failures"])
+                            message = {**message, "voice_failures": self._failures()}
+                    self.on_health(message)
+        ready.set()
+        with self._lock:
+            if self._stopping:
+                return
+            self.deaths += 1
+            failures = self._failures()
+            current = process is self.process
+        log.error("the speech process ended (exit %s)", process.poll())
+        health: dict = {"voice_failures": failures}
+        if current:
+            health["voice"] = "error: the speech process ended"
+        self.on_health(health)
+
+    def _failures(self) -> int:
+        return self.deaths + sum(self._reported.values())
 
 
 def _serve(calls: IO[bytes], health: IO[bytes]) -> None:
@@ -120,7 +167,7 @@ def _serve(calls: IO[bytes], health: IO[bytes]) -> None:
     voice, audio = pickle.load(calls)
     send_lock = threading.Lock()
 
-    def report(state: dict) -> None:
+    def report(state: dict | str) -> None:
         # The parent may be gone; the loop below then ends on EOF.
         with send_lock, contextlib.suppress(OSError, ValueError):
             pickle.dump(state, health)
@@ -128,6 +175,12 @@ def _serve(calls: IO[bytes], health: IO[bytes]) -> None:
 
     announcer = Announcer(voice, audio, on_health=report)
     announcer.start()
+
+    def tell_ready() -> None:
+        announcer.wait_ready(READY_TIMEOUT_S)
+        report(READY)
+
+    threading.Thread(target=tell_ready, name="voice-ready", daemon=True).start()
     try:
         while True:
             try:

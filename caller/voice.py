@@ -4,8 +4,12 @@
 speech thread (voice_tts.py) renders the first calls in the queue ahead of their turn.
 The player thread says calls in the order they came, never two at a time: it hands the
 chime to the sink while the speech may still be rendering, then the speech ``repeat``
-times. A call that waited longer than ``max_delay_s`` is dropped with a log line. If
-speech fails, the chime still plays and ``on_health({"voice": "error: ..."})`` says why.
+times. A call that waited longer than ``max_delay_s`` is dropped with a log line.
+
+Nothing here ends a thread: a render that fails (any exception) or hangs, or a sink that
+fails, costs at most that call its words (the chime still plays), is logged and counted:
+``on_health({"voice": "ok" | "error: ...", "voice_failures": n})``, and the next call is
+rendered afresh. With the ``none`` sink nothing is rendered at all.
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ from motcua.errors import MotcuaError
 from .audio import NoSink, Sink, check_audio_spec, chime, open_sink, scaled, silence
 from .vietnamese import read_label, read_text
 from .voice_settings import VoiceSettings
-from .voice_tts import PyttsxRenderer, Renderer, SpeechWorker
+from .voice_tts import EspeakRenderer, Renderer, SpeechWorker
 
 log = logging.getLogger(__name__)
 
 GAP_S = 0.25                 # silence after the chime and between repeats
-RENDER_TIMEOUT_S = 10.0      # a hung engine costs one call its words, not the whole queue
+RENDER_TIMEOUT_S = 20.0      # > 2 renders killed as hung (voice_tts); then the words are lost, not the queue
 LOOKAHEAD = 2                # calls rendered ahead: ready in time, memory bounded in a burst
 
 
@@ -68,7 +72,7 @@ class Announcer:
 
     def __init__(self, voice: VoiceSettings, audio: str, *,
                  on_health: Callable[[dict], None] | None = None,
-                 renderer_factory: Callable[[VoiceSettings], Renderer] = PyttsxRenderer,
+                 renderer_factory: Callable[[VoiceSettings], Renderer] = EspeakRenderer,
                  sink_factory: Callable[[str], Sink] = open_sink,
                  clock: Callable[[], float] = time.monotonic,
                  time_of_day: Callable[[], dt.time] = lambda: dt.datetime.now().time(),
@@ -86,14 +90,17 @@ class Announcer:
         self._pending: deque[_Call] = deque()
         self._wake = threading.Condition()
         self._stopping = False
-        self.speech = SpeechWorker(voice, renderer_factory, self._speech_state)
+        self.speech = SpeechWorker(voice, renderer_factory, self._speech_result)
         self.thread = threading.Thread(target=self._run, name="announcer", daemon=True)
         self.spoken = 0
         self.dropped = 0
+        self.failures = 0
         self._lock = threading.Lock()
-        self._health = ""
+        self._health: tuple[str, int] = ("", 0)
+        self._state = ""
         self._sink_error = ""
         self.sink: Sink = NoSink()
+        self.silent = False          # the none sink: nothing is rendered
 
     def start(self) -> None:
         try:
@@ -103,8 +110,18 @@ class Announcer:
             log.error("no sound: %s", exc)
             self._sink_error = f"error: {exc}"
             self._report(self._sink_error)
-        self.speech.start()
+        self.silent = isinstance(self.sink, NoSink)
+        if self.silent:
+            self.speech.ready.set()
+            if not self._sink_error:
+                self._report("off")
+        else:
+            self.speech.start()
         self.thread.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the warm-up render is done (worked, or failed every retry)."""
+        return self.speech.ready.wait(timeout)
 
     def announce(self, call_id: str, sentence: str) -> None:
         """Queue a call (thread-safe); returns at once."""
@@ -122,6 +139,8 @@ class Announcer:
         self.speech.stop(timeout)
 
     def _render_ahead(self) -> None:
+        if self.silent:
+            return
         for call in itertools.islice(self._pending, LOOKAHEAD):
             if call.speech is None:
                 call.speech = self.speech.request(call.sentence)
@@ -138,15 +157,25 @@ class Announcer:
             return call
 
     # -- health --------------------------------------------------------------------
-    def _speech_state(self, state: str) -> None:
+    def _speech_result(self, failure: Exception | None) -> None:
+        if failure is None:
+            self._report(self._sink_error or "ok")
+        else:
+            self._failed(f"error: {failure}" if isinstance(failure, MotcuaError)
+                         else f"error: {type(failure).__name__}: {failure}")
+
+    def _failed(self, state: str) -> None:
+        with self._lock:
+            self.failures += 1
         self._report(self._sink_error or state)
 
     def _report(self, state: str) -> None:
         with self._lock:
-            if state == self._health:
+            health = (state, self.failures)
+            if health == self._health:
                 return
-            self._health = state
-        self.on_health({"voice": state})
+            self._health = health
+        self.on_health({"voice": state, "voice_failures": health[1]})
 
     # -- the player thread -----------------------------------------------------------
     def _run(self) -> None:
@@ -164,7 +193,7 @@ class Announcer:
                     self._say(call)
                 except Exception as exc:   # a full disk or a lost sound card must not end the thread
                     log.exception("call %s: sound failed", call.call_id)
-                    self._report(f"error: sound: {exc}")
+                    self._failed(f"error: sound: {exc}")
         finally:
             self.sink.close()
 
@@ -173,17 +202,17 @@ class Announcer:
         self.sink.begin(call.call_id)
         if self.bell:
             self.sink.play(self._bell(volume))     # out while the speech is still rendering
-        try:
-            rendered = call.speech or self.speech.request(call.sentence)
-            speech = scaled(rendered.result(timeout=RENDER_TIMEOUT_S), volume)
-        except FutureTimeout:
-            log.error("call %s: speech not rendered in %.0f s, chime only", call.call_id,
-                      RENDER_TIMEOUT_S)
-            self._report(self._sink_error or "error: speech rendering hangs")
-            speech = None
-        except MotcuaError as exc:
-            log.error("call %s: chime only: %s", call.call_id, exc)
-            speech = None
+        speech = None
+        if not self.silent:
+            try:
+                rendered = call.speech or self.speech.request(call.sentence)
+                speech = scaled(rendered.result(timeout=RENDER_TIMEOUT_S), volume)
+            except FutureTimeout:
+                log.error("call %s: speech not rendered in %.0f s, chime only", call.call_id,
+                          RENDER_TIMEOUT_S)
+                self._failed("error: speech rendering hangs")
+            except Exception as exc:   # any failure of the render; counted by the speech thread
+                log.error("call %s: chime only: %s: %s", call.call_id, type(exc).__name__, exc)
         if speech is not None:
             for _ in range(self.voice.repeat):
                 self.sink.play(silence(GAP_S))

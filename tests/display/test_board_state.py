@@ -95,7 +95,7 @@ def test_view_texts(office, clocks) -> None:
     assert (first.service_name, first.count, first.estimate) == ("Đất đai", 7, "khoảng 21 phút")
     assert view.waiting[1].estimate == ""
     assert len(view.calls) == 3 and view.calls[0].service_name == "Lao động – Thương binh và Xã hội"
-    assert view.ticker.startswith("Thực hiện 5 biết")
+    assert view.ticker.startswith("5 biết: Biết nghe dân nói, biết nói dân hiểu")
 
 
 def test_recent_calls_are_cut_to_the_configured_count(office, clocks) -> None:
