@@ -5,9 +5,12 @@ call tickets and a counter cannot press another counter's buttons:
 
 - ``kiosk-<id>``   publishes tickets and its own status; reads the board.
 - ``counter-<id>`` publishes its own commands, ratings and status; reads its state and the board.
-- ``display-<name>`` only reads (board, counter states, calls) and publishes its own status.
-- ``caller``       reads everything of the site; publishes board, counter states, calls and the
-  status of the hub's roles (a board on the hub runs with the caller's account).
+- ``display-<name>`` only reads (board, counter states; not ``called``, which has full names)
+  and publishes its own status; a board on the hub has its own ``display-<name>`` account.
+- ``caller``       reads everything of the site; publishes board, counter states, calls and its status.
+
+The broker makes a client's id its user name (``use_username_as_clientid``), so no two
+roles may share an account, and one password cannot take over another device's session.
 
 Secrets are random, kept in ``OUT/secrets/<user>`` (mode 0600) and reused when the tool is
 run again, so adding a counter does not change the other devices' passwords. They are
@@ -53,29 +56,32 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
     from motcua.protocol import Topics
 
     topics = Topics(config.site.id)
+    # Each device also reads its own status topic: a second device with the same account
+    # shows up there (motcua/mqtt.py stops the newer one).
     result = [Account(
         username="caller",
         read=(f"{topics.root}/#",),
         write=(topics.board, f"{topics.root}/counter/+/state", topics.called,
-               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+"),
+               f"{topics.root}/status/caller/+"),
     )]
     for kiosk in config.kiosks:
         result.append(Account(
             username=f"kiosk-{kiosk.id}",
-            read=(topics.board,),
+            read=(topics.board, topics.status("kiosk", kiosk.id)),
             write=(topics.ticket, topics.status("kiosk", kiosk.id)),
         ))
     for counter in config.counters:
         result.append(Account(
             username=f"counter-{counter.id}",
-            read=(topics.board, topics.counter_state(counter.id)),
+            read=(topics.board, topics.counter_state(counter.id), topics.status("counter", counter.id)),
             write=(topics.counter_cmd(counter.id), topics.counter_rating(counter.id),
                    topics.status("counter", counter.id)),
         ))
+    # Boards show masked names only: they never read ``called``, whose sentence has the full name.
     for name in displays:
         result.append(Account(
             username=f"display-{name}",
-            read=(topics.board, f"{topics.root}/counter/+/state", topics.called),
+            read=(topics.board, f"{topics.root}/counter/+/state", topics.status("display", name)),
             write=(topics.status("display", name),),
         ))
     return result
