@@ -40,6 +40,7 @@ from motcua.service_day import ClockReading, DayKeeper
 
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
+from .intake import check_ticket
 from .retention import erase_names
 from .speaker import SpeakerProcess
 from .store import EventStore, StoreError
@@ -170,7 +171,8 @@ class Caller:
         self._unsaved: list[Inbound] = []           # handled, not yet committed nor acked
         self._unsaved_outcomes: list[Outcome] = []
         self._first_unsaved = self._last_inbound = 0.0
-        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0}
+        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
+                       "forged": 0}
         self._health_due = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -292,6 +294,12 @@ class Caller:
                 raise ProtocolError("retained messages are not commands")
             if message.topic == self.topics.ticket:
                 ticket = Ticket.decode(message.payload)
+                refusal = check_ticket(ticket, self.config, now)
+                if refusal is not None:         # caller/intake.py: never queued, never spoken
+                    self.counts["forged"] += 1
+                    log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
+                                refusal.value)
+                    return None
                 return Event("ticket", ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):

@@ -115,7 +115,7 @@ def test_boards_cannot_read_full_names(secured_broker, broker_files) -> None:
 
 def test_an_oversized_message_closes_its_sender_and_is_never_queued(secured_broker,
                                                                     broker_files) -> None:
-    """A 1 MB "ticket" (the protocol allows 64 KiB) is refused with its connection; the
+    """A 1 MB "ticket" (the hub allows 32 KiB) is refused with its connection; the
     caller's session holds only the real ticket sent after it, and the database stays small."""
     caller = login(secured_broker, broker_files, "caller", client_id="x", persistent=True)
     assert caller.subscribe(T.ticket)
@@ -181,7 +181,7 @@ def test_the_shipped_limits_fit_an_office() -> None:
     text = SHIPPED_CONF.read_text()
     settings = dict(re.findall(r"(?m)^(\w+) (.+)$", text))
     assert settings["use_username_as_clientid"] == "true"
-    assert int(settings["max_packet_size"]) <= 65536
+    assert int(settings["max_packet_size"]) <= 32768
     day = 2_000 + 10_000                                      # a busy office's tickets and presses
     assert int(settings["max_queued_messages"]) >= 5 * day
     assert 0 < int(settings["max_queued_bytes"]) <= 128 * 2**20
