@@ -349,6 +349,9 @@ class Status:
     state: str                  # "online" or "offline"
     at: str | None = None
     health: dict[str, Any] = field(default_factory=dict)
+    instance: str | None = None     # this run of the daemon (a second device with one identity)
+    started: str | None = None      # when this run started (the newer of two stops)
+    duplicate: str | None = None    # why a second device with this identity was stopped
 
     @classmethod
     def decode(cls, payload: bytes) -> Status:
@@ -358,4 +361,7 @@ class Status:
             raise ProtocolError(f"status: unknown state {state!r}")
         return cls(role=f.text("role", max_len=16), device=f.text("device", max_len=32),
                    state=state, at=f.get("at", str, optional=True),
-                   health=f.get("health", dict, optional=True, default={}))
+                   health=f.get("health", dict, optional=True, default={}),
+                   instance=f.text("instance", optional=True, max_len=64),
+                   started=f.timestamp("started") if f.body.get("started") is not None else None,
+                   duplicate=f.text("duplicate", optional=True, max_len=300))

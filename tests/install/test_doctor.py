@@ -158,3 +158,31 @@ def test_checklist_is_bilingual_and_sets_the_exit_status(tmp_path, capsys) -> No
     assert "[LỖI ] Máy chủ MQTT / Broker" in result.stdout
     assert "Phông chữ tiếng Việt / Vietnamese font" in result.stdout
     assert load_config(config).site.id == "liem-chung"
+
+
+def test_doctor_on_the_hub_leaves_the_callers_queued_tickets(tmp_path, secured_broker, broker_files,
+                                                             healthy) -> None:
+    """Its login takes the caller's client id (the broker binds ids to accounts): it resumes
+    the session, acknowledges nothing, and the caller still gets every queued ticket."""
+    from install_helpers import Device
+
+    from motcua.config import load_config
+    from motcua.doctor import check_broker
+
+    secret = broker_files.secrets["caller"].read_text().strip()
+    caller = Device(secured_broker.port, "caller", secret, client_id="caller", persistent=True)
+    caller.connect()
+    assert caller.subscribe("motcua/liem-chung/ticket")
+    caller.close()
+    kiosk = Device.login(secured_broker.port, "kiosk-k1", broker_files.secrets["kiosk-k1"])
+    for number in (1, 2):
+        kiosk.publish("motcua/liem-chung/ticket", f"ticket {number}".encode())
+    kiosk.close()
+    config = load_config(device_config(tmp_path, secured_broker, broker_files, "caller"))
+    assert check_broker(config, healthy).ok
+    caller = Device(secured_broker.port, "caller", secret, client_id="caller", persistent=True)
+    caller.connect()
+    try:
+        assert [bytes(caller.receive().payload) for _ in range(2)] == [b"ticket 1", b"ticket 2"]
+    finally:
+        caller.close()
