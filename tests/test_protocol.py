@@ -44,6 +44,9 @@ SAMPLES = [
            at="2026-11-28T08:16:00+07:00"),
     Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
            health={"printer": "ok"}),
+    Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
+           instance="3a29164e12d5", started="2026-11-28T07:00:00.125000+07:00",
+           duplicate="a second kiosk 'k1' connected with this identity and was told to stop"),
 ]
 DECODERS = [type(sample).decode for sample in SAMPLES]
 
@@ -158,3 +161,10 @@ def test_topics() -> None:
         topics.counter_of("motcua/other/counter/3/cmd")
     with pytest.raises(ProtocolError):
         topics.counter_of("motcua/liem-chung/counter/3")
+
+
+def test_a_status_without_run_fields_still_decodes_and_a_bad_start_time_is_refused() -> None:
+    old = Status.decode(b'{"v":1,"role":"kiosk","device":"k1","state":"online"}')
+    assert old.instance is None and old.started is None and old.duplicate is None
+    with pytest.raises(ProtocolError):
+        Status.decode(b'{"v":1,"role":"kiosk","device":"k1","state":"online","started":"yesterday"}')
