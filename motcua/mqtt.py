@@ -302,9 +302,10 @@ class Link:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._connects += 1
         self._session_present = bool(flags.session_present)
-        # Our own status topic first: what another run with our identity left there is
-        # retained, and read before our own status replaces it.
-        _, self._subscribe_mid = client.subscribe([(self.status_topic, 1), *self.subscriptions])
+        # Our own status topic too (last: amqtt, the demo's broker, mixes up retained
+        # messages when it comes first): what another run with our identity left there is
+        # retained, and read before our own status, sent after the SUBACK, replaces it.
+        _, self._subscribe_mid = client.subscribe([*self.subscriptions, (self.status_topic, 1)])
 
     def _ready(self) -> None:
         self.connected.set()
