@@ -74,7 +74,12 @@ def test_kiosk(tripwire, password: Path, ca: Path) -> None:
     apt = next(a for a in done if a.startswith("apt-get install"))
     assert "python3-pil" in apt and "fonts-dejavu-core" in apt and "mosquitto" not in apt
     assert "python3 -m venv --system-site-packages /opt/motcua/venv" in done
-    assert f"/opt/motcua/venv/bin/pip install --no-cache-dir --upgrade {REPO}[kiosk]" in done
+    # Pinned with hashes, nothing upgraded from the registry behind the technician's back.
+    assert ("/opt/motcua/venv/bin/pip install --no-cache-dir --require-hashes --no-deps "
+            f"-r {REPO}/requirements/kiosk.txt") in done
+    assert f"/opt/motcua/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation {REPO}" in done
+    assert "/opt/motcua/venv/bin/pip check" in done
+    assert not any("--upgrade" in a for a in done)
     creates_user = ("adduser --system --group --home /var/lib/motcua --no-create-home "
                     "--shell /usr/sbin/nologin motcua") in done
     assert creates_user == (not user_exists("motcua"))
