@@ -164,7 +164,8 @@ class Caller:
         self.announcer = SpeakerProcess(
             config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
         self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
-                         subscriptions=[(self.topics.ticket, 1), (self.topics.counter_cmd_all, 1),
+                         subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
+                                        (self.topics.counter_cmd_all, 1),
                                         (self.topics.counter_rating_all, 1)],
                          persistent_session=True, manual_ack=True, owner_polls=True)
         self.seq = 0
@@ -292,9 +293,10 @@ class Caller:
         try:
             if message.retain:
                 raise ProtocolError("retained messages are not commands")
-            if message.topic == self.topics.ticket:
+            sender = self.topics.kiosk_of(message.topic)
+            if message.topic == self.topics.ticket or sender is not None:
                 ticket = Ticket.decode(message.payload)
-                refusal = check_ticket(ticket, self.config, now)
+                refusal = check_ticket(ticket, self.config, now, sender=sender)
                 if refusal is not None:         # caller/intake.py: never queued, never spoken
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,

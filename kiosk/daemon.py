@@ -180,7 +180,8 @@ class Kiosk:
         elif isinstance(event, Inbound):
             self._on_message(event)
         elif isinstance(event, LinkUp):
-            self.order.link_up([(row.n, self.topics.ticket, row.payload) for row in self.store.outbox()])
+            self.order.link_up([(row.n, self.topics.ticket_from(self.settings.id), row.payload)
+                                for row in self.store.outbox()])
             log.info("broker connected; %d tickets waiting for its acknowledgement", self.outbox_size)
         elif isinstance(event, LinkDown):
             self.order.link_down()
@@ -263,7 +264,7 @@ class Kiosk:
         row = self.store.mark_printed(ticket.id, payload)
         self.outbox_size += 1
         log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
-        self.order.offer(row.n, self.topics.ticket, payload)
+        self.order.offer(row.n, self.topics.ticket_from(self.settings.id), payload)
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None

@@ -68,7 +68,7 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
         result.append(Account(
             username=f"kiosk-{kiosk.id}",
             read=(topics.board, topics.status("kiosk", kiosk.id)),
-            write=(topics.ticket, topics.status("kiosk", kiosk.id)),
+            write=(topics.ticket_from(kiosk.id), topics.status("kiosk", kiosk.id)),
         ))
     for counter in config.counters:
         result.append(Account(

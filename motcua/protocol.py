@@ -27,12 +27,22 @@ class Topics:
 
     def __init__(self, site_id: str) -> None:
         self.root = f"motcua/{site_id}"
-        self.ticket = f"{self.root}/ticket"
+        self.ticket = f"{self.root}/ticket"              # before issue 18; no account may write it
+        self.ticket_all = f"{self.root}/ticket/+"
         self.board = f"{self.root}/board"
         self.called = f"{self.root}/called"
         self.counter_cmd_all = f"{self.root}/counter/+/cmd"
         self.counter_rating_all = f"{self.root}/counter/+/rating"
         self.status_all = f"{self.root}/status/#"
+
+    def ticket_from(self, kiosk_id: str) -> str:
+        """A kiosk's own ticket topic: the broker lets only that kiosk's account write it."""
+        return f"{self.root}/ticket/{kiosk_id}"
+
+    def kiosk_of(self, topic: str) -> str | None:
+        """The sending kiosk of a ticket topic (None for the old shared ``ticket`` topic)."""
+        prefix = f"{self.ticket}/"
+        return topic[len(prefix):] if topic.startswith(prefix) and "/" not in topic[len(prefix):] else None
 
     def counter_cmd(self, counter_id: str) -> str:
         return f"{self.root}/counter/{counter_id}/cmd"

@@ -168,3 +168,12 @@ def test_a_status_without_run_fields_still_decodes_and_a_bad_start_time_is_refus
     assert old.instance is None and old.started is None and old.duplicate is None
     with pytest.raises(ProtocolError):
         Status.decode(b'{"v":1,"role":"kiosk","device":"k1","state":"online","started":"yesterday"}')
+
+
+def test_each_kiosk_has_its_own_ticket_topic() -> None:
+    topics = Topics("liem-chung")
+    assert topics.ticket_from("k1") == "motcua/liem-chung/ticket/k1"
+    assert topics.kiosk_of("motcua/liem-chung/ticket/k1") == "k1"
+    assert topics.kiosk_of(topics.ticket) is None
+    assert topics.kiosk_of("motcua/liem-chung/ticket/k1/x") is None
+    assert topics.kiosk_of("motcua/other/ticket/k1") is None

@@ -95,9 +95,12 @@ def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_con
                         name="Xin mời tất cả ra về")
         genuine = Ticket(id=new_id(), service="dat-dai", number="1002", seq=1002, day=today,
                          issued_at=now.isoformat(), kiosk="k1", name="Trần Thị Bình")
-        listener.publish(TOPICS.ticket, encode(forged))
-        listener.publish(TOPICS.ticket, encode(replace(forged, id=new_id(), kiosk="k1")))
-        listener.publish(TOPICS.ticket, encode(genuine))
+        listener.publish(TOPICS.ticket_from("k1"), encode(forged))
+        listener.publish(TOPICS.ticket_from("k1"), encode(replace(forged, id=new_id(), kiosk="k1")))
+        # Another account's topic (the broker lets only kiosk k9 write it) claiming kiosk k1.
+        listener.publish(TOPICS.ticket_from("k9"), encode(replace(genuine, id=new_id(), number="1003",
+                                                                  seq=1003)))
+        listener.publish(TOPICS.ticket_from("k1"), encode(genuine))
         for _ in range(2):
             listener.publish(TOPICS.counter_cmd("1"), encode(CounterCommand(id=new_id(), action="next")))
 
@@ -105,7 +108,7 @@ def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_con
             statuses = [Status.decode(p) for p in li.payloads(TOPICS.status("caller", "hub"))]
             return statuses[-1].health.get("forged", 0) if statuses else 0
 
-        assert listener.wait_for(lambda li: forged_count(li) == 2, timeout=15), caller.counts
+        assert listener.wait_for(lambda li: forged_count(li) == 3, timeout=15), caller.counts
         assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
         calls = [Called.decode(p) for p in listener.payloads(TOPICS.called)]
         assert [c.number for c in calls] == ["1002"]
@@ -114,7 +117,8 @@ def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_con
             "SELECT count(*) FROM events WHERE kind = 'ticket'").fetchone()[0]
         assert tickets == 1
         refused = [r.getMessage() for r in caplog.records if "refused ticket" in r.getMessage()]
-        assert len(refused) == 2 and "no such kiosk" in refused[0] and "far from" in refused[1]
+        assert len(refused) == 3 and "no such kiosk" in refused[0] and "far from" in refused[1]
+        assert "not the one that sent it" in refused[2]
         assert all("Xin mời" not in line for line in refused)
     finally:
         stop.set()

@@ -45,7 +45,7 @@ def test_no_credential_takes_over_another_devices_client_id(secured_broker, brok
     secret = broker_files.secrets["caller"].read_text().strip()
     caller = Watched(secured_broker.port, "caller", secret, client_id=CALLER_SESSION, persistent=True)
     caller.connect()
-    assert caller.subscribe(T.ticket)
+    assert caller.subscribe(T.ticket_all)
     others = [name for name in broker_files.secrets if name != "caller"]
     tried = 0
     for username in others:
@@ -57,19 +57,19 @@ def test_no_credential_takes_over_another_devices_client_id(secured_broker, brok
                 tried += 1
     assert tried == len(others) * (2 * len(every_client_id(broker_files)) - 1)
     kiosk = login(secured_broker, broker_files, "kiosk-k1")
-    kiosk.publish(T.ticket, b"while the intruders came and went")
+    kiosk.publish(T.ticket_from("k1"), b"while the intruders came and went")
     assert bytes(caller.receive().payload) == b"while the intruders came and went"
     assert not caller.dropped.is_set(), "an intruder took over the caller's connection"
 
     # The caller away: tickets wait in its session; intruders under its id do not resume it.
     caller.close()
     for number in (1, 2, 3):
-        kiosk.publish(T.ticket, f"ticket {number}".encode())
+        kiosk.publish(T.ticket_from("k1"), f"ticket {number}".encode())
     for username in others:
         for persistent in (False, True):
             intruder = login(secured_broker, broker_files, username, client_id=CALLER_SESSION,
                              persistent=persistent)
-            intruder.subscribe(T.ticket)            # refused by its ACL anyway
+            intruder.subscribe(T.ticket_all)            # refused by its ACL anyway
             intruder.close()
     kiosk.close()
     caller = Device(secured_broker.port, "caller", secret, client_id=CALLER_SESSION, persistent=True)
@@ -118,16 +118,16 @@ def test_an_oversized_message_closes_its_sender_and_is_never_queued(secured_brok
     """A 1 MB "ticket" (the hub allows 32 KiB) is refused with its connection; the
     caller's session holds only the real ticket sent after it, and the database stays small."""
     caller = login(secured_broker, broker_files, "caller", client_id="x", persistent=True)
-    assert caller.subscribe(T.ticket)
+    assert caller.subscribe(T.ticket_all)
     caller.close()
     attacker = Watched(secured_broker.port, "kiosk-k1",
                        broker_files.secrets["kiosk-k1"].read_text().strip())
     attacker.connect()
-    attacker.client.publish(T.ticket, b"x" * 1_000_000, qos=1)
+    attacker.client.publish(T.ticket_from("k1"), b"x" * 1_000_000, qos=1)
     assert attacker.dropped.wait(10), "the broker accepted a 1 MB packet"
     attacker.close()
     kiosk = login(secured_broker, broker_files, "kiosk-k1")
-    kiosk.publish(T.ticket, b"real ticket")
+    kiosk.publish(T.ticket_from("k1"), b"real ticket")
     kiosk.close()
     caller = login(secured_broker, broker_files, "caller", client_id="x", persistent=True)
     try:
@@ -148,7 +148,7 @@ def test_a_flood_from_one_device_does_not_drop_anothers_tickets(secured_broker, 
     50,000) with --soak."""
     flood = 60_000 if soak else 3_000
     caller = login(secured_broker, broker_files, "caller", client_id="x", persistent=True)
-    assert caller.subscribe(T.ticket) and caller.subscribe(T.counter_cmd_all)
+    assert caller.subscribe(T.ticket_all) and caller.subscribe(T.counter_cmd_all)
     caller.close()
     attacker = Device(secured_broker.port, "counter-1",
                       broker_files.secrets["counter-1"].read_text().strip())
@@ -159,14 +159,14 @@ def test_a_flood_from_one_device_does_not_drop_anothers_tickets(secured_broker, 
         info.wait_for_publish(60)
     attacker.close()
     kiosk = login(secured_broker, broker_files, "kiosk-k1")
-    kiosk.publish(T.ticket, b"real ticket")
+    kiosk.publish(T.ticket_from("k1"), b"real ticket")
     kiosk.close()
     caller = login(secured_broker, broker_files, "caller", client_id="x", persistent=True)
     try:
         received = 0
         while True:
             message = caller.receive()
-            if message.topic == T.ticket:
+            if message.topic == T.ticket_from("k1"):
                 assert bytes(message.payload) == b"real ticket"
                 break
             received += 1

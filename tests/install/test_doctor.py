@@ -172,11 +172,11 @@ def test_doctor_on_the_hub_leaves_the_callers_queued_tickets(tmp_path, secured_b
     secret = broker_files.secrets["caller"].read_text().strip()
     caller = Device(secured_broker.port, "caller", secret, client_id="caller", persistent=True)
     caller.connect()
-    assert caller.subscribe("motcua/liem-chung/ticket")
+    assert caller.subscribe("motcua/liem-chung/ticket/+")
     caller.close()
     kiosk = Device.login(secured_broker.port, "kiosk-k1", broker_files.secrets["kiosk-k1"])
     for number in (1, 2):
-        kiosk.publish("motcua/liem-chung/ticket", f"ticket {number}".encode())
+        kiosk.publish("motcua/liem-chung/ticket/k1", f"ticket {number}".encode())
     kiosk.close()
     config = load_config(device_config(tmp_path, secured_broker, broker_files, "caller"))
     assert check_broker(config, healthy).ok

@@ -15,7 +15,7 @@ class Caller(Subscriber):
 
     def __init__(self, port: int) -> None:
         self.tickets: list[Ticket] = []       # decoded once each: a soak waits on 1,000
-        super().__init__(port, TOPICS.ticket)
+        super().__init__(port, TOPICS.ticket_from("k1"))
 
     def _on_message(self, client, userdata, message) -> None:
         with self.changed:
