@@ -334,6 +334,10 @@ class Link:
         if message.topic == self.status_topic:
             self._own_status(bytes(message.payload), bool(message.retain))
             if not any(mqtt.topic_matches_sub(sub, message.topic) for sub, _ in self.subscriptions):
+                # The daemon never sees it, so never acks it: an unacked message would hold one
+                # of the broker's in-flight slots for this session for ever.
+                if self.manual_ack and message.qos > 0:
+                    client.ack(message.mid, message.qos)
                 return
         self.inbox.put(Inbound(topic=message.topic, payload=bytes(message.payload),
                                mid=message.mid, qos=message.qos, retain=bool(message.retain)))

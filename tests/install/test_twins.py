@@ -14,11 +14,11 @@ import threading
 
 import pytest
 from install_helpers import Device, Refused
-from rig import eventually
+from rig import Listener, eventually, next_of
 
 from motcua.broker_config import hash_password
 from motcua.config import BrokerSettings
-from motcua.mqtt import Link, LinkUp
+from motcua.mqtt import Inbound, Link, LinkUp, WakingQueue
 from motcua.protocol import Status, Topics
 
 T = Topics("liem-chung")
@@ -141,3 +141,32 @@ def test_a_second_caller_process_exits_by_itself(secured_broker, broker_files, t
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(20)
+
+
+def test_a_callers_own_status_never_fills_its_in_flight_window(broker) -> None:
+    """The caller acks by hand and never sees its own status: the link acks those copies, or
+    after some twenty restarts the broker's in-flight window for its session is full and no
+    ticket reaches it any more."""
+    settings = BrokerSettings(host="127.0.0.1", port=broker.port, tls=False, username=None,
+                              password_file=None, ca_file=None, keepalive=30)
+    for _ in range(25):                          # crash after crash, as systemd restarts it
+        inbox = WakingQueue()
+        running = Link(settings, T, role="caller", device="hub", inbox=inbox,
+                       subscriptions=[(T.ticket_all, 1)], persistent_session=True, manual_ack=True)
+        running.start()
+        assert isinstance(next_of(inbox, LinkUp), LinkUp)
+        assert eventually(lambda link=running: link.client.want_write() is False, timeout=5)
+        running.client.loop_stop()
+        running.client.socket().close()
+    sender = Listener(broker.url, "unused/#")
+    inbox = WakingQueue()
+    running = Link(settings, T, role="caller", device="hub", inbox=inbox,
+                   subscriptions=[(T.ticket_all, 1)], persistent_session=True, manual_ack=True)
+    running.start()
+    try:
+        next_of(inbox, LinkUp)
+        sender.publish(T.ticket_from("k1"), b"still delivered")
+        assert next_of(inbox, Inbound).payload == b"still delivered"
+    finally:
+        running.stop()
+        sender.close()
