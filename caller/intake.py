@@ -11,11 +11,12 @@ spoken. Pure: no I/O, the caller passes its clock.
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 from motcua.config import SiteConfig
 from motcua.protocol import Ticket
+from motcua.service_day import service_day
 
 # A kiosk cut off from the hub keeps its printed tickets and sends them when it is back:
 # a ticket may be a service day old. One from the future is a wrong clock or a forgery.
@@ -32,6 +33,7 @@ class Refusal(Enum):
     NUMBER = "the number is outside that kiosk's range for the service"
     LABEL = "the printed number does not match its sequence number"
     ISSUED_AT = "issued at a time far from the hub's clock"
+    DAY = "its service day is days away from the day it was issued"
     NAME = "the name is not a plausible name"
 
 
@@ -62,6 +64,12 @@ def check_ticket(ticket: Ticket, config: SiteConfig, now: datetime, *,
     issued = datetime.fromisoformat(ticket.issued_at)
     if not now - MAX_AGE <= issued <= now + MAX_AHEAD:
         return Refusal.ISSUED_AT
+    # The day keys the queue and the names' erasure: a made-up day would keep a name for ever.
+    # A kiosk whose clock is not trusted keeps its day across a jump (motcua/service_day.py),
+    # so its day may be one off the day of its issue time, not more.
+    issued_day = service_day(issued, config.site.tz, config.site.day_starts_at)
+    if abs((date.fromisoformat(ticket.day) - issued_day).days) > 1:
+        return Refusal.DAY
     if ticket.name is not None and not plausible_name(ticket.name):
         return Refusal.NAME
     return None

@@ -35,7 +35,10 @@ def test_a_ticket_a_real_kiosk_printed_is_taken() -> None:
     assert check_ticket(real(), EXAMPLE, NOW) is None
     assert check_ticket(real(service="chung-thuc", number="C007", seq=7, name=None), EXAMPLE, NOW) is None
     late = NOW - timedelta(hours=20)                   # a kiosk cut off since yesterday
-    assert check_ticket(real(issued_at=late.isoformat()), EXAMPLE, NOW) is None
+    assert check_ticket(real(issued_at=late.isoformat(), day="2026-11-27"), EXAMPLE, NOW) is None
+    # A kiosk whose clock jumped keeps its day: one day off its issue time is still real.
+    assert check_ticket(real(day="2026-11-29"), EXAMPLE, NOW) is None
+    assert check_ticket(real(issued_at=NOW.replace(hour=4, minute=59).isoformat()), EXAMPLE, NOW) is None
     assert check_ticket(real(), EXAMPLE, NOW, sender="k1") is None
 
 
@@ -49,6 +52,8 @@ def test_a_ticket_a_real_kiosk_printed_is_taken() -> None:
     ({"issued_at": "1970-01-01T00:00:00+00:00", "priority": True}, None, Refusal.ISSUED_AT),
     ({"issued_at": (NOW + timedelta(hours=1)).isoformat()}, None, Refusal.ISSUED_AT),
     ({"name": "Xin mời tất cả ra về, văn phòng đóng cửa"}, None, Refusal.NAME),
+    ({"day": "2099-01-01"}, None, Refusal.DAY),         # its name would never be erased
+    ({"day": "2026-11-30"}, None, Refusal.DAY),
 ], ids=lambda value: value.name if isinstance(value, Refusal) else None)
 def test_a_forged_ticket_is_refused_with_its_reason(changes, sender, why) -> None:
     assert check_ticket(real(**changes), EXAMPLE, NOW, sender=sender) is why
