@@ -41,7 +41,7 @@ from motcua.service_day import ClockReading, DayKeeper
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .intake import check_ticket
-from .retention import erase_names
+from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
 from .store import EventStore, StoreError
 from .voice import spoken_sentence
@@ -161,6 +161,7 @@ class Caller:
                               date.fromisoformat(self.engine.day) if self.engine.day else None,
                               trust_wall_clock=queue_settings.trust_clock)
         self.counter_names = {c.id: c.name for c in config.counters}
+        self.audio = audio
         self.announcer = SpeakerProcess(
             config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
         self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
@@ -336,6 +337,11 @@ class Caller:
         erased = erase_names(self.store.db, before)
         if erased:
             log.info("erased the names of tickets before %s (%d rows)", before, erased)
+        if self.audio.startswith("wav:"):       # recorded calls speak the names too
+            removed = erase_recordings(Path(self.audio[4:]), before, self.config.site.tz,
+                                       self.config.site.day_starts_at)
+            if removed:
+                log.info("deleted %d recorded calls from before %s", removed, before)
 
     def publish(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
         """Views and calls, for outcomes already committed."""
