@@ -139,9 +139,16 @@ def tickets(config: Path, count: int) -> list[Ticket]:
     loaded = load_config(config)
     day = service_day(datetime.now().astimezone(), loaded.site.tz, loaded.site.day_starts_at).isoformat()
     now = datetime.now().astimezone().isoformat(timespec="seconds")
-    services = [s.id for s in loaded.services]
-    return [Ticket(id=new_id(), service=services[i % len(services)], number=str(1000 + i), seq=i,
-                   day=day, issued_at=now, kiosk="bench") for i in range(count)]
+    # Numbers a real kiosk of the example office prints (the caller refuses others: caller/intake.py).
+    services = loaded.services
+    result = []
+    for i in range(count):
+        service = services[i % len(services)]
+        seq = service.first + (i // len(services)) % (service.last - service.first + 1)
+        number = f"{service.prefix}{seq:0{len(str(service.last))}d}" if service.prefix else str(seq)
+        result.append(Ticket(id=new_id(), service=service.id, number=number, seq=seq, day=day,
+                             issued_at=now, kiosk="k1"))
+    return result
 
 
 def rss_kb(pid: int) -> tuple[int, int]:

@@ -57,7 +57,8 @@ from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
-from .retention import erase_names
+from .intake import check_ticket
+from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
 from .store import DamagedLog, EventStore, StoreError, quick_check, set_aside, wal_damage
 from .voice import spoken_sentence
@@ -192,10 +193,12 @@ class Caller:
                               date.fromisoformat(self.engine.day) if self.engine.day else None,
                               trust_wall_clock=queue_settings.trust_clock)
         self.counter_names = {c.id: c.name for c in config.counters}
+        self.audio = audio
         self.announcer = SpeakerProcess(
             config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
         self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
-                         subscriptions=[(self.topics.ticket, 1), (self.topics.counter_cmd_all, 1),
+                         subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
+                                        (self.topics.counter_cmd_all, 1),
                                         (self.topics.counter_rating_all, 1)],
                          persistent_session=True, manual_ack=True, owner_polls=True)
         self.seq = 0
@@ -203,7 +206,7 @@ class Caller:
         self._first_unsaved = self._last_inbound = 0.0
         self._republish = False                     # every view, once the engine is saved
         self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
-                       "stale": 0, "deferred": 0}
+                       "stale": 0, "deferred": 0, "forged": 0}
         self._health_due = 0.0
         self.refusing: str | None = None            # why the event log cannot be written now
         self._probe_due = 0.0
@@ -480,8 +483,15 @@ class Caller:
         try:
             if message.retain:
                 raise ProtocolError("retained messages are not commands")
-            if message.topic == self.topics.ticket:
+            sender = self.topics.kiosk_of(message.topic)
+            if message.topic == self.topics.ticket or sender is not None:
                 ticket = Ticket.decode(message.payload)
+                refusal = check_ticket(ticket, self.config, now, sender=sender)
+                if refusal is not None:         # caller/intake.py: never queued, never spoken
+                    self.counts["forged"] += 1
+                    log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
+                                refusal.value)
+                    return None
                 return Event("ticket", ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):
@@ -558,6 +568,11 @@ class Caller:
         erased = erase_names(self.store.db, before)
         if erased:
             log.info("erased the names of tickets before %s (%d rows)", before, erased)
+        if self.audio.startswith("wav:"):       # recorded calls speak the names too
+            removed = erase_recordings(Path(self.audio[4:]), before, self.config.site.tz,
+                                       self.config.site.day_starts_at)
+            if removed:
+                log.info("deleted %d recorded calls from before %s", removed, before)
 
     def publish(self, outcomes: list[Outcome], *, everything: bool = False) -> None:
         """Views and calls, for outcomes already committed."""

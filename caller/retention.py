@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date, datetime, time, tzinfo
+from pathlib import Path
 
 
 def erase_names(db: sqlite3.Connection, before_day: str) -> int:
@@ -44,4 +46,19 @@ def erase_names(db: sqlite3.Connection, before_day: str) -> int:
         raise
     if erased:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # and the old pages leave the WAL file
+    return erased
+
+
+def erase_recordings(directory: Path, before_day: str, tz: tzinfo, day_starts_at: time) -> int:
+    """Delete the calls recorded by ``--audio wav:DIR`` before the service day ``before_day``:
+    each one speaks a citizen's full name. Returns how many files were deleted."""
+    start = datetime.combine(date.fromisoformat(before_day), day_starts_at, tz).timestamp()
+    erased = 0
+    for path in [*directory.glob("*.wav"), *directory.glob("*.part")]:
+        try:
+            if path.stat().st_mtime < start:
+                path.unlink()
+                erased += 1
+        except FileNotFoundError:       # the announcer renamed or removed it meanwhile
+            continue
     return erased

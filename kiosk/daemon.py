@@ -133,6 +133,7 @@ class Kiosk:
         self.record: Issued | None = None       # read back, not applied yet (disk refused)
         self.held: list[Press] = []             # presses made while learning
         self.issued_topic = self.topics.kiosk_issued(settings.id)
+        self.ticket_topic = self.topics.ticket_from(settings.id)   # only this kiosk's account writes it
 
     # -- start and timers --------------------------------------------------------
     def start(self) -> None:
@@ -142,7 +143,7 @@ class Kiosk:
             log.warning("the ticket database is new: no ticket until the broker's record of the numbers "
                         "this kiosk issued today is read (or known to be absent)")
         rows = self.store.outbox()
-        self.order.load((row.n, self.topics.ticket, row.payload) for row in rows)
+        self.order.load((row.n, self.ticket_topic, row.payload) for row in rows)
         self.outbox_size = len(rows)
         try:
             self._settle()
@@ -161,7 +162,7 @@ class Kiosk:
             payload = _in_doubt(intent.payload)
             row = self.store.mark_printed(intent.ticket_id, payload)
             self.outbox_size += 1
-            self.order.offer(row.n, self.topics.ticket, payload)
+            self.order.offer(row.n, self.ticket_topic, payload)
             log.warning("ticket %s may have been printed (the kiosk stopped while printing it): sent "
                         "to the caller marked in doubt", intent.number)
 
@@ -221,7 +222,7 @@ class Kiosk:
                 self.unrecorded.pop(0)
                 self.outbox_size += 1
                 log.info("ticket %s is recorded as printed now", number)
-                self.order.offer(row.n, self.topics.ticket, payload)
+                self.order.offer(row.n, self.ticket_topic, payload)
             while self.undelivered:
                 self.store.delivered(self.undelivered[0])
                 self.undelivered.pop(0)
@@ -416,7 +417,7 @@ class Kiosk:
                       "the disk takes writes (a restart meanwhile sends it marked in doubt)", number)
             return False
         self.outbox_size += 1
-        self.order.offer(row.n, self.topics.ticket, payload)
+        self.order.offer(row.n, self.ticket_topic, payload)
         return True
 
     # -- the retained record of numbers issued ------------------------------------

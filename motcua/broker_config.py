@@ -6,9 +6,12 @@ call tickets and a counter cannot press another counter's buttons:
 - ``kiosk-<id>``   publishes tickets and its own status; reads the board; writes and
                    reads back its own ``kiosk/<id>/issued`` record.
 - ``counter-<id>`` publishes its own commands, ratings and status; reads its state and the board.
-- ``display-<name>`` only reads (board, counter states, calls) and publishes its own status.
-- ``caller``       reads everything of the site; publishes board, counter states, calls and the
-  status of the hub's roles (a board on the hub runs with the caller's account).
+- ``display-<name>`` only reads (board, counter states; not ``called``, which has full names)
+  and publishes its own status; a board on the hub has its own ``display-<name>`` account.
+- ``caller``       reads everything of the site; publishes board, counter states, calls and its status.
+
+The broker makes a client's id its user name (``use_username_as_clientid``), so no two
+roles may share an account, and one password cannot take over another device's session.
 
 Secrets are random, kept in ``OUT/secrets/<user>`` (mode 0600) and reused when the tool is
 run again, so adding a counter does not change the other devices' passwords. They are
@@ -54,30 +57,36 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
     from motcua.protocol import Topics
 
     topics = Topics(config.site.id)
+    # Each device also reads its own status topic: a second device with the same account
+    # shows up there (motcua/mqtt.py stops the newer one).
     result = [Account(
         username="caller",
         read=(f"{topics.root}/#",),
         write=(topics.board, f"{topics.root}/counter/+/state", topics.called,
-               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+",
-               topics.heartbeat, topics.received),
+               f"{topics.root}/status/caller/+", topics.heartbeat, topics.received),
     )]
     for kiosk in config.kiosks:
         result.append(Account(
             username=f"kiosk-{kiosk.id}",
-            read=(topics.board, topics.heartbeat, topics.received, topics.kiosk_issued(kiosk.id)),
-            write=(topics.ticket, topics.status("kiosk", kiosk.id), topics.kiosk_issued(kiosk.id)),
+            read=(topics.board, topics.status("kiosk", kiosk.id), topics.heartbeat, topics.received,
+                  topics.kiosk_issued(kiosk.id)),
+            write=(topics.ticket_from(kiosk.id), topics.status("kiosk", kiosk.id),
+                   topics.kiosk_issued(kiosk.id)),
         ))
     for counter in config.counters:
         result.append(Account(
             username=f"counter-{counter.id}",
-            read=(topics.board, topics.counter_state(counter.id), topics.heartbeat, topics.received),
+            read=(topics.board, topics.counter_state(counter.id), topics.status("counter", counter.id),
+                  topics.heartbeat, topics.received),
             write=(topics.counter_cmd(counter.id), topics.counter_rating(counter.id),
                    topics.status("counter", counter.id)),
         ))
+    # Boards show masked names only: they never read ``called``, whose sentence has the full name.
     for name in displays:
         result.append(Account(
             username=f"display-{name}",
-            read=(topics.board, f"{topics.root}/counter/+/state", topics.called, topics.heartbeat),
+            read=(topics.board, f"{topics.root}/counter/+/state", topics.status("display", name),
+                  topics.heartbeat),
             write=(topics.status("display", name),),
         ))
     return result
@@ -158,11 +167,13 @@ def write_broker_files(config: SiteConfig, out: Path,
     return BrokerFiles(passwords=passwords, acl=acl, secrets=secret_files, created=tuple(created))
 
 
-def set_device_account(site_toml: str | Path, username: str, password_file: str | Path) -> None:
+def set_device_account(site_toml: str | Path, username: str, password_file: str | Path, *,
+                       url: str | None = None, ca_file: str | Path | None = None) -> None:
     """Put this Pi's broker account into its copy of the site config (scripts/install does this).
 
-    ``username`` and ``password_file`` are the only lines of ``[broker]`` that differ
-    between the Pis of a site; earlier ones, commented or not, are replaced.
+    ``username`` and ``password_file`` (and, when given, ``url`` and ``ca_file``: the hub's
+    daemons use plain MQTT on localhost, the other Pis TLS) are the only lines of ``[broker]``
+    that differ between the Pis of a site; earlier ones, commented or not, are replaced.
     """
     path = Path(site_toml)
     text = path.read_text(encoding="utf-8")
@@ -170,10 +181,71 @@ def set_device_account(site_toml: str | Path, username: str, password_file: str 
     if not found:
         raise MotcuaError(f"{path}: no [broker] section")
     body, section_end, tail = rest.partition("\n[")
+    keys = ["username", "password_file"] + (["url", "ca_file"] if url is not None else [])
     kept = [line for line in body.split("\n")
-            if not re.match(r"\s*#?\s*(username|password_file)\s*=", line)]
-    account = f'username = "{username}"\npassword_file = "{password_file}"\n'
+            if not re.match(rf"\s*#?\s*({'|'.join(keys)})\s*=", line)]
+    account = ""
+    if url is not None:
+        account += f'url = "{url}"\n' + (f'ca_file = "{ca_file}"\n' if ca_file else "")
+    account += f'username = "{username}"\npassword_file = "{password_file}"\n'
     path.write_text(head + found + account + "\n".join(kept) + section_end + tail, encoding="utf-8")
+
+
+def hub_addresses() -> tuple[list[str], list[str]]:
+    """The hub's names and IP addresses, for its certificate's subjectAltName."""
+    import socket
+    import subprocess
+
+    host = socket.gethostname().split(".")[0]
+    names = sorted({host, f"{host}.local", "motcua-hub", "motcua-hub.local", "localhost"})
+    ips = {"127.0.0.1"}
+    try:
+        found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=10)
+        ips.update(found.stdout.split())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return names, sorted(ips)
+
+
+def write_certificates(out: Path, names: Sequence[str], ips: Sequence[str], *,
+                       days: int = 3650) -> tuple[Path, Path, Path]:
+    """The site's CA (made once, kept) and the hub's certificate signed by it, whose
+    subjectAltName lists the hub's names and IP addresses: devices may use either in ``url``.
+
+    Returns (ca.crt, hub.crt, hub.key). The hub's certificate is made again on every run, so
+    a new address is covered after running the tool again.
+    """
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = out / "ca.key", out / "ca.crt"
+    hub_key, hub_crt, request = out / "hub.key", out / "hub.crt", out / "hub.csr"
+
+    def openssl(*args: str) -> None:
+        result = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise MotcuaError(f"openssl {args[0]}: {result.stderr.strip()}")
+
+    if not (ca_key.exists() and ca_crt.exists()):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days),
+                "-subj", "/CN=motcua site CA", "-keyout", str(ca_key), "-out", str(ca_crt),
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        ca_key.chmod(0o600)
+    san = ",".join([*(f"DNS:{name}" for name in names), *(f"IP:{ip}" for ip in ips)])
+    extensions = out / "hub.ext"
+    extensions.write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                          "extendedKeyUsage=serverAuth\n", encoding="utf-8")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={names[0]}",
+            "-keyout", str(hub_key), "-out", str(request))
+    hub_key.chmod(0o600)
+    openssl("x509", "-req", "-in", str(request), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-days", str(days), "-extfile", str(extensions), "-out", str(hub_crt))
+    request.unlink()
+    extensions.unlink()
+    ca_crt.chmod(0o644)
+    _let_mosquitto_read(hub_key)
+    return ca_crt, hub_crt, hub_key
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -207,6 +279,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"folder for passwords, acl and secrets/ (default {DEFAULT_OUT})")
     parser.add_argument("--display", action="append", metavar="NAME", dest="displays",
                         help="a waiting-room board's name (repeat for several; default: board)")
+    parser.add_argument("--certificates", action="store_true",
+                        help="also make the site's CA (once) and the hub's TLS certificate "
+                             "(names and IPs of this machine) in the same folder")
+    parser.add_argument("--hub-address", action="append", metavar="NAME_OR_IP", default=[],
+                        help="another name or IP address of the hub for its certificate")
 
 
 def main(options: argparse.Namespace) -> int:
@@ -225,6 +302,13 @@ def main(options: argparse.Namespace) -> int:
     for username, path in files.secrets.items():
         state = "new" if username in files.created else "kept"
         print(f"  {username:<24} password in {path} ({state})")
+    if options.certificates:
+        names, ips = hub_addresses()
+        for extra in options.hub_address:
+            (ips if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+:[0-9a-fA-F:]*", extra) else names).append(extra)
+        ca, hub, _ = write_certificates(Path(options.out), names, ips)
+        print(f"{hub}: TLS certificate for {', '.join([*names, *ips])}")
+        print(f"{ca}: the site's CA; copy it to every other Pi (scripts/install --ca-file FILE)")
     print("Copy each device's password file to that Pi as /etc/motcua/mqtt-password "
           "(scripts/install --password-file FILE does it), then restart mosquitto.")
     return 0

@@ -7,6 +7,7 @@ the code that uses it. Every key is documented in docs/config.md.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
@@ -211,11 +212,17 @@ def _parse_broker(table: Table, override_url: str | None) -> BrokerSettings:
         raise table.error(key, str(exc)) from None
     password_file = table.get_str("password_file", None)
     ca_file = table.get_str("ca_file", None)
+    username = table.get_str("username", None)
+    # A second role on a Pi has its own account (the broker binds client ids to accounts):
+    # scripts/install puts it in that unit's environment file, e.g. the board on the hub.
+    if os.environ.get("MOTCUA_BROKER_USERNAME"):
+        username = os.environ["MOTCUA_BROKER_USERNAME"]
+        password_file = os.environ.get("MOTCUA_BROKER_PASSWORD_FILE") or password_file
     settings = BrokerSettings(
         host=host,
         port=port,
         tls=tls,
-        username=table.get_str("username", None),
+        username=username,
         password_file=Path(password_file) if password_file else None,
         ca_file=Path(ca_file) if ca_file else None,
         keepalive=table.get_int("keepalive", 30, min=5, max=600),

@@ -60,9 +60,20 @@ class Systemd:
         self.notify("STOPPING=1")
 
 
+_stop: threading.Event | None = None
+
+
+def request_stop(reason: str) -> None:
+    """End this daemon as SIGTERM would, for a reason of its own (logged as an error)."""
+    log.error("stopping: %s", reason)
+    if _stop is not None:
+        _stop.set()
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT, so the owner loop ends and cleans up."""
-    stop = threading.Event()
+    global _stop
+    stop = _stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
         log.info("stopping on %s", signal.Signals(signum).name)

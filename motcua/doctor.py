@@ -118,7 +118,12 @@ def check_broker(config: SiteConfig, env: Environment) -> Check:
     except OSError as exc:
         return Check(title, False, f"{broker.password_file}: {exc.strerror}",
                      "chép tệp mật khẩu của thiết bị này / copy this device's password file")
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)
+    # The broker names a client after its account (use_username_as_clientid), so this login
+    # replaces the running daemon's for a moment: resume its session (never clean it: the
+    # caller's holds queued tickets) and acknowledge nothing, so everything is redelivered to
+    # the daemon when it reconnects a second later.
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="motcua-doctor", clean_session=False,
+                         protocol=mqtt.MQTTv311, manual_ack=True)
     if broker.username:
         client.username_pw_set(broker.username, password)
     if broker.tls:

@@ -29,16 +29,18 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .config import BrokerSettings
-from .protocol import Status, Topics, encode
+from .daemon import request_stop
+from .errors import ProtocolError
+from .protocol import Status, Topics, encode, new_id
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,7 @@ class Link:
         manual_ack: bool = False,
         report_publishes: bool = False,
         owner_polls: bool = False,
+        on_twin: Callable[[str], None] | None = None,
     ) -> None:
         self.broker = broker
         self.topics = topics
@@ -194,9 +197,19 @@ class Link:
         self.connected = threading.Event()
         self.status_topic = topics.status(role, device)
         self._health: dict[str, Any] = {}
+        # Two daemons with one identity (a second kiosk k1, a second caller): each run has an
+        # instance id; the newer run stops, the older one says so on its status topic.
+        self.instance = new_id()[:12]
+        self.started = datetime.now().astimezone().isoformat(timespec="microseconds")
+        self.on_twin = on_twin or request_stop
+        self.twin: str | None = None            # set in the newer run, which then stays away
+        self.duplicate: str | None = None       # set in the older run, shown in its status
+        self._connects = 0
+        # The broker makes a client's id its user name (use_username_as_clientid); without an
+        # account (a test bench) the id still names the site, role and device.
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"motcua-{topics.root.split('/')[1]}-{role}-{device}",
+            client_id=broker.username or f"motcua-{topics.root.split('/')[1]}-{role}-{device}",
             clean_session=not persistent_session,
             protocol=mqtt.MQTTv311,
             manual_ack=manual_ack,
@@ -269,7 +282,7 @@ class Link:
         reconnects with a growing delay while the broker is away.
         """
         client = self.client
-        if client.socket() is None and time.monotonic() >= self._retry_at:
+        if client.socket() is None and time.monotonic() >= self._retry_at and self.twin is None:
             self._connect()
         sock = client.socket()
         readers: list[Any] = [self.inbox] if isinstance(self.inbox, WakingQueue) else []
@@ -366,7 +379,9 @@ class Link:
     def _status_payload(self, state: str) -> bytes:
         at = datetime.now().astimezone().isoformat(timespec="seconds")
         return encode(Status(role=self.role, device=self.device, state=state, at=at,
-                             health=self._health if state == "online" else {}))
+                             health=self._health if state == "online" else {},
+                             instance=self.instance, started=self.started,
+                             duplicate=self.twin or self.duplicate))
 
     # -- paho's thread: enqueue and return --------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
@@ -383,13 +398,12 @@ class Link:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
+        self._connects += 1
         self._session_present = bool(flags.session_present)
-        if self.subscriptions:
-            # Ready once the SUBACK is back: only then does the broker route messages to us.
-            _, self._subscribe_mid = client.subscribe(self.subscriptions)
-        else:
-            self._ready()
+        # Our own status topic too (last: amqtt, the demo's broker, mixes up retained
+        # messages when it comes first): what another run with our identity left there is
+        # retained, and read before our own status, sent after the SUBACK, replaces it.
+        _, self._subscribe_mid = client.subscribe([*self.subscriptions, (self.status_topic, 1)])
 
     def _ready(self) -> None:
         self._down_told = False
@@ -402,6 +416,9 @@ class Link:
             failed = [str(r) for r in reasons if getattr(r, "is_failure", False)]
             if failed:
                 log.error("broker %s refused a subscription: %s", self.broker.url, ", ".join(failed))
+            if self.twin is not None:
+                return
+            client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
             self._ready()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
@@ -416,8 +433,50 @@ class Link:
             self.inbox.put(LinkDown(reason=str(reason)))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.status_topic:
+            self._own_status(bytes(message.payload), bool(message.retain))
+            if not any(mqtt.topic_matches_sub(sub, message.topic) for sub, _ in self.subscriptions):
+                # The daemon never sees it, so never acks it: an unacked message would hold one
+                # of the broker's in-flight slots for this session for ever.
+                if self.manual_ack and message.qos > 0:
+                    client.ack(message.mid, message.qos)
+                return
         self.inbox.put(Inbound(topic=message.topic, payload=bytes(message.payload),
                                mid=message.mid, qos=message.qos, retain=bool(message.retain)))
+
+    def _own_status(self, payload: bytes, retained: bool) -> None:
+        """Another run's status left on ours while we were away from the broker: a second
+        device with our identity took our connection (the broker allows one per account).
+
+        Only the retained status read on a reconnect counts: before our first connection it is
+        the previous run's, and a persistent session also hands over that run's queued copies.
+        """
+        try:
+            other = Status.decode(payload)
+        except ProtocolError:
+            return
+        if not retained or self._connects < 2 or other.instance in (None, self.instance):
+            return
+        if self.twin is not None:
+            return
+        mine = (_moment(self.started), self.instance)
+        theirs = (_moment(other.started), other.instance)
+        who = f"a second {self.role} {self.device!r}"
+        if theirs < mine:               # we are the newer run: we stop
+            self.twin = (f"{who} (instance {self.instance}, started {self.started}) was "
+                         f"stopped: instance {other.instance} started at {other.started} "
+                         "already uses this identity; give each device its own id and account")
+            log.error("%s", self.twin)
+            self.client.publish(self.status_topic, self._status_payload("offline"), qos=1, retain=True)
+            self.client.disconnect()
+            self.connected.clear()
+            self.inbox.put(LinkDown(reason="a second device with this identity"))
+            self.on_twin(self.twin)
+        elif self.duplicate is None:
+            self.duplicate = (f"{who} (instance {other.instance}, started {other.started}) "
+                              "connected with this identity and was told to stop")
+            log.error("%s", self.duplicate)
+            self.client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
                     properties: Any) -> None:
@@ -467,3 +526,11 @@ class InOrder:
     def _hand_over(self, row: int, topic: str, payload: bytes) -> None:
         info = self.link.publish(topic, payload, qos=1)
         self.in_flight[info.mid] = row
+
+
+def _moment(stamp: str | None) -> datetime:
+    """A run's start for ordering; an unknown one counts as the oldest."""
+    try:
+        return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

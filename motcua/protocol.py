@@ -27,7 +27,8 @@ class Topics:
 
     def __init__(self, site_id: str) -> None:
         self.root = f"motcua/{site_id}"
-        self.ticket = f"{self.root}/ticket"
+        self.ticket = f"{self.root}/ticket"              # before issue 18; no account may write it
+        self.ticket_all = f"{self.root}/ticket/+"
         self.board = f"{self.root}/board"
         self.called = f"{self.root}/called"
         self.counter_cmd_all = f"{self.root}/counter/+/cmd"
@@ -35,6 +36,15 @@ class Topics:
         self.status_all = f"{self.root}/status/#"
         self.heartbeat = f"{self.root}/heartbeat"
         self.received = f"{self.root}/received"
+
+    def ticket_from(self, kiosk_id: str) -> str:
+        """A kiosk's own ticket topic: the broker lets only that kiosk's account write it."""
+        return f"{self.root}/ticket/{kiosk_id}"
+
+    def kiosk_of(self, topic: str) -> str | None:
+        """The sending kiosk of a ticket topic (None for the old shared ``ticket`` topic)."""
+        prefix = f"{self.ticket}/"
+        return topic[len(prefix):] if topic.startswith(prefix) and "/" not in topic[len(prefix):] else None
 
     def counter_cmd(self, counter_id: str) -> str:
         return f"{self.root}/counter/{counter_id}/cmd"
@@ -435,6 +445,9 @@ class Status:
     state: str                  # "online" or "offline"
     at: str | None = None
     health: dict[str, Any] = field(default_factory=dict)
+    instance: str | None = None     # this run of the daemon (a second device with one identity)
+    started: str | None = None      # when this run started (the newer of two stops)
+    duplicate: str | None = None    # why a second device with this identity was stopped
 
     @classmethod
     def decode(cls, payload: bytes) -> Status:
@@ -444,7 +457,10 @@ class Status:
             raise ProtocolError(f"status: unknown state {state!r}")
         return cls(role=f.text("role", max_len=16), device=f.text("device", max_len=32),
                    state=state, at=f.get("at", str, optional=True),
-                   health=f.get("health", dict, optional=True, default={}))
+                   health=f.get("health", dict, optional=True, default={}),
+                   instance=f.text("instance", optional=True, max_len=64),
+                   started=f.timestamp("started") if f.body.get("started") is not None else None,
+                   duplicate=f.text("duplicate", optional=True, max_len=300))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "liem-chung.toml"
+SHIPPED_CONF = REPO / "systemd" / "mosquitto" / "motcua.conf"
+# Lines of the shipped config that belong to the hub's own files and ports, not to the
+# broker's behaviour: the rig puts its own listener (and accounts, when asked) in their place.
+_HUB_ONLY = {"listener", "cafile", "certfile", "keyfile", "tls_version", "max_connections",
+             "password_file", "acl_file", "allow_anonymous"}
+
+
+def shipped_settings(*, leave_out: set[str] = frozenset()) -> str:
+    """The hub's broker settings (systemd/mosquitto/motcua.conf) without its listeners, files
+    and accounts, so that tests and benches measure what a hub runs."""
+    lines = []
+    for line in SHIPPED_CONF.read_text(encoding="utf-8").splitlines():
+        key = line.split(maxsplit=1)[0] if line.strip() and not line.startswith("#") else ""
+        if key and key not in _HUB_ONLY and key not in leave_out:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def free_port() -> int:
@@ -39,9 +55,16 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class Mosquitto:
-    """A real mosquitto process; restartable on the same port with its persistence."""
+    """A real mosquitto process; restartable on the same port with its persistence.
 
-    def __init__(self, workdir: Path, *, extra_config: str = "") -> None:
+    It runs the hub's shipped settings (limits, persistence, client ids bound to user names);
+    ``passwords`` and ``acl`` (from ``motcua broker-config``) switch anonymous access off as
+    on a hub, otherwise anonymous clients are let in. A setting named in ``extra_config``
+    replaces the shipped one.
+    """
+
+    def __init__(self, workdir: Path, *, extra_config: str = "", passwords: Path | None = None,
+                 acl: Path | None = None) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise RuntimeError("mosquitto is not installed (apt install mosquitto)")
@@ -50,6 +73,7 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.extra_config = extra_config
+        self.passwords, self.acl = passwords, acl
         self.process: subprocess.Popen | None = None
         self.conf = self.workdir / "mosquitto.conf"
         self.log = self.workdir / "mosquitto.log"
@@ -59,20 +83,28 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def write_config(self) -> None:
-        default = "allow_anonymous true\n" if "allow_anonymous" not in self.extra_config else ""
+        default = ""
+        if self.passwords is not None:
+            default += f"allow_anonymous false\npassword_file {self.passwords}\n"
+            if self.acl is not None:
+                default += f"acl_file {self.acl}\n"
+        elif "allow_anonymous" not in self.extra_config:
+            default += "allow_anonymous true\n"
         # Run as root, mosquitto drops to the "mosquitto" user, which cannot save its
         # persistence into pytest's private tmp dirs: stay root in tests.
         if os.geteuid() == 0 and "\nuser " not in f"\n{self.extra_config}":
             default += "user root\n"
+        # Mosquitto refuses a client without a user name when client ids are user names.
+        self._not_anonymous = {"per_listener_settings"} | (
+            set() if self.passwords is not None else {"use_username_as_clientid"})
+        overridden = {line.split(maxsplit=1)[0] for line in self.extra_config.splitlines()
+                      if line.strip() and not line.startswith("#")}
         self.conf.write_text(
+            "per_listener_settings false\n"
             f"listener {self.port} 127.0.0.1\n"
             f"{default}"
-            "persistence true\n"
             f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            "set_tcp_nodelay true\n"
+            f"{shipped_settings(leave_out=overridden | self._not_anonymous)}"
             f"{self.extra_config}\n"
         )
 

@@ -61,6 +61,9 @@ SAMPLES = [
     Heartbeat(at="2026-11-28T08:16:00.000+07:00", seq=12, day="2026-11-28", accepting=False,
               reason="event log cannot be written: database or disk is full"),
     Received(ids=["a" * 32, "e" * 32], refused={"e" * 32: "stale"}),
+    Status(role="kiosk", device="k1", state="online", at="2026-11-28T08:16:00+07:00",
+           instance="3a29164e12d5", started="2026-11-28T07:00:00.125000+07:00",
+           duplicate="a second kiosk 'k1' connected with this identity and was told to stop"),
 ]
 DECODERS = [type(sample).decode for sample in SAMPLES]
 
@@ -247,3 +250,17 @@ def test_delivery_topics() -> None:
     topics = Topics("liem-chung")
     assert topics.heartbeat == "motcua/liem-chung/heartbeat"
     assert topics.received == "motcua/liem-chung/received"
+def test_a_status_without_run_fields_still_decodes_and_a_bad_start_time_is_refused() -> None:
+    old = Status.decode(b'{"v":1,"role":"kiosk","device":"k1","state":"online"}')
+    assert old.instance is None and old.started is None and old.duplicate is None
+    with pytest.raises(ProtocolError):
+        Status.decode(b'{"v":1,"role":"kiosk","device":"k1","state":"online","started":"yesterday"}')
+
+
+def test_each_kiosk_has_its_own_ticket_topic() -> None:
+    topics = Topics("liem-chung")
+    assert topics.ticket_from("k1") == "motcua/liem-chung/ticket/k1"
+    assert topics.kiosk_of("motcua/liem-chung/ticket/k1") == "k1"
+    assert topics.kiosk_of(topics.ticket) is None
+    assert topics.kiosk_of("motcua/liem-chung/ticket/k1/x") is None
+    assert topics.kiosk_of("motcua/other/ticket/k1") is None

@@ -46,7 +46,8 @@ def today() -> str:
 
 
 def new_ticket(number: str, service: str = "dat-dai", **kw):
-    return ticket(number, service, day=today(), **kw)
+    # Issued now: the caller refuses a ticket far from its clock (caller/intake.py).
+    return ticket(number, service, day=today(), **{"at": datetime.now().astimezone(), **kw})
 
 
 def press(action: str, target: str | None = None) -> bytes:
@@ -110,7 +111,9 @@ def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller
         first = new_ticket("1001")
         for _ in range(3):
             listener.publish(TOPICS.ticket, encode(first))
-        for payload in (b"\xff\xfe", b"[]", b'{"v":1,"id":"x"}', b'{"v":2}', b"x" * 70000):
+        # (An oversized payload never gets this far: the hub's broker closes its sender,
+        # tests/install/test_broker_hardening.py.)
+        for payload in (b"\xff\xfe", b"[]", b'{"v":1,"id":"x"}', b'{"v":2}'):
             listener.publish(TOPICS.ticket, payload)
             listener.publish(TOPICS.counter_cmd("1"), payload)
             listener.publish(TOPICS.counter_rating("1"), payload)
@@ -124,7 +127,7 @@ def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller
             statuses = [Status.decode(p) for p in li.payloads(TOPICS.status("caller", "hub"))]
             return statuses[-1].health.get("dropped", 0) if statuses else 0
 
-        assert listener.wait_for(lambda li: dropped(li) == 15, timeout=10), caller.counts
+        assert listener.wait_for(lambda li: dropped(li) == 12, timeout=10), caller.counts
         # One more press proves the caller is alive and processed the above in order.
         listener.publish(TOPICS.counter_cmd("1"), press("recall"))
         assert listener.wait_for(lambda li: len(li.payloads(TOPICS.called)) == 2)
@@ -179,7 +182,9 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing_acknowledged(
     try:
         assert listener.wait_for(caller_online, timeout=20), log.read_text()
         size, kills = (5000, 20) if soak else (400, 6)
-        tickets = [new_ticket(str(1001 + i), "dat-dai" if i % 2 else "tu-phap") for i in range(size)]
+        # Numbers in each service's range, as a kiosk prints them (caller/intake.py checks).
+        tickets = [new_ticket(str((1001 if i % 2 else 2001) + (i // 2) % 999),
+                              "dat-dai" if i % 2 else "tu-phap") for i in range(size)]
         presses: list[tuple[str, bytes]] = []
         kill_points = set(random.Random(size).sample(range(20, size - 20), kills))
         for i, t in enumerate(tickets):

@@ -73,8 +73,9 @@ def test_malformed_and_unmatched_messages_are_dropped_and_the_bridge_goes_on(mak
     bridge = run_bridge(config)
     running.append(bridge)
     assert bridge.connected()
+    # (30,000 brackets: the hub's broker closes a sender of more than 32 KiB, docs/reliability.md.)
     for payload in (b"{not json", b"\xff\xfe", b'["single"]', b'{"action":"triple"}', b'{"action":1}',
-                    b"single", b'{"action":{"x":"single"}}', b"[" * 100_000):
+                    b"single", b'{"action":{"x":"single"}}', b"[" * 30_000):
         caller.publish("zigbee2mqtt/quay-1-nut", payload)
     caller.publish("stat/tasmota-quay-2/RESULT", b'{"Button1":"SINGLE"}')
     caller.publish("esphome/danh-gia-2/hai-long", b"OFF")

@@ -88,7 +88,7 @@ def test_key_press_to_ticket_to_call_to_board(tmp_path: Path, broker, printer,
     logs = tmp_path / "logs"
     logs.mkdir()
     wav_dir = tmp_path / "wav"
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.board, TOPICS.called, TOPICS.status_all)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.board, TOPICS.called, TOPICS.status_all)
     common = ["--config", str(site_config)]
     roles = [
         Role("caller", ["caller", *common, "--audio", f"wav:{wav_dir}",
@@ -107,8 +107,8 @@ def test_key_press_to_ticket_to_call_to_board(tmp_path: Path, broker, printer,
 
         roles[1].press("1")                                   # service "Đất đai"
         assert printer.wait_for(lambda data: len(data) > 500, timeout=15), roles[1].output()
-        assert listener.wait_for(lambda li: li.payloads(TOPICS.ticket), timeout=15)
-        ticket = Ticket.decode(listener.payloads(TOPICS.ticket)[0])
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.ticket_from("k1")), timeout=15)
+        ticket = Ticket.decode(listener.payloads(TOPICS.ticket_from("k1"))[0])
         assert (ticket.service, ticket.number, ticket.kiosk) == ("dat-dai", "1001", "k1")
 
         roles[2].press("q")                                   # counter 1: Next

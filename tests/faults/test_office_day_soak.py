@@ -77,13 +77,13 @@ class Office(Listener):
         self.first_calls: set[str] = set()
         self.calls = 0
         self.boards = 0
-        super().__init__(broker_url, TOPICS.status_all, TOPICS.ticket, TOPICS.called,
+        super().__init__(broker_url, TOPICS.status_all, TOPICS.ticket_from("k1"), TOPICS.called,
                          TOPICS.board, f"{TOPICS.root}/counter/+/state")
 
     def _on_message(self, client, userdata, message) -> None:
         payload = bytes(message.payload)
         with self.changed:
-            if message.topic == TOPICS.ticket:
+            if message.topic == TOPICS.ticket_from("k1"):
                 self.tickets.append(payload)
             elif message.topic == TOPICS.called:
                 called = Called.decode(payload)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from install_helpers import shipped_broker_config, site_file
+from install_helpers import site_file
 from rig import Mosquitto
 
 from motcua.broker_config import BrokerFiles, write_broker_files
@@ -31,7 +31,7 @@ def broker_files(site: SiteConfig, accounts_dir: Path) -> BrokerFiles:
 @pytest.fixture
 def secured_broker(tmp_path: Path, broker_files: BrokerFiles):
     """Mosquitto with the shipped hub config, the generated password file and ACL."""
-    server = Mosquitto(tmp_path / "mosquitto", extra_config=shipped_broker_config(broker_files))
+    server = Mosquitto(tmp_path / "mosquitto", passwords=broker_files.passwords, acl=broker_files.acl)
     server.start()
     yield server
     server.stop()

@@ -1,5 +1,5 @@
-"""Install-room test helpers: the example site for a test broker, the shipped hub config
-for the rig, and a small MQTT device that logs in as one account."""
+"""Install-room test helpers: the example site for a test broker and a small MQTT device
+that logs in as one account."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from motcua.broker_config import BrokerFiles
-
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "liem-chung.toml"
-SHIPPED_CONF = REPO / "systemd" / "mosquitto" / "motcua.conf"
 
 
 def site_file(directory: Path, broker_url: str) -> Path:
@@ -29,15 +26,6 @@ def site_file(directory: Path, broker_url: str) -> Path:
     path = directory / "site.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def shipped_broker_config(files: BrokerFiles) -> str:
-    """The shipped hub config with its paths moved to the test's files; the rig adds the listener."""
-    text = SHIPPED_CONF.read_text(encoding="utf-8")
-    text = text.replace("/etc/mosquitto/motcua/passwords", str(files.passwords))
-    text = text.replace("/etc/mosquitto/motcua/acl", str(files.acl))
-    text = re.sub(r"(?m)^listener 1883$", "", text)
-    return text
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:

@@ -52,6 +52,7 @@ def test_acl_gives_each_device_only_its_own_topics(broker_files, site: SiteConfi
     assert block == [
         "topic read motcua/liem-chung/board",
         "topic read motcua/liem-chung/counter/2/state",
+        "topic read motcua/liem-chung/status/counter/2",
         "topic read motcua/liem-chung/heartbeat",
         "topic read motcua/liem-chung/received",
         "topic write motcua/liem-chung/counter/2/cmd",
@@ -60,7 +61,7 @@ def test_acl_gives_each_device_only_its_own_topics(broker_files, site: SiteConfi
     ]
     kiosk = acl.split("user kiosk-k1\n")[1].split("\n\n")[0].splitlines()
     assert [line for line in kiosk if line.startswith("topic write")] == [
-        "topic write motcua/liem-chung/ticket", "topic write motcua/liem-chung/status/kiosk/k1",
+        "topic write motcua/liem-chung/ticket/k1", "topic write motcua/liem-chung/status/kiosk/k1",
         "topic write motcua/liem-chung/kiosk/k1/issued"]
     display = acl.split("user display-board\n")[1].split("\n\n")[0].splitlines()
     assert [line for line in display if line.startswith("topic write")] == [
@@ -115,26 +116,26 @@ def test_allowed_publishes_arrive(secured_broker, broker_files) -> None:
     counter = login(secured_broker, broker_files, "counter-1")
     board = login(secured_broker, broker_files, "display-board")
     try:
-        kiosk.publish(T.ticket, b"t1")
+        kiosk.publish(T.ticket_from("k1"), b"t1")
         kiosk.publish(T.status("kiosk", "k1"), b"online")
         counter.publish(T.counter_cmd("1"), b"next")
         counter.publish(T.counter_rating("1"), b"r")
         board.publish(T.status("display", "board"), b"online")
         assert caller.receive_until(T.status("display", "board")) == [
-            (T.ticket, b"t1"), (T.status("kiosk", "k1"), b"online"), (T.counter_cmd("1"), b"next"),
+            (T.ticket_from("k1"), b"t1"), (T.status("kiosk", "k1"), b"online"), (T.counter_cmd("1"), b"next"),
             (T.counter_rating("1"), b"r"), (T.status("display", "board"), b"online")]
 
         for device in (kiosk, counter, board):
             assert device.subscribe(T.board)
         assert counter.subscribe(T.counter_state("1"))
-        assert board.subscribe(T.called)
+        assert board.subscribe(T.counter_state("1"))
         caller.publish(T.counter_state("1"), b"serving")
         caller.publish(T.board, b"board-1", retain=True)
-        caller.publish(T.called, b"call")
         assert kiosk.receive_until(T.board) == [(T.board, b"board-1")]
         assert counter.receive_until(T.board) == [(T.counter_state("1"), b"serving"),
                                                   (T.board, b"board-1")]
-        assert board.receive_until(T.called) == [(T.board, b"board-1"), (T.called, b"call")]
+        assert board.receive_until(T.board) == [(T.counter_state("1"), b"serving"),
+                                                (T.board, b"board-1")]
 
         # The caller's heartbeat and its confirmations reach the senders (and the board beats).
         for device in (kiosk, counter):
@@ -173,10 +174,12 @@ def test_denied_publishes_never_arrive(secured_broker, broker_files) -> None:
         kiosk.publish(T.called, b"fake call")
         kiosk.publish(T.status("kiosk", "k2"), b"online")
         kiosk.publish(T.received, b"forged confirmation")
-        kiosk.publish(T.ticket, b"fence")
-        assert caller.receive_until(T.ticket) == [(T.ticket, b"fence")]
+        kiosk.publish(T.ticket, b"the shared topic of old")      # a kiosk writes its own only
+        kiosk.publish(T.ticket_from("k2"), b"as another kiosk")
+        kiosk.publish(T.ticket_from("k1"), b"fence")
+        assert caller.receive_until(T.ticket_from("k1")) == [(T.ticket_from("k1"), b"fence")]
 
-        board.publish(T.ticket, b"t")
+        board.publish(T.ticket_from("k1"), b"t")
         board.publish(T.counter_cmd("1"), b"next")
         board.publish(T.board, b"fake board")
         board.publish(T.status("display", "board"), b"fence")
@@ -186,13 +189,13 @@ def test_denied_publishes_never_arrive(secured_broker, broker_files) -> None:
         # Nor may they listen to what is not theirs: Mosquitto may grant the subscription but
         # checks each message against the reader's ACL before delivering it.
         counter.subscribe(T.counter_state("2"))
-        counter.subscribe(T.ticket)
+        counter.subscribe(T.ticket_all)
         assert counter.subscribe(T.counter_state("1"))
         kiosk.subscribe(f"{T.root}/#")
         board.subscribe(T.counter_cmd("1"))
         assert board.subscribe(T.board)
         caller.publish(T.counter_state("2"), b"serving")
-        kiosk.publish(T.ticket, b"t2")
+        kiosk.publish(T.ticket_from("k1"), b"t2")
         counter.publish(T.counter_cmd("1"), b"next")
         caller.publish(T.counter_state("1"), b"fence")
         caller.publish(T.board, b"fence", retain=True)
@@ -240,12 +243,12 @@ def test_broker_keeps_acknowledged_tickets_through_a_crash(secured_broker, broke
     """The caller's persistent session holds tickets while it is away, even across kill -9."""
     caller = login(secured_broker, broker_files, "caller", client_id="motcua-liem-chung-caller-hub",
                    persistent=True)
-    assert caller.subscribe(T.ticket)
+    assert caller.subscribe(T.ticket_all)
     caller.close()
     kiosk = login(secured_broker, broker_files, "kiosk-k1")
     database = secured_broker.workdir / "mosquitto.db"
     for number in range(1, 4):
-        kiosk.publish(T.ticket, f"ticket {number}".encode())
+        kiosk.publish(T.ticket_from("k1"), f"ticket {number}".encode())
     kiosk.close()
     # autosave_on_changes + autosave_interval 1: the queue reaches the disk at once.
     assert _wait_for(lambda: database.exists() and b"ticket 3" in database.read_bytes()), \

@@ -180,3 +180,29 @@ def test_doctor_says_what_the_kiosk_says_about_its_printer(tmp_path, fake_printe
     fake_printer.cover_open, fake_printer.paper_out = False, True
     assert doctor.printer_state(fake_printer.spec, env) == printer_says("paper_out") == "out of paper"
     assert doctor.printer_state("usb:0x04b8:0x0202", env).endswith(printer_says("offline"))
+def test_doctor_on_the_hub_leaves_the_callers_queued_tickets(tmp_path, secured_broker, broker_files,
+                                                             healthy) -> None:
+    """Its login takes the caller's client id (the broker binds ids to accounts): it resumes
+    the session, acknowledges nothing, and the caller still gets every queued ticket."""
+    from install_helpers import Device
+
+    from motcua.config import load_config
+    from motcua.doctor import check_broker
+
+    secret = broker_files.secrets["caller"].read_text().strip()
+    caller = Device(secured_broker.port, "caller", secret, client_id="caller", persistent=True)
+    caller.connect()
+    assert caller.subscribe("motcua/liem-chung/ticket/+")
+    caller.close()
+    kiosk = Device.login(secured_broker.port, "kiosk-k1", broker_files.secrets["kiosk-k1"])
+    for number in (1, 2):
+        kiosk.publish("motcua/liem-chung/ticket/k1", f"ticket {number}".encode())
+    kiosk.close()
+    config = load_config(device_config(tmp_path, secured_broker, broker_files, "caller"))
+    assert check_broker(config, healthy).ok
+    caller = Device(secured_broker.port, "caller", secret, client_id="caller", persistent=True)
+    caller.connect()
+    try:
+        assert [bytes(caller.receive().payload) for _ in range(2)] == [b"ticket 1", b"ticket 2"]
+    finally:
+        caller.close()

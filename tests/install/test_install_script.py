@@ -60,14 +60,26 @@ def password(tmp_path: Path) -> Path:
     return path
 
 
-def test_kiosk(tripwire, password: Path) -> None:
+@pytest.fixture
+def ca(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.crt"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def test_kiosk(tripwire, password: Path, ca: Path) -> None:
     output = dry_run(tripwire, "kiosk", "--config", str(EXAMPLE), "--device", "k1",
-                     "--password-file", str(password))
+                     "--password-file", str(password), "--ca-file", str(ca))
     done = actions(output)
     apt = next(a for a in done if a.startswith("apt-get install"))
     assert "python3-pil" in apt and "fonts-dejavu-core" in apt and "mosquitto" not in apt
     assert "python3 -m venv --system-site-packages /opt/motcua/venv" in done
-    assert f"/opt/motcua/venv/bin/pip install --no-cache-dir --upgrade {REPO}[kiosk]" in done
+    # Pinned with hashes, nothing upgraded from the registry behind the technician's back.
+    assert ("/opt/motcua/venv/bin/pip install --no-cache-dir --require-hashes --no-deps "
+            f"-r {REPO}/requirements/kiosk.txt") in done
+    assert f"/opt/motcua/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation {REPO}" in done
+    assert "/opt/motcua/venv/bin/pip check" in done
+    assert not any("--upgrade" in a for a in done)
     creates_user = ("adduser --system --group --home /var/lib/motcua --no-create-home "
                     "--shell /usr/sbin/nologin motcua") in done
     assert creates_user == (not user_exists("motcua"))
@@ -76,7 +88,10 @@ def test_kiosk(tripwire, password: Path) -> None:
     # `motcua` on the PATH, and the example beside the docs for doctor's advice (issue 15)
     assert "ln -sfn /opt/motcua/venv/bin/motcua /usr/local/bin/motcua" in done
     assert f"install -m 0644 {REPO}/examples/liem-chung.toml /opt/motcua/share/doc/site.toml.example" in done
-    assert ('set [broker] username = "kiosk-k1", password_file = "/etc/motcua/mqtt-password" '
+    # TLS by default: the hub's name from the config, port 8883, the site's CA.
+    assert f"install -m 0644 {ca} /etc/motcua/ca.crt" in done
+    assert ('set [broker] url = "mqtts://motcua-hub.local:8883", ca_file = "/etc/motcua/ca.crt", '
+            'username = "kiosk-k1", password_file = "/etc/motcua/mqtt-password" '
             "in /etc/motcua/site.toml") in done
     assert f"install -m 0640 -o root -g motcua {password} /etc/motcua/mqtt-password" in done
     assert '|   MOTCUA_ARGS="--kiosk k1"' in output
@@ -90,9 +105,9 @@ def test_kiosk(tripwire, password: Path) -> None:
                         "--config /etc/motcua/site.toml --role kiosk")
 
 
-def test_counter(tripwire, password: Path) -> None:
+def test_counter(tripwire, password: Path, ca: Path) -> None:
     done = actions(dry_run(tripwire, "counter", "--config", str(EXAMPLE), "--device", "2",
-                           "--password-file", str(password)))
+                           "--password-file", str(password), "--ca-file", str(ca)))
     assert (f"install -m 0644 {REPO}/systemd/motcua-counter@.service "
             "/etc/systemd/system/motcua-counter@.service") in done
     assert [a for a in done if a.startswith("systemctl enable")] == [
@@ -109,17 +124,23 @@ def test_hub(tripwire) -> None:
     assert (f"install -m 0644 {REPO}/systemd/mosquitto/motcua.conf "
             "/etc/mosquitto/conf.d/motcua.conf") in done
     assert ("/opt/motcua/venv/bin/motcua broker-config --config /etc/motcua/site.toml "
-            "--out /etc/mosquitto/motcua") in done
+            "--out /etc/mosquitto/motcua --certificates --hub-address motcua-hub.local") in done
     assert ("install -m 0640 -o root -g motcua /etc/mosquitto/motcua/secrets/caller "
             "/etc/motcua/mqtt-password") in done
+    # The hub's daemons use plain MQTT on localhost; the LAN listener is TLS only.
+    assert ('set [broker] url = "mqtt://127.0.0.1:1883", username = "caller", '
+            'password_file = "/etc/motcua/mqtt-password" in /etc/motcua/site.toml') in done
+    assert "install -m 0644 /etc/mosquitto/motcua/ca.crt /etc/motcua/ca.crt" in done
+    assert (f"install -m 0644 {REPO}/systemd/mosquitto/hardening.conf "
+            "/etc/systemd/system/mosquitto.service.d/motcua.conf") in done
     assert done.index("systemctl restart mosquitto.service") < done.index(
         "systemctl enable --now motcua-caller.service")
     assert "|   local stratum 10" in output and "timesyncd" not in output
 
 
-def test_display(tripwire, password: Path) -> None:
+def test_display(tripwire, password: Path, ca: Path) -> None:
     done = actions(dry_run(tripwire, "display", "--config", str(EXAMPLE),
-                           "--password-file", str(password)))
+                           "--password-file", str(password), "--ca-file", str(ca)))
     assert any('username = "display-board"' in a for a in done)
     assert {"adduser motcua video", "adduser motcua render", "adduser motcua input"} <= set(done)
     assert "systemctl enable --now motcua-display.service" in done
@@ -143,6 +164,8 @@ def test_uninstall_keeps_data_unless_purged(tripwire) -> None:
     (["kiosk", "--config", str(EXAMPLE)], "kiosk needs --device", 1),
     (["counter", "--config", str(EXAMPLE), "--device", "1,2"], "one id", 1),
     (["kiosk", "--config", str(EXAMPLE), "--device", "k1"], "--password-file", 1),
+    (["kiosk", "--config", str(EXAMPLE), "--device", "k1", "--password-file", str(EXAMPLE)],
+     "--ca-file", 1),
     (["kiosk", "--device", "k1", "--config", "/nonexistent/site.toml"], "no site config", 1),
     (["printer"], "unknown argument", 2),
     (["kiosk", "--purge"], "--purge goes with --uninstall", 1),

@@ -86,3 +86,22 @@ def test_groups_and_devices_fit_each_role() -> None:
     assert "--counter %i" in counter and "DeviceAllow=char-gpiochip rw" in counter
     assert "DeviceAllow=char-alsa rw" in (UNITS / "motcua-caller.service").read_text()
     assert "DeviceAllow=char-drm rw" in (UNITS / "motcua-display.service").read_text()
+
+
+DEBIAN_MOSQUITTO = Path("/lib/systemd/system/mosquitto.service")
+
+
+@pytest.mark.skipif(not DEBIAN_MOSQUITTO.exists(), reason="Debian's mosquitto package is missing")
+def test_the_hubs_mosquitto_is_hardened_by_the_drop_in(tmp_path: Path) -> None:
+    """Debian's unit scores 9.6; with systemd/mosquitto/hardening.conf as a drop-in (its
+    [Service] lines merged, as systemd does) it scores like the project's own units."""
+    unit = tmp_path / "mosquitto.service"
+    unit.write_text(DEBIAN_MOSQUITTO.read_text() + (UNITS / "mosquitto" / "hardening.conf").read_text())
+    result = run(["systemd-analyze", "verify", str(unit)])
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    result = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)])
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE, result.stdout
+    # It still reads its keys as root and writes its database as the mosquitto user.
+    assert "ReadWritePaths=/var/lib/mosquitto" in unit.read_text()

@@ -19,7 +19,7 @@ DAT_DAI, TU_PHAP, LDTBXH, CHUNG_THUC, PRIORITY = 17, 27, 22, 23, 24
 
 
 def tickets(listener: Listener) -> list[Ticket]:
-    return [Ticket.decode(p) for p in listener.payloads(TOPICS.ticket)]
+    return [Ticket.decode(p) for p in listener.payloads(TOPICS.ticket_from("k1"))]
 
 
 def wait_tickets(listener: Listener, count: int) -> list[Ticket]:
@@ -33,7 +33,7 @@ def last_status(listener: Listener) -> Status:
 
 
 def test_a_press_prints_and_the_ticket_reaches_the_broker(start_kiosk, broker, printer) -> None:
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.status("kiosk", "k1"))
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.status("kiosk", "k1"))
     kiosk = start_kiosk()
     kiosk.press(DAT_DAI)
     wait_tickets(listener, 1)
@@ -56,7 +56,7 @@ def test_a_press_prints_and_the_ticket_reaches_the_broker(start_kiosk, broker, p
 
 
 def test_presses_while_printing_do_not_stack(start_kiosk, broker) -> None:
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = start_kiosk("hold_off_ms = 0")
     for pin in (DAT_DAI, DAT_DAI, DAT_DAI, TU_PHAP):    # all before the first ticket is out
         kiosk.press(pin)
@@ -69,7 +69,7 @@ def test_presses_while_printing_do_not_stack(start_kiosk, broker) -> None:
 
 
 def test_priority_then_service_and_hold_off_against_mashing(start_kiosk, broker) -> None:
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = start_kiosk("hold_off_ms = 5000")
     kiosk.press(PRIORITY)
     kiosk.press(TU_PHAP)
@@ -85,7 +85,7 @@ def test_priority_then_service_and_hold_off_against_mashing(start_kiosk, broker)
 
 def test_waiting_ahead_and_estimate_come_from_the_retained_board(start_kiosk, broker) -> None:
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     board = Board(seq=3, updated_at=day.isoformat(timespec="seconds"), day="",
                   waiting={"dat-dai": 4}, wait_estimate_s={"dat-dai": 610})
     kiosk = start_kiosk()
@@ -143,7 +143,7 @@ def test_closed_hours_print_nothing_and_say_so(start_kiosk, broker, printer) -> 
 
 
 def test_paper_out_refuses_then_recovers(start_kiosk, broker, printer) -> None:
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.status("kiosk", "k1"))
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.status("kiosk", "k1"))
     printer.paper_out = True
     kiosk = start_kiosk()
     assert listener.wait_for(lambda lst: last_status(lst).health.get("printer") == "paper_out")
@@ -158,7 +158,7 @@ def test_paper_out_refuses_then_recovers(start_kiosk, broker, printer) -> None:
 
 
 def test_a_failed_print_is_void_and_never_sent(start_kiosk, broker, printer) -> None:
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = start_kiosk()
     from motcua.kiosk.printer import PrinterError
 
@@ -211,7 +211,7 @@ def test_a_scanned_name_is_the_only_personal_data_that_leaves(start_kiosk, broke
 
 
 def test_the_day_does_not_reset_on_an_unsynchronised_jump(start_kiosk, broker) -> None:
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     base = datetime(2025, 6, 10, 10, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
     clock = {"wall": base, "mono": 100.0, "synced": False}
 

@@ -20,7 +20,7 @@ class Caller(Subscriber):
 
     def __init__(self, port: int) -> None:
         self.tickets: list[Ticket] = []       # decoded once each: a soak waits on 1,000
-        super().__init__(port, TOPICS.ticket)
+        super().__init__(port, TOPICS.ticket_from("k1"))
         self.beating = threading.Event()
         threading.Thread(target=self._beat, daemon=True).start()
 

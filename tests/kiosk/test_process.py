@@ -49,7 +49,7 @@ def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, b
                                                                soak: bool) -> None:
     """kill -9 after the number is on disk and before printing (--soak: 100 times, as issue 9 asks)."""
     config = kiosk_config(tmp_path, broker.url, printer.spec, "hold_off_ms = 0")
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     rounds = 100 if soak else 20
     for index in range(rounds):
         kiosk = KioskProcess(config, tmp_path / f"kiosk-{index}.log", hold=True)
@@ -60,9 +60,9 @@ def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, b
     kiosk = KioskProcess(config, tmp_path / "kiosk-last.log")
     assert kiosk.wait_log("ready")
     kiosk.keys("1")
-    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 1)
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket_from("k1"))) >= 1)
     kiosk.keys("4")
-    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 2)
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket_from("k1"))) >= 2)
     kiosk.process.terminate()
     assert kiosk.process.wait(10) == 0
     held_dat_dai, held_chung_thuc = (rounds + 1) // 2, rounds // 2
@@ -70,7 +70,7 @@ def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, b
     void = "was allocated but its printing never began (interrupted): void"
     assert f"ticket {1000 + held_dat_dai} {void}" in log or f"ticket C{held_chung_thuc:03d} {void}" in log
     expected = [str(1001 + held_dat_dai), f"C{held_chung_thuc + 1:03d}"]
-    assert [Ticket.decode(p).number for p in listener.payloads(TOPICS.ticket)] == expected
+    assert [Ticket.decode(p).number for p in listener.payloads(TOPICS.ticket_from("k1"))] == expected
     with sqlite3.connect(tmp_path / "state" / "kiosk-k1.db") as db:
         rows = db.execute("SELECT number, state FROM tickets ORDER BY n").fetchall()
     numbers = [number for number, _ in rows]

@@ -1,0 +1,97 @@
+"""What the caller checks in a ticket before it takes it (issue 18, forged tickets).
+
+A kiosk's password may be stolen: the broker's ACL then still lets its holder publish
+tickets. The caller refuses a ticket that no real kiosk of this site could have printed:
+a kiosk that does not exist or is not the sender, a service that kiosk has no button for, a
+number outside that kiosk's range for the service, a time far from the caller's clock, or a
+name that is not a plausible Vietnamese name. A refused ticket is logged, counted and never
+spoken. Pure: no I/O, the caller passes its clock.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timedelta
+from enum import Enum
+
+from motcua.config import SiteConfig
+from motcua.protocol import Ticket
+from motcua.service_day import service_day
+
+# A kiosk cut off from the hub keeps its printed tickets and sends them when it is back:
+# a ticket may be a service day old. One from the future is a wrong clock or a forgery.
+MAX_AGE = timedelta(hours=26)
+MAX_AHEAD = timedelta(minutes=10)
+NAME_MAX = 60           # characters; the longest names on CCCD cards are about 40
+NAME_WORDS = 8
+
+
+class Refusal(Enum):
+    UNKNOWN_KIOSK = "no such kiosk on this site"
+    WRONG_SENDER = "the kiosk in the ticket is not the one that sent it"
+    SERVICE = "that kiosk does not issue tickets for this service"
+    NUMBER = "the number is outside that kiosk's range for the service"
+    LABEL = "the printed number does not match its sequence number"
+    ISSUED_AT = "issued at a time far from the hub's clock"
+    DAY = "its service day is days away from the day it was issued"
+    NAME = "the name is not a plausible name"
+
+
+def check_ticket(ticket: Ticket, config: SiteConfig, now: datetime, *,
+                 sender: str | None = None) -> Refusal | None:
+    """None if a kiosk of this site could have printed ``ticket``, else why not.
+
+    ``sender`` is the kiosk the broker says sent it (from a per-kiosk topic or account),
+    when known.
+    """
+    kiosk = next((k for k in config.kiosks if k.id == ticket.kiosk), None)
+    if kiosk is None:
+        return Refusal.UNKNOWN_KIOSK
+    if sender is not None and sender != ticket.kiosk:
+        return Refusal.WRONG_SENDER
+    if ticket.service not in {button.service for button in kiosk.buttons}:
+        return Refusal.SERVICE
+    service = next((s for s in config.services if s.id == ticket.service), None)
+    if service is None:
+        return Refusal.SERVICE
+    first, last = kiosk.ranges.get(service.id, (service.first, service.last))
+    if not first <= ticket.seq <= last:
+        return Refusal.NUMBER
+    width = len(str(service.last))
+    label = f"{service.prefix}{ticket.seq:0{width}d}" if service.prefix else str(ticket.seq)
+    if ticket.number != label:
+        return Refusal.LABEL
+    issued = datetime.fromisoformat(ticket.issued_at)
+    if not now - MAX_AGE <= issued <= now + MAX_AHEAD:
+        return Refusal.ISSUED_AT
+    # The day keys the queue and the names' erasure: a made-up day would keep a name for ever.
+    # A kiosk whose clock is not trusted keeps its day across a jump (motcua/service_day.py),
+    # so its day may be one off the day of its issue time, not more.
+    issued_day = service_day(issued, config.site.tz, config.site.day_starts_at)
+    if abs((date.fromisoformat(ticket.day) - issued_day).days) > 1:
+        return Refusal.DAY
+    if ticket.name is not None and not plausible_name(ticket.name):
+        return Refusal.NAME
+    return None
+
+
+def plausible_name(name: str) -> bool:
+    """Letters (Vietnamese: Latin with diacritics) and single spaces, a few words, bounded.
+
+    A CCCD card's name passes; a sentence for the loudspeaker with digits, punctuation or
+    another script does not.
+    """
+    if not 2 <= len(name) <= NAME_MAX or name != name.strip() or "  " in name:
+        return False
+    words = name.split(" ")
+    if len(words) > NAME_WORDS:
+        return False
+    for char in unicodedata.normalize("NFC", name):
+        if char == " ":
+            continue
+        category = unicodedata.category(char)
+        if category[0] not in "LM":
+            return False
+        if category[0] == "L" and "LATIN" not in unicodedata.name(char, ""):
+            return False
+    return True

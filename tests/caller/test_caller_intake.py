@@ -1,0 +1,132 @@
+"""Forged tickets (issue 18): what caller/intake.py refuses, and the caller never queuing nor
+speaking one, against a real Mosquitto."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import unicodedata
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from motcua.caller.daemon import Caller
+from motcua.caller.intake import Refusal, check_ticket, plausible_name
+from rig import Listener
+
+from motcua.config import load_config
+from motcua.protocol import Called, CounterCommand, Status, Ticket, Topics, encode, new_id
+from motcua.service_day import service_day
+
+EXAMPLE = load_config(Path(__file__).parents[2] / "examples" / "liem-chung.toml")
+TOPICS = Topics("liem-chung")
+NOW = datetime(2026, 11, 28, 8, 0).astimezone(EXAMPLE.site.tz)
+
+
+def real(**changes) -> Ticket:
+    ticket = Ticket(id=new_id(), service="dat-dai", number="1001", seq=1001, day="2026-11-28",
+                    issued_at=NOW.isoformat(), kiosk="k1", name="Nguyễn Văn An")
+    return replace(ticket, **changes)
+
+
+def test_a_ticket_a_real_kiosk_printed_is_taken() -> None:
+    assert check_ticket(real(), EXAMPLE, NOW) is None
+    assert check_ticket(real(service="chung-thuc", number="C007", seq=7, name=None), EXAMPLE, NOW) is None
+    late = NOW - timedelta(hours=20)                   # a kiosk cut off since yesterday
+    assert check_ticket(real(issued_at=late.isoformat(), day="2026-11-27"), EXAMPLE, NOW) is None
+    # A kiosk whose clock jumped keeps its day: one day off its issue time is still real.
+    assert check_ticket(real(day="2026-11-29"), EXAMPLE, NOW) is None
+    assert check_ticket(real(issued_at=NOW.replace(hour=4, minute=59).isoformat()), EXAMPLE, NOW) is None
+    assert check_ticket(real(), EXAMPLE, NOW, sender="k1") is None
+
+
+@pytest.mark.parametrize(("changes", "sender", "why"), [
+    ({"kiosk": "k2"}, None, Refusal.UNKNOWN_KIOSK),
+    ({}, "k9", Refusal.WRONG_SENDER),
+    ({"service": "khac"}, None, Refusal.SERVICE),
+    ({"number": "5000", "seq": 5000}, None, Refusal.NUMBER),
+    ({"number": "1001", "seq": 1002}, None, Refusal.LABEL),
+    ({"service": "chung-thuc", "number": "C7", "seq": 7}, None, Refusal.LABEL),
+    ({"issued_at": "1970-01-01T00:00:00+00:00", "priority": True}, None, Refusal.ISSUED_AT),
+    ({"issued_at": (NOW + timedelta(hours=1)).isoformat()}, None, Refusal.ISSUED_AT),
+    ({"name": "Xin mời tất cả ra về, văn phòng đóng cửa"}, None, Refusal.NAME),
+    ({"day": "2099-01-01"}, None, Refusal.DAY),         # its name would never be erased
+    ({"day": "2026-11-30"}, None, Refusal.DAY),
+], ids=lambda value: value.name if isinstance(value, Refusal) else None)
+def test_a_forged_ticket_is_refused_with_its_reason(changes, sender, why) -> None:
+    assert check_ticket(real(**changes), EXAMPLE, NOW, sender=sender) is why
+
+
+def test_a_kiosk_range_is_its_own(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "examples" / "liem-chung.toml").read_text(encoding="utf-8")
+    text = text.replace('priority_button = { pin = 24, key = "0" }',
+                        'priority_button = { pin = 24, key = "0" }\nranges = { dat-dai = [1001, 1499] }')
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert check_ticket(real(), config, NOW) is None
+    assert check_ticket(real(number="1500", seq=1500), config, NOW) is Refusal.NUMBER
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Văn An", "NGUYỄN THỊ MINH KHAI", "Lê Ư", "Hà Thị Bích Ngọc",
+                                  unicodedata.normalize("NFD", "Nguyễn Văn An")])   # as some readers send
+def test_names_from_cccd_cards_are_plausible(name: str) -> None:
+    assert plausible_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "A", "Nguyễn  An", " Nguyễn An", "Nguyễn Văn 1", "Nguyễn, mời lên",
+                                  "Иван Петров", "王小明", "a " * 20, "Nguyễn" * 11, "Nguyễn\tAn",
+                                  "Nguyễn Văn An!"])
+def test_anything_else_is_not_a_name(name: str) -> None:
+    assert not plausible_name(name)
+
+
+def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_config: Path, tmp_path: Path,
+                                                                 caplog) -> None:
+    caller = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none")
+    stop = threading.Event()
+    thread = threading.Thread(target=caller.serve, args=(stop,), daemon=True)
+    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status("caller", "hub"))
+    caplog.set_level(logging.WARNING, logger="motcua.caller.daemon")
+    thread.start()
+    try:
+        assert caller.link.connected.wait(10)
+        now = datetime.now().astimezone()
+        today = service_day(now, EXAMPLE.site.tz, EXAMPLE.site.day_starts_at).isoformat()
+        forged = Ticket(id=new_id(), service="dat-dai", number="1001", seq=1001, day=today,
+                        issued_at="1970-01-01T00:00:00+00:00", kiosk="k2", priority=True,
+                        name="Xin mời tất cả ra về")
+        genuine = Ticket(id=new_id(), service="dat-dai", number="1002", seq=1002, day=today,
+                         issued_at=now.isoformat(), kiosk="k1", name="Trần Thị Bình")
+        listener.publish(TOPICS.ticket_from("k1"), encode(forged))
+        listener.publish(TOPICS.ticket_from("k1"), encode(replace(forged, id=new_id(), kiosk="k1")))
+        # Another account's topic (the broker lets only kiosk k9 write it) claiming kiosk k1.
+        listener.publish(TOPICS.ticket_from("k9"), encode(replace(genuine, id=new_id(), number="1003",
+                                                                  seq=1003)))
+        listener.publish(TOPICS.ticket_from("k1"), encode(genuine))
+        for _ in range(2):
+            listener.publish(TOPICS.counter_cmd("1"), encode(CounterCommand(id=new_id(), action="next")))
+
+        def forged_count(li: Listener) -> int:
+            statuses = [Status.decode(p) for p in li.payloads(TOPICS.status("caller", "hub"))]
+            return statuses[-1].health.get("forged", 0) if statuses else 0
+
+        assert listener.wait_for(lambda li: forged_count(li) == 3, timeout=15), caller.counts
+        assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
+        calls = [Called.decode(p) for p in listener.payloads(TOPICS.called)]
+        assert [c.number for c in calls] == ["1002"]
+        assert all("Xin mời tất cả" not in c.sentence for c in calls)
+        tickets = sqlite3.connect(caller.store.path).execute(
+            "SELECT count(*) FROM events WHERE kind = 'ticket'").fetchone()[0]
+        assert tickets == 1
+        refused = [r.getMessage() for r in caplog.records if "refused ticket" in r.getMessage()]
+        assert len(refused) == 3 and "no such kiosk" in refused[0] and "far from" in refused[1]
+        assert "not the one that sent it" in refused[2]
+        assert all("Xin mời" not in line for line in refused)
+    finally:
+        stop.set()
+        caller.inbox.put(None)
+        thread.join(10)
+        listener.close()
