@@ -89,6 +89,14 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
                   topics.heartbeat),
             write=(topics.status("display", name),),
         ))
+    # The hub's web role (web/): it shows tickets with masked names, rates on a counter's
+    # behalf (the caller checks the ticket was that counter's) and shows every device's status.
+    result.append(Account(
+        username="web",
+        read=(topics.ticket_all, topics.board, f"{topics.root}/counter/+/state", topics.status_all,
+              topics.heartbeat, topics.received),
+        write=(topics.counter_rating_all, topics.status("web", "hub")),
+    ))
     return result
 
 

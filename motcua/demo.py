@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .config import SiteConfig, load_config
 from .errors import MotcuaError
-from .protocol import Board, Called, Rating, Status, Ticket, Topics
+from .protocol import Board, Called, Rating, Received, Status, Ticket, Topics
 
 QUIT_KEYS = {"\x1b", "\x03", "\x04"}   # Esc, Ctrl-C, Ctrl-D
 RATING_KEYS = "789"                    # free beside the kiosk's digits and the counters' letters
@@ -237,11 +237,12 @@ class Watcher:
         self.on_board = on_board
         self.online: set[str] = set()
         self.ready = threading.Condition()
-        self.new_tickets: list[Ticket] = []       # printed, not yet on a board
+        self.new_tickets: list[Ticket] = []       # printed, not yet confirmed by the caller
+        self.board: Board | None = None
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_connect = lambda c, *a: c.subscribe(
-            [(topics.called, 1), (topics.board, 1), (topics.status_all, 1), (topics.ticket, 1),
-             (topics.counter_rating_all, 1)])
+            [(topics.called, 1), (topics.board, 1), (topics.status_all, 1), (topics.ticket_all, 1),
+             (topics.counter_rating_all, 1), (topics.received, 1)])
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", office.port)
         self.client.loop_start()
@@ -253,11 +254,12 @@ class Watcher:
                 counter = self.office.config.counter(call.counter).name
                 say(f"🔔 {counter}: {call.number}  «{call.sentence}»")
             elif message.topic == self.topics.board:
-                board = Board.decode(message.payload)
-                self._tickets_on(board)
+                self.board = Board.decode(message.payload)
                 self.on_board()
-            elif message.topic == self.topics.ticket:
+            elif self.topics.kiosk_of(message.topic) is not None:
                 self.new_tickets.append(Ticket.decode(message.payload))
+            elif message.topic == self.topics.received:
+                self._tickets_confirmed(set(Received.decode(message.payload).ids))
             elif message.topic.endswith("/rating"):
                 rating = Rating.decode(message.payload)
                 counter = self.office.config.counter(self.topics.counter_of(message.topic)).name
@@ -273,18 +275,19 @@ class Watcher:
         except Exception as exc:  # the demo's watcher must never stop the demo
             say(f"(watcher: {exc})")
 
-    def _tickets_on(self, board: Board) -> None:
-        """Print each new ticket once a board counts it: its number and how many wait."""
+    def _tickets_confirmed(self, ids: set[str]) -> None:
+        """Print each new ticket once the caller has it: its number and how many wait. The
+        caller publishes the board that counts it before it confirms (after its fsync)."""
         config = self.office.config
         still = []
         for ticket in self.new_tickets:
-            if ticket.service not in board.waiting or board.day != ticket.day:
+            if ticket.id not in ids:
                 still.append(ticket)
                 continue
+            waiting = self.board.waiting.get(ticket.service, 0) if self.board else 0
             service = config.service(ticket.service).name
             mark = " (ưu tiên)" if ticket.priority else ""
-            say(f"🎫 {ticket.number}{mark} — {service}: {board.waiting[ticket.service]} "
-                "người đang chờ / waiting")
+            say(f"🎫 {ticket.number}{mark} — {service}: {waiting} người đang chờ / waiting")
         self.new_tickets = still[-20:]
 
     def wait_online(self, names: set[str], timeout: float) -> set[str]:

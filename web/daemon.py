@@ -23,9 +23,21 @@ from motcua.counter.outbox import Outbox
 
 from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, MotcuaError, ProtocolError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, CounterState, Rating, Status, Ticket, Topics, encode, new_id
+from motcua.protocol import (
+    Board,
+    CounterState,
+    Heartbeat,
+    Rating,
+    Received,
+    Status,
+    Ticket,
+    Topics,
+    encode,
+    new_id,
+)
 
 from .app import Changes, build_app
 from .settings import DEFAULT_PORT, parse_listen
@@ -69,11 +81,13 @@ class WebRole:
             self.office.tickets[info.id] = info
         self.inbox = LoopInbox(loop)
         self.link = Link(config.broker, self.topics, role="web", device=DEVICE, inbox=self.inbox,  # type: ignore[arg-type]
-                         subscriptions=[(self.topics.ticket, 1), (self.topics.board, 1),
+                         subscriptions=[(self.topics.ticket_all, 1), (self.topics.board, 1),
+                                        (self.topics.heartbeat, 0), (self.topics.received, 1),
                                         (self.topics.counter_state("+"), 1),
                                         (self.topics.status("caller", "+"), 1)],
                          persistent_session=True, report_publishes=True)
-        self.outbox = Outbox(state_dir / "web-outbox.db", self.link)
+        self.outbox = Outbox(state_dir / "web-outbox.db", self.link)   # kept until the caller confirms
+        self.watch = CallerWatch()
         self.counts = {"dropped": 0, "ratings": 0}
         self.counter_ids = {c.id for c in config.counters}
         self._caller_status_topic = self.topics.status("caller", "")
@@ -120,12 +134,14 @@ class WebRole:
         elif isinstance(item, LinkUp):
             log.info("broker connected (session kept: %s)", item.session_present)
             self.office.set_online(link_up=True)
+            self.watch.link_up(time.monotonic())
             resent = self.outbox.link_up()
             if resent:
                 log.info("%d ratings sent again", resent)
         elif isinstance(item, LinkDown):
             log.warning("broker lost: %s", item.reason)
             self.outbox.link_down()
+            self.watch.link_down()
             self.office.set_online(link_up=False)
         elif isinstance(item, Published):
             self.outbox.published(item.mid)
@@ -135,10 +151,19 @@ class WebRole:
     def on_message(self, message: Inbound) -> None:
         topic = message.topic
         try:
-            if topic == self.topics.ticket:
+            if topic == self.topics.heartbeat:
+                # Ratings the caller has not confirmed go again while it beats and takes work.
+                self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
+                self.outbox.resend_due(self.watch.accepting(time.monotonic()))
+            elif topic == self.topics.received:
+                self.outbox.confirmed(Received.decode(message.payload).ids)
+            elif (kiosk := self.topics.kiosk_of(topic)) is not None:
                 if message.retain:
                     raise ProtocolError("a retained ticket is not a ticket")
-                info = self.office.add_ticket(Ticket.decode(message.payload))
+                ticket = Ticket.decode(message.payload)
+                if ticket.kiosk != kiosk:
+                    raise ProtocolError(f"a ticket of kiosk {ticket.kiosk!r} on {topic}")
+                info = self.office.add_ticket(ticket)
                 if info is not None:
                     self.store.save([info])
             elif topic == self.topics.board:

@@ -45,6 +45,9 @@ def test_demo_takes_keys_and_runs_the_office(tmp_path: Path, broker: str) -> Non
         demo.stdin.flush()
         tickets = out / "tickets"
         assert _wait(lambda: any(tickets.glob("*.png")), 20), "\n".join(lines)
+        # The caller confirms the ticket, and the board it published first counts it.
+        assert _wait(lambda: any("🎫 1001 — Đất đai: 1 người đang chờ" in line for line in lines), 20), \
+            "\n".join(lines)
         demo.stdin.write(b"q")                  # counter 1: Next
         demo.stdin.flush()
         assert _wait(lambda: any("🔔" in line for line in lines), 20), "\n".join(lines)

@@ -67,7 +67,7 @@ def health(listener: Listener) -> dict:
 
 def numbers(listener: Listener) -> list[tuple[str, bool]]:
     seen: dict[str, Ticket] = {}
-    for payload in listener.payloads(TOPICS.ticket):
+    for payload in listener.payloads(TOPICS.ticket_from("k1")):
         ticket = Ticket.decode(payload)
         seen.setdefault(ticket.id, ticket)
     return [(t.number, t.doubt) for t in seen.values()]
@@ -76,7 +76,7 @@ def numbers(listener: Listener) -> list[tuple[str, bool]]:
 def test_a_full_disk_refuses_presses_with_a_reason_and_recovers_by_itself(tmp_path: Path, broker,
                                                                            small_disk: Filler) -> None:
     printer = FakePrinter()
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.status("kiosk", "k1"))
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.status("kiosk", "k1"))
     try:
         kiosk = KioskProcess(config_for(tmp_path, broker.url, printer.spec), tmp_path / "kiosk.log")
         assert kiosk.wait_log("ready"), kiosk.text()
@@ -110,7 +110,7 @@ def test_a_ticket_printed_as_the_disk_fills_is_never_voided(tmp_path: Path, brok
                                                             restart: bool) -> None:
     """The issue's case: ticket 2001 reached the printer in full, then recording it failed."""
     printer = FakePrinter()
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     release = tmp_path / "release"
     os.environ["MOTCUA_KIOSK_TEST_RELEASE"] = str(release)
     try:

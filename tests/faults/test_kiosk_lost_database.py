@@ -24,7 +24,7 @@ from motcua.protocol import Issued, Ticket
 
 def issued(listener: Listener) -> list[Ticket]:
     seen: dict[str, Ticket] = {}
-    for payload in listener.payloads(TOPICS.ticket):
+    for payload in listener.payloads(TOPICS.ticket_from("k1")):
         ticket = Ticket.decode(payload)
         seen.setdefault(ticket.id, ticket)
     return list(seen.values())
@@ -51,7 +51,7 @@ def damage_wal(path: Path) -> None:
 @pytest.mark.parametrize("damage", ["deleted", "0 bytes", "garbage", "damaged WAL frame"])
 def test_a_lost_database_never_issues_a_number_of_the_day_again(tmp_path: Path, broker, damage: str) -> None:
     printer = FakePrinter()
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.kiosk_issued("k1"))
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.kiosk_issued("k1"))
     try:
         config = config_for(tmp_path, broker.url, printer.spec)
         db = tmp_path / "state" / "kiosk-k1.db"

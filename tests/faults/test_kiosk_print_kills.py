@@ -34,6 +34,7 @@ from rig import FakePrinter, Listener, write_site_config
 from motcua.protocol import Ticket, Topics
 
 TOPICS = Topics("liem-chung")
+K1_TICKETS = TOPICS.ticket_from("k1")     # kiosk k1 prints on its own topic
 CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
 STALL_AFTER = 1500                   # mid-bytes: the printer stops reading after this many
 
@@ -136,7 +137,7 @@ def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str
     printer = StallingPrinter() if step == "mid-bytes" else FakePrinter()
     try:
         config = config_for(tmp_path, broker.url, printer.spec)
-        listener = Listener(broker.url, TOPICS.ticket)
+        listener = Listener(broker.url, K1_TICKETS)
         hold = {"before the intent": "allocated", "after the intent, before any byte": "intent",
                 "after the bytes, before marked printed": "printed"}.get(step)
         first = KioskProcess(config, tmp_path / "first.log", hold)
@@ -154,12 +155,12 @@ def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str
         assert again.wait_log("ready"), again.text()
         again.keys("1")
         assert listener.wait_for(lambda lst: any(Ticket.decode(p).number == "1002"
-                                                 for p in lst.payloads(TOPICS.ticket)), 20), again.text()
+                                                 for p in lst.payloads(K1_TICKETS)), 20), again.text()
         again.process.terminate()
         assert again.process.wait(10) == 0
         log = again.text()
 
-        by_id = {t.id: t for t in (Ticket.decode(p) for p in listener.payloads(TOPICS.ticket))}
+        by_id = {t.id: t for t in (Ticket.decode(p) for p in listener.payloads(K1_TICKETS))}
         numbers = sorted(t.number for t in by_id.values())
         assert len(numbers) == len(set(numbers)), f"a number was issued twice: {numbers}"
         assert numbers == (["1001", "1002"] if sent else ["1002"])

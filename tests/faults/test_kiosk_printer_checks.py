@@ -139,7 +139,7 @@ def test_a_printer_booting_at_start_is_checked_from_its_first_answer(moody: Mood
 def test_the_kiosk_after_a_slow_answer_refuses_on_paper_out(tmp_path: Path, broker, moody) -> None:
     """The issue's run: one 1.3 s answer, then paper out, four presses: no ticket is printed
     or sent, and the status says paper_out (the LED shows the fault)."""
-    listener = Listener(broker.url, TOPICS.ticket, TOPICS.status("kiosk", "k1"))
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"), TOPICS.status("kiosk", "k1"))
     moody.slow_next = True
     kiosk = KioskProcess(config_for(tmp_path, broker.url, moody.spec), tmp_path / "kiosk.log")
     assert kiosk.wait_log("ready"), kiosk.text()
@@ -157,10 +157,10 @@ def test_the_kiosk_after_a_slow_answer_refuses_on_paper_out(tmp_path: Path, brok
     moody.paper_out = False
     assert listener.wait_for(lambda lst: health(lst).get("printer") == "ok", 15)
     kiosk.keys("1")
-    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 1, 15)
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket_from("k1"))) >= 1, 15)
     kiosk.process.terminate()
     assert kiosk.process.wait(10) == 0
-    assert [Ticket.decode(p).number for p in listener.payloads(TOPICS.ticket)] == ["1001"]
+    assert [Ticket.decode(p).number for p in listener.payloads(TOPICS.ticket_from("k1"))] == ["1001"]
     assert moody.data().count(CUT) == 1
     assert "printing without checks until it fails" not in kiosk.text()
     listener.close()
@@ -171,7 +171,7 @@ def test_the_kiosk_sends_a_ticket_the_paper_ran_out_on_marked_in_doubt(tmp_path:
     """Paper out reported right after a ticket's bytes: part of it may be in a citizen's hand,
     so it goes to the caller marked in doubt (never void), and no further ticket is given
     until the paper is back."""
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = KioskProcess(config_for(tmp_path, broker.url, moody.spec), tmp_path / "kiosk.log")
     assert kiosk.wait_log("ready"), kiosk.text()
     moody.paper_out_at_cut = True
@@ -182,9 +182,10 @@ def test_the_kiosk_sends_a_ticket_the_paper_ran_out_on_marked_in_doubt(tmp_path:
     moody.paper_out_at_cut = moody.paper_out = False
     assert kiosk.wait_log(": ready again"), kiosk.text()
     kiosk.keys("1")
-    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket)) >= 2, 15)
+    assert listener.wait_for(lambda lst: len(lst.payloads(TOPICS.ticket_from("k1"))) >= 2, 15)
     kiosk.process.terminate()
     assert kiosk.process.wait(10) == 0
-    got = [(t.number, t.doubt) for t in (Ticket.decode(p) for p in listener.payloads(TOPICS.ticket))]
+    tickets = (Ticket.decode(p) for p in listener.payloads(TOPICS.ticket_from("k1")))
+    got = [(t.number, t.doubt) for t in tickets]
     assert got == [("1001", True), ("1002", False)]
     listener.close()

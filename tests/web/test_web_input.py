@@ -174,7 +174,8 @@ def test_tokens_are_listed_and_revoked(office: WebOffice, scene: dict) -> None:
 def test_malformed_messages_are_dropped_and_the_pages_keep_working(office: WebOffice, scene: dict) -> None:
     before = stored(office)
     topics = office.topics
-    junk = [(topics.ticket, b"\xff"), (topics.ticket, b'{"v":1,"id":"x"}'), (topics.board, b"[]"),
+    tickets = topics.ticket_from("k1")
+    junk = [(tickets, b"\xff"), (tickets, b'{"v":1,"id":"x"}'), (topics.board, b"[]"),
             (topics.counter_state("2"), b'{"v":1,"counter":"3","status":"idle"}'),
             (topics.counter_state("2"), b'{"v":1,"counter":"2","status":"idle","last":[1]}'),
             (topics.status("caller", "hub"), b"{}")]

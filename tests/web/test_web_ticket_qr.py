@@ -22,17 +22,17 @@ DAT_DAI_PIN = 17
 def printed_qr(tmp_path: Path, broker, printer, mock_factory, extra: str) -> tuple[bytes, Ticket]:
     path = kiosk_config(tmp_path, broker.url, printer.spec, "hold_off_ms = 0")
     path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
-    listener = Listener(broker.url, Topics("liem-chung").ticket)
+    listener = Listener(broker.url, Topics("liem-chung").ticket_from("k1"))
     kiosk = RunningKiosk(load_config(path), mock_factory)
     try:
         kiosk.press(DAT_DAI_PIN)
         assert printer.wait_for(lambda data: decode(data).of(Qr), 15)
-        assert listener.wait_for(lambda li: li.payloads(Topics("liem-chung").ticket), 15)
+        assert listener.wait_for(lambda li: li.payloads(Topics("liem-chung").ticket_from("k1")), 15)
     finally:
         kiosk.stop()
         listener.close()
     [qr] = decode(printer.data()).of(Qr)
-    return qr.data, Ticket.decode(listener.payloads(Topics("liem-chung").ticket)[0])
+    return qr.data, Ticket.decode(listener.payloads(Topics("liem-chung").ticket_from("k1"))[0])
 
 
 def test_with_web_url_the_qr_is_the_tickets_page(tmp_path, broker, printer, mock_factory) -> None:

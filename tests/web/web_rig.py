@@ -126,7 +126,7 @@ class WebOffice:
         ticket = Ticket(id=new_id(), service=service, number=number, seq=int(number), day=self.day(),
                         issued_at=datetime.now().astimezone().isoformat(timespec="seconds"), kiosk="k1",
                         name=name)
-        self.listener.publish(self.topics.ticket, encode(ticket))
+        self.listener.publish(self.topics.ticket_from(ticket.kiosk), encode(ticket))
         assert eventually(lambda: ticket.id in self.web_ticket_ids(), 10)
         return ticket
 
