@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
 DEFAULT_OUT = "/etc/mosquitto/motcua"
+DEFAULT_BRIDGE = "/etc/mosquitto/conf.d/motcua-bridge.conf"
 DISPLAY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 # Mosquitto 2.x "$7$" hashes: PBKDF2-HMAC-SHA512, 12-byte salt, base64 (mosquitto_passwd's format).
 HASH_ITERATIONS = 1000
@@ -58,7 +59,9 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
         username="caller",
         read=(f"{topics.root}/#",),
         write=(topics.board, f"{topics.root}/counter/+/state", topics.called,
-               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+"),
+               f"{topics.root}/status/caller/+", f"{topics.root}/status/display/+",
+               # the hub's history for the centre (motcua central-publisher, docs/central.md)
+               f"{topics.root}/history/event", f"{topics.root}/history/head"),
     )]
     for kiosk in config.kiosks:
         result.append(Account(
@@ -206,6 +209,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"folder for passwords, acl and secrets/ (default {DEFAULT_OUT})")
     parser.add_argument("--display", action="append", metavar="NAME", dest="displays",
                         help="a waiting-room board's name (repeat for several; default: board)")
+    parser.add_argument("--bridge-out", metavar="FILE",
+                        help="where the bridge to the centre ([central]) is written (default "
+                             f"{DEFAULT_BRIDGE} with the default --out, else OUT/bridge.conf)")
 
 
 def main(options: argparse.Namespace) -> int:
@@ -224,6 +230,26 @@ def main(options: argparse.Namespace) -> int:
     for username, path in files.secrets.items():
         state = "new" if username in files.created else "kept"
         print(f"  {username:<24} password in {path} ({state})")
+    _write_bridge(config, options)
     print("Copy each device's password file to that Pi as /etc/motcua/mqtt-password "
           "(scripts/install --password-file FILE does it), then restart mosquitto.")
     return 0
+
+
+def _write_bridge(config: SiteConfig, options: argparse.Namespace) -> None:
+    """The bridge to the centre from ``[central]``, or no bridge file without that table."""
+    from motcua.central.bridge import bridge_section
+
+    target = getattr(options, "bridge_out", None) or (
+        DEFAULT_BRIDGE if options.out == DEFAULT_OUT else str(Path(options.out) / "bridge.conf"))
+    path = Path(target)
+    if config.central is None:
+        if path.exists():
+            path.unlink()
+            print(f"{path}: removed (no [central] in the site config)")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # It holds the site's password on the central broker: private, like the password file.
+    _write_private(path, bridge_section(config.site.id, config.central))
+    _let_mosquitto_read(path)
+    print(f"{path}: bridge of site {config.site.id} to {config.central.url}")

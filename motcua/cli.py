@@ -22,6 +22,7 @@ ROLES = {
     "counter": "motcua.counter.daemon",
     "caller": "motcua.caller.daemon",
     "display": "motcua.display.daemon",
+    "central-publisher": "motcua.central.publisher",
 }
 
 # command -> module with add_arguments(parser) and main(options) -> int
@@ -29,11 +30,13 @@ TOOLS = {
     "broker-config": "motcua.broker_config",
     "doctor": "motcua.doctor",
     "report": "motcua.caller.report",
+    "central": "motcua.central.centre",
 }
 TOOLS_HELP = {
     "broker-config": "write Mosquitto's password file and ACL for this site",
     "doctor": "check this Pi's set-up and print a checklist",
     "report": "the office's figures: tickets, waiting times, ratings",
+    "central": "the centre: every hub's history into PostgreSQL (docs/central.md)",
 }
 
 
@@ -87,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     display.add_argument("--counter", metavar="ID", help="show one counter (small screen mode)")
     display.add_argument("--timeout", type=float, default=10.0,
                          help="with --snapshot: seconds to wait for the board (default 10)")
+
+    publisher = role("central-publisher", "on the hub: send the caller's history to the centre")
+    publisher.add_argument("--db", metavar="PATH", help="caller's event log (default: STATE_DIR/caller.db)")
 
     check = commands.add_parser("check-config", help="check a site config and exit")
     check.add_argument("file")
