@@ -16,6 +16,7 @@ CREATE TABLE history (
     counter text,
     body jsonb NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
+    arrival bigint GENERATED ALWAYS AS IDENTITY,   -- the order rows were written in
     PRIMARY KEY (site, seq),
     UNIQUE (site, kind, id)
 );
