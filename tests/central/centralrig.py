@@ -82,6 +82,7 @@ class PostgreSQL:
 
 def ticket_event(n: int, at: datetime, *, name: str | None = None):
     from motcua.caller.engine import Event
+
     from motcua.protocol import Ticket, new_id
 
     ticket = Ticket(id=new_id(), service="dat-dai", number=f"{1000 + n}", seq=1000 + n,
@@ -91,6 +92,7 @@ def ticket_event(n: int, at: datetime, *, name: str | None = None):
 
 def command_event(action: str, at: datetime, counter: str = "1"):
     from motcua.caller.engine import Event
+
     from motcua.protocol import CounterCommand, new_id
 
     command = CounterCommand(id=new_id(), action=action)
@@ -133,6 +135,7 @@ class Hub:
 
     def start_publisher(self, broker_url: str) -> None:
         from motcua.central.publisher import HistoryLog, Publisher, PublisherState
+
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd
         from motcua.mqtt import Link
@@ -176,6 +179,7 @@ class RunningCentre:
                  grace_s: float = 0.5, retry_s: float = 2.0) -> None:
         from motcua.central.centre import Centre
         from motcua.central.store import CentralStore
+
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd
         from motcua.mqtt import Link

@@ -11,11 +11,10 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from centralrig import Hub, RunningCentre
-from paho.mqtt.enums import CallbackAPIVersion
-from rig import Mosquitto, eventually
-
 from motcua.central.bridge import bridge_section, write_central_broker_files
 from motcua.central.settings import CentralSettings
+from paho.mqtt.enums import CallbackAPIVersion
+from rig import Mosquitto, eventually
 
 SITES = ("xa-a", "xa-b", "phuong-c")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from motcua.central.sequencer import Request, Sequencer
+
 from motcua.protocol import HistoryEvent, HistoryKind
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from motcua.central.store import CentralStore, migrations
+
 from motcua.protocol import HistoryEvent, HistoryKind, Status
 
 
@@ -56,6 +56,6 @@ def test_device_status_keeps_the_latest(pg_dsn: str):
 def test_an_unreachable_database_is_a_clear_error():
     from motcua.central.store import CentralStoreError
 
-    with pytest.raises(CentralStoreError, match="127.0.0.1:1/") as raised:
+    with pytest.raises(CentralStoreError, match=r"127\.0\.0\.1:1/") as raised:
         CentralStore("postgresql://someone:secret@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "secret" not in str(raised.value)
