@@ -102,7 +102,9 @@ class Centre:
                 log.warning("dropped a message on %s: %s", message.topic, exc)
         positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
                      for site in touched}
-        self.written += self.store.write(ready, positions, statuses)
+        added = self.store.write(ready, positions, statuses)
+        self.written += added
+        log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
         for message in batch:
             self.link.ack(message)
         for site in touched:

@@ -44,7 +44,9 @@ class CentralStore:
 
         self.psycopg = psycopg
         try:
-            self.db = psycopg.connect(dsn)
+            # autocommit: every write is inside an explicit transaction() block, and a bare
+            # read never leaves one open (which would turn later blocks into savepoints).
+            self.db = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as exc:
             raise CentralStoreError(f"PostgreSQL {_safe(dsn)}: {exc}") from None
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rig import free_port, wait_for_port
+from rig import eventually, free_port, wait_for_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -63,6 +63,17 @@ class PostgreSQL:
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
             stdout=(self.dir / "postgres.log").open("ab"), stderr=subprocess.STDOUT)
         wait_for_port(self.port, timeout=30)
+        import psycopg
+
+        def accepts() -> bool:      # the port opens before recovery ends ("starting up")
+            try:
+                psycopg.connect(self.admin_dsn, connect_timeout=5).close()
+                return True
+            except psycopg.OperationalError:
+                return False
+
+        if not eventually(accepts, timeout=60):
+            raise RuntimeError(f"PostgreSQL did not start: see {self.dir / 'postgres.log'}")
 
     def create_database(self) -> str:
         import psycopg

@@ -59,3 +59,15 @@ def test_an_unreachable_database_is_a_clear_error():
     with pytest.raises(CentralStoreError, match=r"127\.0\.0\.1:1/") as raised:
         CentralStore("postgresql://someone:secret@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "secret" not in str(raised.value)
+
+
+def test_writes_are_committed_after_a_bare_read(pg_dsn: str):
+    """A read outside a transaction block must not leave one open (the writes would then be
+    savepoints inside it, never committed: the centre process did this once)."""
+    store = CentralStore(pg_dsn)
+    store.migrate()
+    store.version()
+    store.write([event(1)], {"xa-a": (1, 1)})
+    with psycopg.connect(pg_dsn) as db:
+        assert db.execute("SELECT count(*) FROM history").fetchone()[0] == 1
+    store.close()
