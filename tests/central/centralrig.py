@@ -31,7 +31,8 @@ def pg_bin() -> Path:
 class PostgreSQL:
     """A real postgres on a free loopback port, in its own temporary cluster."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable          # tests run without fsync; bench/ runs as production would
         self.bin = pg_bin()
         self.dir = Path(tempfile.mkdtemp(prefix="motcua-pg-"))
         self.data = self.dir / "data"
@@ -59,8 +60,9 @@ class PostgreSQL:
                        check=True, capture_output=True)
         self.process = subprocess.Popen(
             [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+             "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1",
+             *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                        "-c", "full_page_writes=off"])],
             stdout=(self.dir / "postgres.log").open("ab"), stderr=subprocess.STDOUT)
         wait_for_port(self.port, timeout=30)
         import psycopg
