@@ -95,7 +95,7 @@ def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path)
     from paho.mqtt.enums import CallbackAPIVersion
 
     dsn = postgres.create_database()
-    broker = Mosquitto(work / "central")
+    broker = Mosquitto(work / "central", extra_config="max_inflight_messages 5000\n")
     broker.start()
     logs = work / "logs"
     logs.mkdir()
@@ -113,8 +113,11 @@ def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path)
                           timeout=60), (logs / "central.log").read_text()
         payloads = [(f"motcua/{e.site}/history/event", encode(e)) for e in all_events[1:]]
         started = time.perf_counter()
-        for topic, payload in payloads:
-            client.publish(topic, payload, qos=1)
+        for i, (topic, payload) in enumerate(payloads):
+            info = client.publish(topic, payload, qos=1)
+            if i % 20_000 == 19_999:
+                # paho keys its queue by message id (1..65535): never hold more than that.
+                info.wait_for_publish(120)
         assert eventually(lambda: count(dsn) == len(all_events), timeout=600)
         took = time.perf_counter() - started
         print(f"end to end (MQTT -> motcua central -> PostgreSQL): {len(payloads):,} events in "

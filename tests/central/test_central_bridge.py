@@ -24,7 +24,9 @@ def central_broker(tmp_path: Path, sites) -> tuple[Mosquitto, dict[str, Path]]:
     broker = Mosquitto(tmp_path / "central", extra_config=(
         "allow_anonymous false\n"
         f"password_file {tmp_path / 'central-files' / 'passwords'}\n"
-        f"acl_file {tmp_path / 'central-files' / 'acl'}\n"))
+        f"acl_file {tmp_path / 'central-files' / 'acl'}\n"
+        # As docs/central.md advises for the central broker.
+        "max_inflight_messages 5000\n"))
     broker.start()
     return broker, files
 
