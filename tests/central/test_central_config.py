@@ -87,3 +87,24 @@ def test_broker_config_writes_a_bridge_that_mosquitto_runs(tmp_path: Path, capsy
     config.write_text(config.read_text().split("\n[central]")[0])
     assert cli_main(["broker-config", "--config", str(config), "--out", str(out)]) == 0
     assert not bridge.exists()
+
+
+def test_central_command_writes_the_central_broker_files_and_migrates(tmp_path: Path, pg_dsn: str,
+                                                                       capsys):
+    import psycopg
+
+    out = tmp_path / "central-files"
+    assert cli_main(["central", "--broker-files", str(out), "--site", "xa-a", "--site", "xa-b"]) == 0
+    first = (out / "secrets" / "xa-a").read_text()
+    assert cli_main(["central", "--broker-files", str(out), "--site", "xa-a", "--site", "xa-b",
+                     "--site", "xa-c"]) == 0
+    assert (out / "secrets" / "xa-a").read_text() == first       # adding a commune keeps the rest
+    assert sorted(line.split(":")[0] for line in (out / "passwords").read_text().splitlines()) == \
+        ["central", "xa-a", "xa-b", "xa-c"]
+    assert "pattern write motcua/%u/history/event" in (out / "acl").read_text()
+    assert cli_main(["central", "--broker-files", str(out), "--site", "central"]) == 2
+    assert cli_main(["central", "--broker", "mqtt://127.0.0.1:1"]) == 2      # no --db
+    assert "--db" in capsys.readouterr().err
+    assert cli_main(["central", "--db", pg_dsn, "--migrate-only"]) == 0
+    with psycopg.connect(pg_dsn) as db:
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] >= 1

@@ -51,3 +51,39 @@ def test_kill_the_centre_while_it_writes(tmp_path: Path, pg_dsn: str, soak: bool
         hub.close()
         broker.stop()
         central.stop()
+
+
+def test_kill_the_hub_publisher_while_it_sends(tmp_path: Path, pg_dsn: str):
+    from centralrig import RunningCentre
+    from rig import write_site_config
+
+    central, secrets = central_broker(tmp_path, ["liem-chung"])
+    broker = hub_broker(tmp_path, "liem-chung", central, secrets["liem-chung"])
+    config = write_site_config(tmp_path / "hub", broker_url=broker.url)
+    hub = Hub("liem-chung", tmp_path / "hub-log")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    args = ["central-publisher", "--config", str(config), "--db", str(hub.log_path)]
+    centre = RunningCentre(central.url, pg_dsn, password_file=secrets["central"])
+    process: subprocess.Popen | None = None
+    try:
+        hub.traffic(1000)
+        total = len(hub.log_rows())
+        process = start_daemon("publisher-1", args, logs)
+        assert eventually(lambda: count(pg_dsn) > 100, timeout=60), \
+            (logs / "publisher-1.log").read_text()
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        print(f"killed with {count(pg_dsn)} of {total} rows in the centre")
+        hub.traffic(10)                                 # the caller logs on meanwhile
+        process = start_daemon("publisher-2", args, logs)
+        assert eventually(lambda: central_rows(pg_dsn, "liem-chung") == hub.log_rows(), timeout=120)
+        assert arrival_order_kept(pg_dsn, "liem-chung")
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(10)
+        centre.close()
+        hub.close()
+        broker.stop()
+        central.stop()
