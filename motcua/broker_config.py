@@ -8,7 +8,8 @@ call tickets and a counter cannot press another counter's buttons:
 - ``counter-<id>`` publishes its own commands, ratings and status; reads its state and the board.
 - ``display-<name>`` only reads (board, counter states, calls) and publishes its own status.
 - ``caller``       reads everything of the site; publishes board, counter states, calls and the
-  status of the hub's roles (a board on the hub runs with the caller's account).
+  status of the hub's roles (a board on the hub runs with the caller's account), and the
+  history for the centre (``central-publisher`` runs with it too; docs/central.md).
 
 Secrets are random, kept in ``OUT/secrets/<user>`` (mode 0600) and reused when the tool is
 run again, so adding a counter does not change the other devices' passwords. They are
