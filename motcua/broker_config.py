@@ -9,6 +9,9 @@ call tickets and a counter cannot press another counter's buttons:
 - ``display-<name>`` only reads (board, counter states; not ``called``, which has full names)
   and publishes its own status; a board on the hub has its own ``display-<name>`` account.
 - ``caller``       reads everything of the site; publishes board, counter states, calls and its status.
+- ``history``      the hub's history for the centre (``motcua central-publisher``, docs/central.md):
+  publishes ``history/event`` and ``history/head``, reads the centre's requests and acks.
+- ``web``          the hub's web pages (web/): reads tickets, boards, states and statuses; rates.
 
 The broker makes a client's id its user name (``use_username_as_clientid``), so no two
 roles may share an account, and one password cannot take over another device's session.
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
 DEFAULT_OUT = "/etc/mosquitto/motcua"
+DEFAULT_BRIDGE = "/etc/mosquitto/conf.d/motcua-bridge.conf"
 DISPLAY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 # Mosquitto 2.x "$7$" hashes: PBKDF2-HMAC-SHA512, 12-byte salt, base64 (mosquitto_passwd's format).
 HASH_ITERATIONS = 1000
@@ -89,6 +93,14 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
                   topics.heartbeat),
             write=(topics.status("display", name),),
         ))
+    # The hub's history for the centre (motcua central-publisher, docs/central.md).
+    result.append(Account(
+        username="history",
+        read=(f"{topics.root}/history/request", f"{topics.root}/history/ack",
+              topics.status("caller", "history")),
+        write=(f"{topics.root}/history/event", f"{topics.root}/history/head",
+               topics.status("caller", "history")),
+    ))
     # The hub's web role (web/): it shows tickets with masked names, rates on a counter's
     # behalf (the caller checks the ticket was that counter's) and shows every device's status.
     result.append(Account(
@@ -292,6 +304,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(names and IPs of this machine) in the same folder")
     parser.add_argument("--hub-address", action="append", metavar="NAME_OR_IP", default=[],
                         help="another name or IP address of the hub for its certificate")
+    parser.add_argument("--bridge-out", metavar="FILE",
+                        help="where the bridge to the centre ([central]) is written (default "
+                             f"{DEFAULT_BRIDGE} with the default --out, else OUT/bridge.conf)")
 
 
 def main(options: argparse.Namespace) -> int:
@@ -317,6 +332,26 @@ def main(options: argparse.Namespace) -> int:
         ca, hub, _ = write_certificates(Path(options.out), names, ips)
         print(f"{hub}: TLS certificate for {', '.join([*names, *ips])}")
         print(f"{ca}: the site's CA; copy it to every other Pi (scripts/install --ca-file FILE)")
+    _write_bridge(config, options)
     print("Copy each device's password file to that Pi as /etc/motcua/mqtt-password "
           "(scripts/install --password-file FILE does it), then restart mosquitto.")
     return 0
+
+
+def _write_bridge(config: SiteConfig, options: argparse.Namespace) -> None:
+    """The bridge to the centre from ``[central]``, or no bridge file without that table."""
+    from motcua.central.bridge import bridge_section
+
+    target = getattr(options, "bridge_out", None) or (
+        DEFAULT_BRIDGE if options.out == DEFAULT_OUT else str(Path(options.out) / "bridge.conf"))
+    path = Path(target)
+    if config.central is None:
+        if path.exists():
+            path.unlink()
+            print(f"{path}: removed (no [central] in the site config)")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # It holds the site's password on the central broker: private, like the password file.
+    _write_private(path, bridge_section(config.site.id, config.central))
+    _let_mosquitto_read(path)
+    print(f"{path}: bridge of site {config.site.id} to {config.central.url}")

@@ -26,6 +26,7 @@ ROLES = {
     "caller": "motcua.caller.daemon",
     "display": "motcua.display.daemon",
     "web": "motcua.web.daemon",
+    "central-publisher": "motcua.central.publisher",
 }
 
 # command -> module with add_arguments(parser) and main(options) -> int
@@ -33,11 +34,13 @@ TOOLS = {
     "broker-config": "motcua.broker_config",
     "doctor": "motcua.doctor",
     "report": "motcua.caller.report",
+    "central": "motcua.central.centre",
 }
 TOOLS_HELP = {
     "broker-config": "write Mosquitto's password file and ACL for this site",
     "doctor": "check this Pi's set-up and print a checklist",
     "report": "the office's figures: tickets, waiting times, ratings",
+    "central": "the centre: every hub's history into PostgreSQL (docs/central.md)",
 }
 
 
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
     web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")
     web.add_argument("--url", metavar="URL", help="with pair: the hub's address (default: [web] url)")
+    publisher = role("central-publisher", "on the hub: send the caller's history to the centre")
+    publisher.add_argument("--db", metavar="PATH", help="caller's event log (default: STATE_DIR/caller.db)")
 
     check = commands.add_parser("check-config", help="check a site config and exit")
     check.add_argument("file")

@@ -21,6 +21,7 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from motcua.caller.settings import CallerSettings
+    from motcua.central.settings import CentralSettings
     from motcua.counter.settings import CounterPadSettings
     from motcua.display.settings import BoardSettings
     from motcua.kiosk.settings import KioskSettings
@@ -95,6 +96,7 @@ class SiteConfig:
     caller: CallerSettings
     board: BoardSettings
     web: WebSettings
+    central: CentralSettings | None = None   # [central]: the hub reports to a centre
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
@@ -155,6 +157,7 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None,
                  text: str | None = None) -> SiteConfig:
     # Imported here: the room settings modules import config_reader, not this module.
     from motcua.caller import settings as caller_settings
+    from motcua.central import settings as central_settings
     from motcua.counter import settings as counter_settings
     from motcua.display import settings as board_settings
     from motcua.kiosk import settings as kiosk_settings
@@ -176,6 +179,7 @@ def parse_config(data: dict, file: str, *, broker_url: str | None = None,
         caller=caller_settings.parse(root),
         board=board_settings.parse(root),
         web=web_settings.parse(root),
+        central=central_settings.parse(root, site.id),
     )
     root.finish()
     return config

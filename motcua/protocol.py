@@ -8,6 +8,7 @@ copy is recognised and ignored.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import uuid
@@ -519,3 +520,113 @@ def message_id(payload: bytes) -> str | None:
     except ProtocolError:
         return None
     return value if isinstance(value, str) else None
+
+
+# -- A hub's history, for the centre of a district or province (docs/central.md) ----------
+
+class HistoryKind(enum.StrEnum):
+    """What a history event carries: the caller's event log's kinds."""
+
+    TICKET = "ticket"       # a printed ticket arrived (issued)
+    COMMAND = "command"     # a counter's press: next (called), recall, skip, transfer, done, ...
+    RATING = "rating"       # a citizen's rating
+    DAY = "day"             # a service day began (the open tickets it carried over)
+
+
+class HistoryTopics:
+    """``motcua/<site>/history/...``: what the bridge carries between a hub and the centre."""
+
+    def __init__(self, site_id: str) -> None:
+        root = f"motcua/{site_id}/history"
+        self.event = f"{root}/event"        # hub -> centre
+        self.head = f"{root}/head"          # hub -> centre, retained
+        self.request = f"{root}/request"    # centre -> hub
+        self.ack = f"{root}/ack"            # centre -> hub, retained
+
+    @staticmethod
+    def site_of(topic: str) -> str:
+        """The site in ``motcua/<site>/...``; ProtocolError otherwise."""
+        parts = topic.split("/")
+        if len(parts) < 3 or parts[0] != "motcua" or not parts[1]:
+            raise ProtocolError(f"not a motcua topic: {topic!r}")
+        return parts[1]
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """hub -> centre, QoS 1, on ``history/event``: one row of the caller's event log.
+
+    ``seq`` is the row's number in the hub's log (increasing, never reused); ``prev`` the
+    number of the row before it (0 for the first), so the centre sees a gap even where the
+    log skipped numbers. ``id`` is the logged message's own id, unique per site and kind.
+    """
+
+    site: str
+    seq: int
+    prev: int
+    id: str
+    kind: HistoryKind
+    at: str
+    body: dict[str, Any]
+    counter: str | None = None
+
+    @classmethod
+    def decode(cls, payload: bytes) -> HistoryEvent:
+        f = _Fields(decode_object(payload), "history event")
+        seq, prev = f.get("seq", int), f.get("prev", int)
+        if not 0 <= prev < seq:
+            raise ProtocolError(f"history event: prev {prev} is not below seq {seq}")
+        kind = f.text("kind", max_len=16)
+        if kind not in HistoryKind.__members__.values():
+            raise ProtocolError(f"history event: unknown kind {kind!r}")
+        return cls(site=f.text("site", max_len=32), seq=seq, prev=prev, id=f.text("id", max_len=64),
+                   kind=HistoryKind(kind), at=f.timestamp("at"), body=f.get("body", dict),
+                   counter=f.text("counter", optional=True, max_len=32))
+
+
+@dataclass(frozen=True)
+class HistoryHead:
+    """hub -> centre, retained, on ``history/head``: the newest row of the hub's log."""
+
+    site: str
+    last: int
+
+    @classmethod
+    def decode(cls, payload: bytes) -> HistoryHead:
+        f = _Fields(decode_object(payload), "history head")
+        last = f.get("last", int)
+        if last < 0:
+            raise ProtocolError("history head: last is negative")
+        return cls(site=f.text("site", max_len=32), last=last)
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """centre -> hub, QoS 1, on ``history/request``: send the rows ``first``..``last`` again."""
+
+    id: str
+    first: int
+    last: int
+
+    @classmethod
+    def decode(cls, payload: bytes) -> HistoryRequest:
+        f = _Fields(decode_object(payload), "history request")
+        first, last = f.get("first", int), f.get("last", int)
+        if not 0 < first <= last:
+            raise ProtocolError(f"history request: bad range {first}..{last}")
+        return cls(id=f.text("id", max_len=64), first=first, last=last)
+
+
+@dataclass(frozen=True)
+class HistoryAck:
+    """centre -> hub, retained, on ``history/ack``: every row up to ``upto`` is in the centre."""
+
+    upto: int
+
+    @classmethod
+    def decode(cls, payload: bytes) -> HistoryAck:
+        f = _Fields(decode_object(payload), "history ack")
+        upto = f.get("upto", int)
+        if upto < 0:
+            raise ProtocolError("history ack: upto is negative")
+        return cls(upto=upto)

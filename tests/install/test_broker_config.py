@@ -43,7 +43,7 @@ def test_hash_is_what_mosquitto_passwd_reads(tmp_path: Path) -> None:
 def test_every_device_gets_an_account(site: SiteConfig) -> None:
     names = [a.username for a in accounts(site, ["board", "counter-tv"])]
     assert names == ["caller", "kiosk-k1", "counter-1", "counter-2", "counter-3", "counter-4",
-                     "display-board", "display-counter-tv", "web"]
+                     "display-board", "display-counter-tv", "history", "web"]
 
 
 def test_acl_gives_each_device_only_its_own_topics(broker_files, site: SiteConfig) -> None:

@@ -1,0 +1,189 @@
+"""``motcua central``: every hub's history into PostgreSQL, in order per site, each row once.
+
+One owner thread: paho's callbacks only enqueue (motcua.mqtt.Link). Messages are taken in
+batches, written in one transaction, and acknowledged to the central broker (manual ack,
+persistent session) only after the commit: a crash of the centre loses nothing. Gaps are
+asked for again on the hub's ``history/request``; what is written is confirmed, retained, on
+``history/ack``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from motcua.errors import MotcuaError, ProtocolError
+from motcua.protocol import (
+    HistoryAck,
+    HistoryEvent,
+    HistoryHead,
+    HistoryRequest,
+    HistoryTopics,
+    Status,
+    encode,
+    new_id,
+)
+
+from .bridge import CENTRE_TOPICS, CENTRE_USER
+from .sequencer import Sequencer
+from .store import CentralStore
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 5000
+BATCH_WAIT_S = 0.05
+
+
+class Centre:
+    def __init__(self, store: CentralStore, link: Any, *, grace_s: float = 2.0,
+                 retry_s: float = 10.0) -> None:
+        self.store = store
+        self.link = link
+        self.sequencer = Sequencer(store.positions(), grace_s=grace_s, retry_s=retry_s)
+        self.confirmed: dict[str, int] = {}
+        self.written = 0
+        self.dropped = 0
+
+    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Any) -> None:
+        from motcua.mqtt import Inbound
+
+        next_watchdog = 0.0
+        while not stop.is_set():
+            batch: list[Inbound] = []
+            try:
+                item = inbox.get(timeout=0.2)
+                deadline = time.monotonic() + BATCH_WAIT_S
+                while True:
+                    if isinstance(item, Inbound):
+                        batch.append(item)
+                    if len(batch) >= BATCH_MAX:
+                        break
+                    item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pass
+            if batch:
+                self.handle(batch)
+            self.ask(time.monotonic())
+            if systemd.watchdog_interval and time.monotonic() >= next_watchdog:
+                systemd.watchdog()
+                next_watchdog = time.monotonic() + systemd.watchdog_interval
+
+    def handle(self, batch: list[Any]) -> None:
+        """Decode, order, write in one transaction, then acknowledge and confirm."""
+        ready: list[HistoryEvent] = []
+        statuses: list[tuple[str, Status]] = []
+        touched: set[str] = set()
+        for message in batch:
+            try:
+                site = HistoryTopics.site_of(message.topic)
+                if site == CENTRE_TOPICS:       # the centre's own status, heard back
+                    continue
+                topics = HistoryTopics(site)
+                if message.topic == topics.event:
+                    event = HistoryEvent.decode(message.payload)
+                    if event.site != site:
+                        raise ProtocolError(f"event of site {event.site!r} on {message.topic}")
+                    ready.extend(self.sequencer.offer(event))
+                elif message.topic == topics.head:
+                    head = HistoryHead.decode(message.payload)
+                    self.sequencer.head(site, head.last)
+                elif message.topic.startswith(f"motcua/{site}/status/"):
+                    statuses.append((site, Status.decode(message.payload)))
+                else:
+                    raise ProtocolError("not a topic the centre reads")
+                touched.add(site)
+            except ProtocolError as exc:
+                self.dropped += 1
+                log.warning("dropped a message on %s: %s", message.topic, exc)
+        positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
+                     for site in touched}
+        added = self.store.write(ready, positions, statuses)
+        self.written += added
+        log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
+        for message in batch:
+            self.link.ack(message)
+        for site in touched:
+            upto = self.sequencer.site(site).upto
+            if self.confirmed.get(site) != upto:
+                self.link.publish(HistoryTopics(site).ack, encode(HistoryAck(upto=upto)),
+                                  qos=1, retain=True)
+                self.confirmed[site] = upto
+
+    def ask(self, now: float) -> None:
+        for request in self.sequencer.requests(now):
+            log.info("site %s: asking again for rows %d..%d", request.site, request.first,
+                     request.last)
+            self.link.publish(HistoryTopics(request.site).request,
+                              encode(HistoryRequest(id=new_id(), first=request.first,
+                                                    last=request.last)), qos=1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", metavar="mqtt[s]://HOST:PORT", help="the central broker")
+    parser.add_argument("--db", metavar="postgresql://...", help="the centre's PostgreSQL")
+    parser.add_argument("--username", default=CENTRE_USER, help="user on the central broker")
+    parser.add_argument("--password-file", help="its password (from --broker-files' secrets/)")
+    parser.add_argument("--ca-file", help="CA of the central broker's certificate (mqtts://)")
+    parser.add_argument("--broker-files", metavar="OUT",
+                        help="write the central broker's passwords, acl and secrets/ to OUT "
+                             "for the sites given with --site, and exit")
+    parser.add_argument("--site", action="append", default=[], help="a commune's site id")
+    parser.add_argument("--migrate-only", action="store_true",
+                        help="bring the database's schema up to date and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def main(options: argparse.Namespace) -> int:
+    from motcua.config import BrokerSettings, parse_broker_url
+    from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
+    from motcua.mqtt import Link
+    from motcua.protocol import Topics
+
+    from .bridge import write_central_broker_files
+
+    if options.broker_files:
+        files = write_central_broker_files(Path(options.broker_files), options.site)
+        for user, path in files.items():
+            print(f"  {user:<24} password in {path}")
+        print("Give each commune's file to its hub as [central] password_file.")
+        return 0
+    if not options.db:
+        raise MotcuaError("--db postgresql://... is required")
+    setup_logging("central", "main", verbose=options.verbose)
+    store = CentralStore(options.db)
+    applied = store.migrate()
+    if applied:
+        log.info("schema migrations applied: %s (now at %d)", applied, store.version())
+    if options.migrate_only:
+        store.close()
+        return 0
+    if not options.broker:
+        raise MotcuaError("--broker mqtt[s]://HOST:PORT is required")
+    try:
+        host, port, tls = parse_broker_url(options.broker)
+    except ValueError as exc:
+        raise MotcuaError(f"--broker: {exc}") from None
+    broker = BrokerSettings(host=host, port=port, tls=tls, username=options.username,
+                            password_file=Path(options.password_file) if options.password_file
+                            else None,
+                            ca_file=Path(options.ca_file) if options.ca_file else None,
+                            keepalive=30)
+    stop = stop_on_signals()
+    systemd = Systemd()
+    inbox: queue.Queue = queue.Queue()
+    link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
+                persistent_session=True, manual_ack=True,
+                subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                               ("motcua/+/status/#", 1)])
+    try:
+        centre = Centre(store, link)
+        run_owner_loop(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                       ready=f"central: {len(centre.sequencer.sites)} sites known")
+    finally:
+        release(systemd, link, [store])
+    return 0

@@ -1,0 +1,122 @@
+"""The centre's PostgreSQL: versioned migrations, idempotent batch writes.
+
+psycopg 3 (docs/central.md says why). A batch of events goes in with one
+``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING``: a copy changes nothing,
+and thousands of rows cost one round trip. Each site's position (``sites.upto``) is written
+in the same transaction as its rows, so a restart of the centre resumes exactly there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+
+from motcua.errors import MotcuaError
+from motcua.protocol import HistoryEvent, Status
+
+MIGRATION = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
+LOCK_ID = 0x6D6F7463      # pg_advisory_xact_lock: two centres starting at once migrate once
+
+
+class CentralStoreError(MotcuaError):
+    """PostgreSQL refused or could not be reached."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration shipped, in order."""
+    found = []
+    for item in resources.files("motcua.central").joinpath("migrations").iterdir():
+        match = MIGRATION.fullmatch(item.name)
+        if match:
+            found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [version for version, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise CentralStoreError(f"migrations are not numbered 001, 002, ...: {versions}")
+    return found
+
+
+class CentralStore:
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.psycopg = psycopg
+        try:
+            # autocommit: every write is inside an explicit transaction() block, and a bare
+            # read never leaves one open (which would turn later blocks into savepoints).
+            self.db = psycopg.connect(dsn, autocommit=True)
+        except psycopg.Error as exc:
+            raise CentralStoreError(f"PostgreSQL {_safe(dsn)}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied, each in its own transaction. Returns them."""
+        applied = []
+        with self.db.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                            "version integer PRIMARY KEY, name text NOT NULL, "
+                            "applied_at timestamptz NOT NULL DEFAULT now())")
+            done = {row[0] for row in self.db.execute("SELECT version FROM schema_version")}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                with self.db.transaction():
+                    self.db.execute(sql)
+                    self.db.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)",
+                                    (version, name))
+                applied.append(version)
+        return applied
+
+    def version(self) -> int:
+        row = self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return row[0]
+
+    def positions(self) -> dict[str, int]:
+        with self.db.transaction():
+            return dict(self.db.execute("SELECT site, upto FROM sites").fetchall())
+
+    def write(self, events: Sequence[HistoryEvent], positions: dict[str, tuple[int, int]],
+              statuses: Iterable[tuple[str, Status]] = ()) -> int:
+        """One transaction: the events (copies ignored), each site's (upto, head), statuses.
+        Returns how many rows were new."""
+        try:
+            with self.db.transaction():
+                added = self._insert(events) if events else 0
+                for site, (upto, head) in positions.items():
+                    self.db.execute(
+                        "INSERT INTO sites (site, upto, head, heard_at) VALUES (%s, %s, %s, now()) "
+                        "ON CONFLICT (site) DO UPDATE SET upto = greatest(sites.upto, excluded.upto), "
+                        "head = greatest(sites.head, excluded.head), heard_at = now()",
+                        (site, upto, head))
+                for site, status in statuses:
+                    self.db.execute(
+                        "INSERT INTO device_status (site, role, device, state, at, health) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (site, role, device) DO UPDATE "
+                        "SET state = excluded.state, at = excluded.at, health = excluded.health, "
+                        "received_at = now()",
+                        (site, status.role, status.device, status.state, status.at,
+                         json.dumps(status.health, ensure_ascii=False)))
+                return added
+        except self.psycopg.Error as exc:
+            raise CentralStoreError(f"PostgreSQL: {exc}") from None
+
+    def _insert(self, events: Sequence[HistoryEvent]) -> int:
+        columns = list(zip(*[(e.site, e.seq, e.prev, e.id, str(e.kind), e.at, e.counter,
+                              json.dumps(e.body, ensure_ascii=False)) for e in events], strict=True))
+        cursor = self.db.execute(
+            "INSERT INTO history (site, seq, prev, id, kind, at, counter, body) "
+            "SELECT s, q, p, i, k, a::timestamptz, c, b::jsonb FROM unnest("
+            "%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::text[]) AS t(s, q, p, i, k, a, c, b) ON CONFLICT DO NOTHING",
+            [list(column) for column in columns])
+        return cursor.rowcount
+
+
+def _safe(dsn: str) -> str:
+    """The address without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)

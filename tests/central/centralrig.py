@@ -1,0 +1,223 @@
+"""Real parts for the centre's tests: PostgreSQL from Debian's package, hubs with a caller's
+event log, a publisher and a centre on threads of the test process."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from rig import eventually, free_port, wait_for_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def pg_bin() -> Path:
+    if (PG_BIN / "initdb").exists():
+        return PG_BIN
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    raise RuntimeError("PostgreSQL is not installed (scripts/system-deps test installs it)")
+
+
+class PostgreSQL:
+    """A real postgres on a free loopback port, in its own temporary cluster."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable          # tests run without fsync; bench/ runs as production would
+        self.bin = pg_bin()
+        self.dir = Path(tempfile.mkdtemp(prefix="motcua-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.as_user: list[str] = []
+        self.user = pwd.getpwuid(os.geteuid()).pw_name
+        if os.geteuid() == 0:
+            # postgres refuses to run as root: the distribution's postgres user runs it.
+            self.user = "postgres"
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def dsn(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        subprocess.run([*self.as_user, str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust",
+                        "-U", self.user, "-E", "UTF8", "--locale", "C.UTF-8", "--no-sync"],
+                       check=True, capture_output=True)
+        self.process = subprocess.Popen(
+            [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+             "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1",
+             *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                        "-c", "full_page_writes=off"])],
+            stdout=(self.dir / "postgres.log").open("ab"), stderr=subprocess.STDOUT)
+        wait_for_port(self.port, timeout=30)
+        import psycopg
+
+        def accepts() -> bool:      # the port opens before recovery ends ("starting up")
+            try:
+                psycopg.connect(self.admin_dsn, connect_timeout=5).close()
+                return True
+            except psycopg.OperationalError:
+                return False
+
+        if not eventually(accepts, timeout=60):
+            raise RuntimeError(f"PostgreSQL did not start: see {self.dir / 'postgres.log'}")
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        return self.dsn(name)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ticket_event(n: int, at: datetime, *, name: str | None = None):
+    from motcua.caller.engine import Event
+
+    from motcua.protocol import Ticket, new_id
+
+    ticket = Ticket(id=new_id(), service="dat-dai", number=f"{1000 + n}", seq=1000 + n,
+                    day=at.date().isoformat(), issued_at=at.isoformat(), kiosk="k1", name=name)
+    return Event("ticket", ticket.id, at, ticket=ticket)
+
+
+def command_event(action: str, at: datetime, counter: str = "1"):
+    from motcua.caller.engine import Event
+
+    from motcua.protocol import CounterCommand, new_id
+
+    command = CounterCommand(id=new_id(), action=action)
+    return Event("command", command.id, at, counter=counter, command=command)
+
+
+class Hub:
+    """A commune's hub as the centre sees it: the caller's event log (caller/store.py, written
+    here as the caller writes it), its broker with the bridge, and the publisher."""
+
+    def __init__(self, site: str, workdir: Path) -> None:
+        from motcua.caller.store import EventStore
+
+        self.site = site
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "caller.db"
+        self.store = EventStore(self.log_path)
+        self.clock = datetime(2026, 11, 2, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+        self.n = 0
+        self.thread: threading.Thread | None = None
+        self.stop_event = threading.Event()
+        self.publisher = None
+        self.link = None
+
+    def traffic(self, tickets: int) -> None:
+        """``tickets`` tickets, each issued, called and done: three log rows each."""
+        self.store.begin()
+        for _ in range(tickets):
+            self.n += 1
+            self.clock += timedelta(seconds=30)
+            self.store.append(ticket_event(self.n, self.clock, name="Nguyễn Văn An"))
+            self.store.append(command_event("next", self.clock + timedelta(seconds=5)))
+            self.store.append(command_event("done", self.clock + timedelta(seconds=20)))
+        self.store.commit()
+
+    def log_rows(self) -> list[tuple[int, str, str]]:
+        return [tuple(row) for row in self.store.db.execute(
+            "SELECT seq, kind, msg_id FROM events ORDER BY seq")]
+
+    def start_publisher(self, broker_url: str) -> None:
+        from motcua.central.publisher import HistoryLog, Publisher, PublisherState
+
+        from motcua.config import BrokerSettings, parse_broker_url
+        from motcua.daemon import Systemd
+        from motcua.mqtt import Link
+        from motcua.protocol import HistoryTopics, Topics
+
+        host, port, tls = parse_broker_url(broker_url)
+        settings = BrokerSettings(host=host, port=port, tls=tls, username=None, password_file=None,
+                                  ca_file=None, keepalive=10)
+        inbox: queue.Queue = queue.Queue()
+        topics = HistoryTopics(self.site)
+        self.link = Link(settings, Topics(self.site), role="caller", device="history", inbox=inbox,
+                         persistent_session=True, report_publishes=True,
+                         subscriptions=[(topics.request, 1), (topics.ack, 1)])
+        self.history = HistoryLog(self.log_path, self.site)
+        self.state = PublisherState(self.workdir / "history.db")
+        self.publisher = Publisher(self.history, self.state, self.link, poll_s=0.05)
+        self.stop_event = threading.Event()
+        self.link.start()
+        self.thread = threading.Thread(target=self.publisher.run,
+                                       args=(inbox, self.stop_event, Systemd()), daemon=True)
+        self.thread.start()
+
+    def stop_publisher(self) -> None:
+        if self.thread is not None:
+            self.stop_event.set()
+            self.thread.join(10)
+            self.link.stop()
+            self.history.close()
+            self.state.close()
+            self.thread = None
+
+    def close(self) -> None:
+        self.stop_publisher()
+        self.store.close()
+
+
+class RunningCentre:
+    """``motcua central``'s owner on a thread, on the central broker as user ``central``."""
+
+    def __init__(self, broker_url: str, dsn: str, *, password_file: Path | None = None,
+                 grace_s: float = 0.5, retry_s: float = 2.0) -> None:
+        from motcua.central.centre import Centre
+        from motcua.central.store import CentralStore
+
+        from motcua.config import BrokerSettings, parse_broker_url
+        from motcua.daemon import Systemd
+        from motcua.mqtt import Link
+        from motcua.protocol import Topics
+
+        host, port, tls = parse_broker_url(broker_url)
+        settings = BrokerSettings(host=host, port=port, tls=tls,
+                                  username="central" if password_file else None,
+                                  password_file=password_file, ca_file=None, keepalive=10)
+        self.store = CentralStore(dsn)
+        self.store.migrate()
+        inbox: queue.Queue = queue.Queue()
+        self.link = Link(settings, Topics("centre"), role="central", device="main", inbox=inbox,
+                         persistent_session=True, manual_ack=True,
+                         subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                                        ("motcua/+/status/#", 1)])
+        self.centre = Centre(self.store, self.link, grace_s=grace_s, retry_s=retry_s)
+        self.stop_event = threading.Event()
+        self.link.start()
+        self.thread = threading.Thread(target=self.centre.run,
+                                       args=(inbox, self.stop_event, Systemd()), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.thread.join(10)
+        self.link.stop()
+        self.store.close()
