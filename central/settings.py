@@ -26,19 +26,19 @@ def parse(root: Table, site_id: str) -> CentralSettings | None:
     if not root.has("central"):
         return None
     table = root.table("central")
-    url = table.str("url")
+    url = table.get_str("url")
     try:
         host, port, tls = parse_broker_url(url)
     except ValueError as exc:
         raise table.error("url", str(exc)) from None
-    username = table.str("username", site_id, pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+    username = table.get_str("username", site_id, pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
     if username != site_id:
         # The centre's ACL lets a user publish only under motcua/<its name>/ (pattern %u).
         raise table.error("username", f"must be the site id {site_id!r}: the central broker's "
                           "access rules are per site")
-    ca_file = table.str("ca_file", None)
+    ca_file = table.get_str("ca_file", None)
     settings = CentralSettings(url=url, host=host, port=port, tls=tls, username=username,
-                               password_file=Path(table.str("password_file")),
+                               password_file=Path(table.get_str("password_file")),
                                ca_file=Path(ca_file) if ca_file else None)
     table.finish()
     return settings

@@ -74,7 +74,7 @@ def test_secrets_are_private_and_reused(tmp_path: Path, site: SiteConfig, capsys
     assert cli_main(["broker-config", "--config", str(site.file), "--out", str(out)]) == 0
     first = capsys.readouterr().out
     secrets = {path.name: path.read_text() for path in (out / "secrets").iterdir()}
-    assert len(secrets) == 7 and all(len(s.strip()) >= 30 for s in secrets.values())
+    assert len(secrets) == 9 and all(len(s.strip()) >= 30 for s in secrets.values())
     for secret in secrets.values():
         assert secret.strip() not in first
     for path in [*(out / "secrets").iterdir(), out / "passwords"]:

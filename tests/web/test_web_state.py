@@ -155,7 +155,7 @@ def test_the_five_level_scale_is_one_setting_away(tmp_path) -> None:
         "[counter_pad]\n", f"[counter_pad]\nrating = {{ levels = {five} }}\n"), encoding="utf-8")
     settings = page_config(load_config(path))
     assert settings["levels"][2] == "Bình thường" and settings["reason_levels"] == 2
-    assert settings["conduct"].startswith("Thực hiện 5 biết")
+    assert settings["conduct"].startswith("5 biết: Biết nghe dân nói")      # the board's ticker
 
 
 def test_a_page_open_across_the_new_day_says_old() -> None:
