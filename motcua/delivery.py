@@ -76,8 +76,13 @@ class _Row:
 class Confirmed:
     """Rows to the caller, handed to paho in order while the link is up, kept until confirmed.
 
-    Like mqtt.InOrder, a row goes to paho only while the owner knows the link is up; rows
-    made meanwhile go, oldest first, at the next LinkUp (paho resends those it holds).
+    paho resends the QoS 1 publishes it holds when a connection comes back, but a publish
+    from another thread while that connection is being made (socket open, CONNACK not yet
+    read) goes out at once, ahead of the resends: a ticket printed then reached the caller
+    before tickets printed earlier. So a row is handed over only while the owner knows the
+    link is up (its LinkUp handled, the link still connected); rows made meanwhile go,
+    oldest first, when the owner handles the next LinkUp, after paho has queued its resends
+    (it does so before the SUBACK that makes the LinkUp). Owner thread only.
     """
 
     def __init__(self, link: Link, *, resend_s: float = RESEND_S,

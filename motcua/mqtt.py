@@ -484,50 +484,6 @@ class Link:
             self.inbox.put(Published(mid=mid))
 
 
-class InOrder:
-    """Hands committed outbox rows to paho strictly in their order, across reconnects.
-
-    paho resends the QoS 1 publishes it holds when a connection comes back, but a publish
-    from another thread while that connection is being made (socket open, CONNACK not yet
-    read) goes out at once, ahead of the resends: a ticket printed then reached the caller
-    before tickets printed earlier. So a row is handed over only while the owner knows the
-    link is up (its LinkUp handled, the link still connected); rows committed meanwhile are
-    handed over, oldest first, when the owner handles the next LinkUp, after paho has queued
-    its resends (it does so before the SUBACK that makes the LinkUp: the link must
-    subscribe to something, as every daemon's does). Owner thread only.
-    """
-
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.up = False
-        self.in_flight: dict[int, int] = {}        # paho mid -> row
-
-    def offer(self, row: int, topic: str, payload: bytes) -> None:
-        """A newly committed row: to paho now if the link is up, else at the next LinkUp."""
-        if self.up and self.link.connected.is_set():
-            self._hand_over(row, topic, payload)
-
-    def link_up(self, rows: Sequence[tuple[int, str, bytes]]) -> int:
-        """On LinkUp, with every undelivered row oldest first: hand over those paho lacks."""
-        self.up = True
-        handed = set(self.in_flight.values())
-        fresh = [(row, topic, payload) for row, topic, payload in rows if row not in handed]
-        for row, topic, payload in fresh:
-            self._hand_over(row, topic, payload)
-        return len(fresh)
-
-    def link_down(self) -> None:
-        self.up = False
-
-    def acknowledged(self, mid: int) -> int | None:
-        """The broker's PUBACK for ``mid``: the row it carried (None if not ours)."""
-        return self.in_flight.pop(mid, None)
-
-    def _hand_over(self, row: int, topic: str, payload: bytes) -> None:
-        info = self.link.publish(topic, payload, qos=1)
-        self.in_flight[info.mid] = row
-
-
 def _moment(stamp: str | None) -> datetime:
     """A run's start for ordering; an unknown one counts as the oldest."""
     try:

@@ -60,3 +60,28 @@ def test_the_callers_heartbeat_as_a_receiver_sees_it() -> None:
     assert not watch.alive(20.1 + STALE_S) and watch.lost(20.1 + STALE_S)
     watch.offer(Heartbeat(at="2026-11-30T08:00:09.000+07:00", seq=2, accepting=False), 29.0)
     assert watch.alive(29.0) and not watch.accepting(29.0)
+
+
+def test_rows_wait_for_the_owners_link_up_and_go_oldest_first() -> None:
+    """A row goes to paho only while the owner knows the link is up: one handed over while
+    paho is reconnecting would overtake paho's own resends of earlier rows."""
+    link = FakeLink()
+    order = Confirmed(link)  # type: ignore[arg-type]
+    order.load([(1, "t", payload(1)), (2, "t", payload(2))])     # from a previous run
+    order.add(3, "t", payload(3))                      # before the first LinkUp: held
+    link.connected.set()
+    order.add(4, "t", payload(4))                      # connected, LinkUp not yet handled: held
+    assert link.sent == []
+    assert order.link_up() == 4
+    assert link.sent == [payload(1), payload(2), payload(3), payload(4)]
+    order.add(5, "t", payload(5))                      # up: at once
+    assert link.sent[-1] == payload(5)
+    # The connection drops (paho keeps 1-5 and resends them itself); while down, 6 and 7 wait.
+    link.connected.clear()
+    order.add(6, "t", payload(6))
+    order.link_down()
+    order.add(7, "t", payload(7))
+    link.connected.set()
+    assert order.link_up() == 2                        # only 6 and 7: paho holds the others
+    assert link.sent[-2:] == [payload(6), payload(7)]
+    assert [order.published(mid) for mid in (1, 2, 3, 4, 5, 6, 7, 99)] == [True] * 7 + [False]

@@ -10,7 +10,7 @@ import pytest
 from rig import Listener, next_of
 
 from motcua.config import BrokerSettings
-from motcua.mqtt import Inbound, InOrder, Link, LinkDown, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
 from motcua.protocol import Status, Topics
 
 TOPICS = Topics("test-site")
@@ -170,43 +170,3 @@ def test_a_put_wakes_the_owner_out_of_a_long_poll(broker) -> None:
     thread.join(5)
     link.stop()
     inbox.close()
-
-
-class _RecordingLink:
-    """Only what InOrder uses of a Link: its connected flag and publish (mids 1, 2, ...)."""
-
-    def __init__(self) -> None:
-        self.connected = threading.Event()
-        self.sent: list[bytes] = []
-
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1):
-        self.sent.append(payload)
-        return type("Info", (), {"mid": len(self.sent)})()
-
-
-def test_in_order_holds_rows_while_the_link_is_down_and_sends_the_oldest_first() -> None:
-    link = _RecordingLink()
-    order = InOrder(link)
-    rows = {1: b"a", 2: b"b"}                          # from a previous run
-    order.offer(3, "t", b"c")                          # before the first LinkUp: held
-    rows[3] = b"c"
-    link.connected.set()
-    order.offer(4, "t", b"d")                          # connected, LinkUp not yet handled: held
-    rows[4] = b"d"
-    assert link.sent == []
-    assert order.link_up([(n, "t", p) for n, p in sorted(rows.items())]) == 4
-    assert link.sent == [b"a", b"b", b"c", b"d"]
-    order.offer(5, "t", b"e")                          # up: at once
-    assert link.sent[-1] == b"e" and order.acknowledged(5) == 5
-    rows[5] = b"e"
-    # The connection drops (paho keeps 1-4 and resends them itself); while down, 6 waits.
-    link.connected.clear()
-    order.offer(6, "t", b"f")
-    order.link_down()
-    order.offer(7, "t", b"g")
-    rows.update({6: b"f", 7: b"g"})
-    link.connected.set()
-    del rows[5]
-    assert order.link_up([(n, "t", p) for n, p in sorted(rows.items())]) == 2   # only 6 and 7
-    assert link.sent[-2:] == [b"f", b"g"]
-    assert [order.acknowledged(mid) for mid in (1, 2, 3, 4, 6, 7, 99)] == [1, 2, 3, 4, 6, 7, None]
