@@ -105,10 +105,10 @@ def board_message(engine: Engine, *, seq: int, now: datetime, day: str) -> Board
                                at=_iso(call.at), name=mask_name(ticket.name), recall=call.recall))
     counters = []
     for counter in engine.counters.values():
-        ticket = engine.tickets.get(counter.current) if counter.current else None
+        serving = engine.tickets.get(counter.current) if counter.current else None
         counters.append(BoardCounter(counter=counter.id, status=counter.status,
-                                     number=ticket.number if ticket else None,
-                                     name=mask_name(ticket.name) if ticket else None))
+                                     number=serving.number if serving else None,
+                                     name=mask_name(serving.name) if serving else None))
     return Board(seq=seq, updated_at=_iso(now), day=engine.day or day, calls=calls,
                  counters=counters, waiting=dict(engine.waiting),
                  wait_estimate_s=wait_estimates(engine),

@@ -281,7 +281,7 @@ class Caller:
                 # The network loop runs here too (owner_polls): a press is read, handled
                 # and its board written by this one thread.
                 self.link.poll(self.poll_timeout(tick))
-                batch = []
+                batch: list[Any] = []
                 while len(batch) < BATCH:
                     try:
                         batch.append(self.inbox.get_nowait())
@@ -510,9 +510,10 @@ class Caller:
         reading = self.clock()
         day = self.days.observe(reading).isoformat()
         if self.engine.day is not None and day <= self.engine.day:
-            day = self.agreed_day(reading)
-            if day is None:
+            agreed = self.agreed_day(reading)
+            if agreed is None:
                 return
+            day = agreed
         if self.refusing:
             return
         self.save()                 # the old day's last presses first

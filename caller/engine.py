@@ -85,7 +85,7 @@ class TicketRecord:
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> TicketRecord:
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             value = body.get(f.name)
             if f.name.endswith("_at") and isinstance(value, str):

@@ -14,12 +14,12 @@ Two readers give the same figures:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import starmap
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from motcua.errors import MotcuaError
 
@@ -45,6 +45,13 @@ _KEYS = {"day": "day", "service": "service",
 assert _KEYS.keys() == GROUPINGS.keys()
 
 
+class _Targets(TypedDict):
+    """The two settings every figure needs, passed on as keywords."""
+
+    target_wait_s: float
+    satisfied_levels: int
+
+
 @dataclass(frozen=True)
 class Report:
     """The figures of a period: in total, per group of each grouping asked, wait by hour."""
@@ -65,7 +72,7 @@ def load_records(db: Path, start: date, end: date) -> list[TicketRecord]:
 def report_of_records(records: Sequence[TicketRecord], *, by: Sequence[str] = (),
                       hours: bool = False, target_wait_s: float, satisfied_levels: int) -> Report:
     """The report counted record by record (the definition)."""
-    settings = dict(target_wait_s=target_wait_s, satisfied_levels=satisfied_levels)
+    settings = _Targets(target_wait_s=target_wait_s, satisfied_levels=satisfied_levels)
     return Report(figures(records, **settings),
                   {name: figures_by(records, name, **settings) for name in by},
                   wait_by_hour(records) if hours else {})
@@ -74,7 +81,7 @@ def report_of_records(records: Sequence[TicketRecord], *, by: Sequence[str] = ()
 def read_report(db: Path, start: date, end: date, *, by: Sequence[str] = (), hours: bool = False,
                 target_wait_s: float, satisfied_levels: int) -> Report:
     """The figures of the service days start..end, from the caller's database."""
-    settings = dict(target_wait_s=target_wait_s, satisfied_levels=satisfied_levels)
+    settings = _Targets(target_wait_s=target_wait_s, satisfied_levels=satisfied_levels)
     try:
         import numpy
     except ImportError:      # a hub without the report extra: slower, same figures
@@ -102,7 +109,7 @@ def read_report(db: Path, start: date, end: date, *, by: Sequence[str] = (), hou
     return Report(total, groups, by_hour)
 
 
-def _factorize(numpy: Any, column: Sequence[Hashable]) -> tuple[list, Any]:
+def _factorize(numpy: Any, column: Any) -> tuple[list[Any], Any]:
     """The sorted distinct keys of a column, and each row's index into them."""
     names = sorted(dict.fromkeys(column))
     index = {name: i for i, name in enumerate(names)}

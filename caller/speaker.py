@@ -78,6 +78,7 @@ class SpeakerProcess:
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(health_write,),
             start_new_session=False)
         os.close(health_write)
+        assert process.stdin is not None       # stdin=PIPE
         pickle.dump((self.voice, self.audio), process.stdin)
         process.stdin.flush()
         self.process = process
@@ -98,6 +99,7 @@ class SpeakerProcess:
                 log.error("the speech process ended (exit %s); starting it again",
                           self.process.returncode if self.process else None)
                 self._spawn()      # not waited for: the call queues behind its warm-up
+            assert self.process is not None and self.process.stdin is not None
             try:
                 pickle.dump((call_id, sentence), self.process.stdin)
                 self.process.stdin.flush()
@@ -112,7 +114,8 @@ class SpeakerProcess:
         if process is None:
             return
         with contextlib.suppress(OSError, ValueError):
-            process.stdin.close()          # end of calls: the child finishes and exits
+            if process.stdin is not None:
+                process.stdin.close()      # end of calls: the child finishes and exits
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -146,10 +149,10 @@ class SpeakerProcess:
             failures = self._failures()
             current = process is self.process
         log.error("the speech process ended (exit %s)", process.poll())
-        health: dict = {"voice_failures": failures}
+        ended: dict[str, object] = {"voice_failures": failures}
         if current:
-            health["voice"] = "error: the speech process ended"
-        self.on_health(health)
+            ended["voice"] = "error: the speech process ended"
+        self.on_health(ended)
 
     def _failures(self) -> int:
         return self.deaths + sum(self._reported.values())

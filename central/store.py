@@ -74,7 +74,8 @@ class CentralStore:
 
     def version(self) -> int:
         row = self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        return row[0]
+        assert row is not None                  # an aggregate always gives one row
+        return int(row[0])
 
     def positions(self) -> dict[str, int]:
         with self.db.transaction():

@@ -24,7 +24,7 @@ from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
-from motcua.protocol import CounterState, Heartbeat, Received, Topics, encode
+from motcua.protocol import CounterCommand, CounterState, Heartbeat, Received, Topics, encode
 
 from .inputs import GpioButtons, Led, StdinKeys
 from .mqtt_buttons import ButtonMap
@@ -142,6 +142,7 @@ class CounterPad:
         except ValueError as exc:
             log.warning("press %s ignored: %s", press.action, exc)
             return
+        assert isinstance(command, CounterCommand)   # rate:N presses went to _on_rating above
         self.outbox.send(self.topics.counter_cmd(self.counter.id), encode(command))
         label = describe(command.action if command.action != "transfer" else press.action, ())
         self.labels[command.id] = label

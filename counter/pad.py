@@ -73,13 +73,14 @@ def message_for(action: str, *, status: str | None = None, transfer_to: str | No
     kind, _, argument = action.partition(":")
     if kind == "rate":
         return Rating(id=new_id(), score=int(argument))
-    when = {"pressed_at": pressed_at, "caller_at": caller_at, "after_ms": after_ms}
     if kind == "transfer":
         target = argument or transfer_to
         if not target:
             raise ValueError("transfer needs a target service")
-        return CounterCommand(id=new_id(), action="transfer", target=target, **when)
-    return CounterCommand(id=new_id(), action=resolve(kind, status), **when)
+        return CounterCommand(id=new_id(), action="transfer", target=target, pressed_at=pressed_at,
+                              caller_at=caller_at, after_ms=after_ms)
+    return CounterCommand(id=new_id(), action=resolve(kind, status), pressed_at=pressed_at,
+                          caller_at=caller_at, after_ms=after_ms)
 
 
 class StateKeeper:

@@ -149,7 +149,7 @@ def _json_fields(fields: dict[str, Any]) -> bool:
 
 def _check_pins_unique(table: Table, settings: CounterPadSettings) -> None:
     used: dict[int, str] = {}
-    wired = [(f"pins.{action}", pin) for action, pin in settings.pins.items()]
+    wired: list[tuple[str, int | None]] = [(f"pins.{action}", pin) for action, pin in settings.pins.items()]
     wired += [(f"rating.pins[{n}]", pin) for n, pin in enumerate(settings.rating.pins)]
     wired += [("led_pin", settings.led_pin), ("rating.led_pin", settings.rating.led_pin)]
     for key, pin in wired:

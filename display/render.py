@@ -9,6 +9,7 @@ quiet office that is the clock once a second and the ticker strip.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 from motcua.config import SiteConfig
@@ -144,14 +145,15 @@ class BoardPainter(Painter):
         self.region("notice", lay.notice, (view.notice, view.offline),
                     lambda rect: self._notice(rect, view))
         for i, (cells, row) in enumerate(zip(lay.counter_rows, view.counters, strict=False)):
-            self.region(f"counter{i}", cells.row, row, lambda _r, c=cells, r=row: self._counter(c, r))
-        for i, cells in enumerate(lay.call_rows):
+            self.region(f"counter{i}", cells.row, row, _whole(partial(self._counter, cells, row)))
+        for i, call_cells in enumerate(lay.call_rows):
             call = view.calls[i] if i < len(view.calls) else None
             lit = i == 0 and view.highlight
-            self.region(f"call{i}", cells.row, (call, lit),
-                        lambda _r, c=cells, r=call, h=lit: self._call(c, r, h))
-        for i, (cells, row) in enumerate(zip(lay.wait_rows, view.waiting, strict=False)):
-            self.region(f"wait{i}", cells.row, row, lambda _r, c=cells, r=row: self._wait(c, r))
+            self.region(f"call{i}", call_cells.row, (call, lit),
+                        _whole(partial(self._call, call_cells, call, lit)))
+        for i, (wait_cells, wait_row) in enumerate(zip(lay.wait_rows, view.waiting, strict=False)):
+            self.region(f"wait{i}", wait_cells.row, wait_row,
+                        _whole(partial(self._wait, wait_cells, wait_row)))
         if lay.ticker is not None:
             offset = self._ticker_offset(ticker_s)
             self.region("ticker", lay.ticker, (view.ticker, offset),
@@ -278,6 +280,11 @@ class CounterPainter(Painter):
         self.fill(rect, OFFLINE if view.offline and view.notice else HEADER)
         self.text(view.time, self.layout.time, DIM)
         self.text(view.notice, self.layout.notice, TEXT, align="right")
+
+
+def _whole(draw: Callable[[], None]) -> Callable[[Rect], None]:
+    """A region's drawing that needs no rectangle (a row draws into its own cells)."""
+    return lambda _rect: draw()
 
 
 def _union(a: Rect, b: Rect) -> Rect:

@@ -273,18 +273,21 @@ class TicketPrinter:
         except PrinterError as exc:
             return exc.state
 
-    def print_ticket(self, view: TicketView) -> None:
+    def print_ticket(self, view: TicketView) -> Path | None:
         """Print one ticket (laid out for this printer's paper) or raise PrinterError.
 
         Returns only when the printer took the bytes and, if it answers status, answered
         after them with no fault. PrinterError.sent says whether ticket bytes may have gone.
+        A printer that writes a picture file (PngPrinter) returns its path.
         """
         data = escpos_bytes(view if view.paper == self.paper else replace(view, paper=self.paper))
         self._session(lambda: self._job(data, checked=True))
+        return None
 
-    def print_slip(self, lines: list[str]) -> None:
+    def print_slip(self, lines: list[str]) -> Path | None:
         """Print lines of text (the end-of-day summary) or raise PrinterError."""
         self._session(lambda: self._job(slip_bytes(lines, self.paper), checked=False))
+        return None
 
     def _job(self, data: bytes, *, checked: bool) -> None:
         describe = self.connection.describe

@@ -204,7 +204,8 @@ def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:
 def _line_box(size: int, bold: bool) -> tuple[int, int]:
     """(top, height) around the baseline that holds every Vietnamese letter, stacked marks included."""
     _, top, _, bottom = load_font(size, bold).getbbox("ẤẦẪỖỮỸỆgjpqyỵ", anchor="ls")
-    return top, bottom - top
+    # FreeType measures whole pixels; Pillow types every font's box as float.
+    return int(top), int(bottom - top)
 
 
 def text_strip(text: str, style: Style) -> Image.Image:

@@ -168,14 +168,14 @@ def _dispatch(options: argparse.Namespace) -> int:
               f"{len(config.counters)} counters, {len(config.kiosks)} kiosks)")
         return 0
     if options.command in TOOLS:
-        return importlib.import_module(TOOLS[options.command]).main(options)
+        return int(importlib.import_module(TOOLS[options.command]).main(options))
     if options.command == "demo":
         from .demo import run_demo
 
         return run_demo(options)
-    config: SiteConfig = load_config(options.config, broker_url=options.broker)
+    site: SiteConfig = load_config(options.config, broker_url=options.broker)
     module = importlib.import_module(ROLES[options.command])
-    return module.run(config, options)
+    return int(module.run(site, options))
 
 
 if __name__ == "__main__":

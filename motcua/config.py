@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -153,7 +153,7 @@ def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfi
     return parse_config(data, file, broker_url=broker_url, text=text)
 
 
-def parse_config(data: dict, file: str, *, broker_url: str | None = None,
+def parse_config(data: dict[str, Any], file: str, *, broker_url: str | None = None,
                  text: str | None = None) -> SiteConfig:
     # Imported here: the room settings modules import config_reader, not this module.
     from motcua.caller import settings as caller_settings

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from datetime import time
+from datetime import time as TimeOfDay
 from typing import Any, overload
 
 from .errors import ConfigError
@@ -147,19 +147,30 @@ class Table:
             raise self.error(name, f"must be true or false, not {_kind(value)}")
         return value
 
+    # (`time` the method would shadow `time` the class in annotations here, hence TimeOfDay.)
+    @overload
+    def time(self, name: str) -> TimeOfDay: ...
+    @overload
+    def time(self, name: str, default: TimeOfDay) -> TimeOfDay: ...
+
     def time(self, name: str, default: Any = _REQUIRED) -> Any:
         """A local time of day written "HH:MM"."""
         value = self._get(name, default)
         if value is default and name not in self.data:
             return value
-        if isinstance(value, time):
+        if isinstance(value, TimeOfDay):
             return value
         if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value):
             raise self.error(name, f"must be a time written \"HH:MM\", not {value!r}")
         hours, minutes = (int(part) for part in value.split(":"))
         if hours > 23 or minutes > 59:
             raise self.error(name, f"{value!r} is not a time of day")
-        return time(hours, minutes)
+        return TimeOfDay(hours, minutes)
+
+    @overload
+    def str_list(self, name: str, *, nonempty: bool = False) -> list[str]: ...
+    @overload
+    def str_list(self, name: str, default: list[str], *, nonempty: bool = False) -> list[str]: ...
 
     def str_list(self, name: str, default: Any = _REQUIRED, *, nonempty: bool = False) -> Any:
         value = self._get(name, default)

@@ -10,10 +10,16 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Closable(Protocol):
+    """A device or store a daemon opened and must release."""
+
+    def close(self) -> object: ...
 
 
 def setup_logging(role: str, device: str, *, verbose: bool = False) -> None:
@@ -84,7 +90,7 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def close_all(things: list) -> None:
+def close_all(things: Sequence[Closable]) -> None:
     """Release hardware in reverse order of opening; one failure does not stop the rest."""
     for thing in reversed(things):
         try:
@@ -93,7 +99,7 @@ def close_all(things: list) -> None:
             log.warning("closing %s: %s", type(thing).__name__, exc)
 
 
-def run_owner_loop(owner: Any, *, link: Any, inbox: queue.Queue, stop: threading.Event,
+def run_owner_loop(owner: Any, *, link: Any, inbox: queue.Queue[Any], stop: threading.Event,
                    systemd: Systemd, ready: str, started: Callable[[Any], None] | None = None) -> None:
     """A device daemon's middle: connect, tell systemd it is ready, run until ``stop``.
 
@@ -106,7 +112,7 @@ def run_owner_loop(owner: Any, *, link: Any, inbox: queue.Queue, stop: threading
     owner.run(inbox, stop, systemd)
 
 
-def release(systemd: Systemd, link: Any, opened: list) -> None:
+def release(systemd: Systemd, link: Any, opened: Sequence[Closable]) -> None:
     """A device daemon's ``finally``: tell systemd, leave the broker, close the hardware."""
     systemd.stopping()
     if link is not None:

@@ -53,7 +53,8 @@ def find_example() -> Path:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
@@ -133,7 +134,7 @@ class Office:
         self.audio = audio
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.web_port = free_port()
         self.web_url = config.web.url or f"http://127.0.0.1:{self.web_port}"
         self.logs = out / "logs"
@@ -211,7 +212,7 @@ class Office:
             self._stop_all([self.processes["broker"]], 2.0)
 
     @staticmethod
-    def _stop_all(processes: list[subprocess.Popen], timeout: float) -> None:
+    def _stop_all(processes: list[subprocess.Popen[bytes]], timeout: float) -> None:
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -248,26 +249,27 @@ class Watcher:
         self.client.loop_start()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        payload = bytes(message.payload)   # paho's payload may be a bytearray
         try:
             if message.topic == self.topics.called:
-                call = Called.decode(message.payload)
+                call = Called.decode(payload)
                 counter = self.office.config.counter(call.counter).name
                 say(f"🔔 {counter}: {call.number}  «{call.sentence}»")
             elif message.topic == self.topics.board:
-                self.board = Board.decode(message.payload)
+                self.board = Board.decode(payload)
                 self.on_board()
             elif self.topics.kiosk_of(message.topic) is not None:
-                self.new_tickets.append(Ticket.decode(message.payload))
+                self.new_tickets.append(Ticket.decode(payload))
             elif message.topic == self.topics.received:
-                self._tickets_confirmed(set(Received.decode(message.payload).ids))
+                self._tickets_confirmed(set(Received.decode(payload).ids))
             elif message.topic.endswith("/rating"):
-                rating = Rating.decode(message.payload)
+                rating = Rating.decode(payload)
                 counter = self.office.config.counter(self.topics.counter_of(message.topic)).name
                 levels = self.office.config.counter_pad.rating.levels
                 word = levels[rating.score - 1] if rating.score <= len(levels) else str(rating.score)
                 say(f"⭐ {counter}: {word}")
             else:
-                status = Status.decode(message.payload)
+                status = Status.decode(payload)
                 with self.ready:
                     name = f"{status.role}/{status.device}"
                     (self.online.add if status.state == "online" else self.online.discard)(name)

@@ -23,7 +23,10 @@ from motcua.errors import MotcuaError
 from motcua.fonts import BOLD_FONTS, REGULAR_FONTS
 
 if TYPE_CHECKING:
+    from paho.mqtt.reasoncodes import ReasonCode
+
     from motcua.config import SiteConfig
+    from motcua.kiosk.settings import KioskSettings
 
 ROLES = ("kiosk", "counter", "caller", "display", "web")
 # Letters a Vietnamese text needs beyond ASCII: a font without them prints boxes.
@@ -131,7 +134,7 @@ def check_broker(config: SiteConfig, env: Environment) -> Check:
 
         client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
                        cert_reqs=ssl.CERT_REQUIRED)
-    answers: list = []
+    answers: list[ReasonCode] = []
     client.on_connect = lambda c, userdata, flags, reason, properties: answers.append(reason)
     try:
         client.connect(broker.host, broker.port, keepalive=10)
@@ -159,7 +162,8 @@ def check_printer(config: SiteConfig, env: Environment) -> Check:
     kiosks = _this_kiosks(config, env)
     if not kiosks:
         return Check(title, False, "no [[kiosks]] in the config", "thêm [[kiosks]] / add [[kiosks]]")
-    problems, found = [], []
+    problems: list[str] = []
+    found: list[str] = []
     for kiosk in kiosks:
         state = printer_state(kiosk.printer, env)
         (found if state.startswith("ok") else problems).append(f"{kiosk.id} {kiosk.printer}: {state}")
@@ -350,7 +354,7 @@ def role_of(config: SiteConfig) -> str:
     return next((role for role in ROLES if username == role or username.startswith(role + "-")), "")
 
 
-def _this_kiosks(config: SiteConfig, env: Environment) -> list:
+def _this_kiosks(config: SiteConfig, env: Environment) -> list[KioskSettings]:
     wanted = env.kiosk
     username = config.broker.username or ""
     if wanted is None and username.startswith("kiosk-"):

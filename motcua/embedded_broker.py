@@ -10,11 +10,12 @@ import argparse
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from .errors import require
 
 
-def broker_config(host: str, port: int) -> dict:
+def broker_config(host: str, port: int) -> dict[str, Any]:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {

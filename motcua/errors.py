@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class MotcuaError(Exception):
     """Base class of every error motcua raises on purpose."""
@@ -38,7 +40,7 @@ class MissingDependency(MotcuaError):
         self.module = module
 
 
-def require(module: str, extra: str, debian: str | None = None):
+def require(module: str, extra: str, debian: str | None = None) -> ModuleType:
     """Import an optional hardware or media library, or explain how to install it."""
     import importlib
 

@@ -102,7 +102,7 @@ def diagnose(host: str, port: int, *, tls: bool, refusal: str | None = None,
     return f"{host}:{port} answers but {what} did not complete (wrong port{', ca_file' if tls else ''}?)"
 
 
-class WakingQueue(queue.Queue):
+class WakingQueue(queue.Queue[Any]):
     """A daemon's inbox that also wakes its owner thread out of ``Link.poll``."""
 
     def __init__(self) -> None:
@@ -175,7 +175,7 @@ class Link:
         *,
         role: str,
         device: str,
-        inbox: queue.Queue,
+        inbox: queue.Queue[Any],
         subscriptions: Sequence[tuple[str, int]] = (),
         persistent_session: bool = False,
         manual_ack: bool = False,
@@ -301,7 +301,7 @@ class Link:
             readable, writable, _ = select.select(readers, writers, [], timeout)
         except (OSError, ValueError):   # the socket was closed under us
             readable, writable = [], []
-        if self.inbox in readable:
+        if isinstance(self.inbox, WakingQueue) and self.inbox in readable:
             self.inbox.clear_wake()
         if sock is None or client.socket() is not sock:
             return

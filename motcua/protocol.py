@@ -88,7 +88,8 @@ def _shallow(value: Any) -> dict[str, Any]:
     # (asdict deep-copies every field: a third of the caller's time per Next went there).
     if not hasattr(value, "__dataclass_fields__"):
         raise TypeError(f"{type(value).__name__} is not a message")
-    return {name: getattr(value, name) for name in _field_names(type(value))}
+    kind: type = type(value)
+    return {name: getattr(value, name) for name in _field_names(kind)}
 
 
 @functools.cache
@@ -141,7 +142,7 @@ class _Fields:
 
     def day(self, name: str) -> str:
         """A service day, exactly YYYY-MM-DD (days compare as text, so the form matters)."""
-        value = self.text(name, max_len=40)
+        value: str = self.text(name, max_len=40)
         try:
             valid = date.fromisoformat(value).isoformat() == value
         except ValueError:

@@ -282,9 +282,10 @@ def manage(config: SiteConfig, options: argparse.Namespace, action: str) -> int:
                   "mở địa chỉ này một lần trên máy tính bảng / open this once on the tablet:")
             print(url)
         elif action == "tokens":
-            for token in store.tokens():
-                state = f"thu hồi / revoked {token.revoked_at}" if token.revoked_at else "đang dùng / active"
-                print(f"{token.id}  quầy/counter {token.counter}  {token.created_at}  {state}")
+            for paired in store.tokens():
+                state = (f"thu hồi / revoked {paired.revoked_at}" if paired.revoked_at
+                         else "đang dùng / active")
+                print(f"{paired.id}  quầy/counter {paired.counter}  {paired.created_at}  {state}")
         elif action == "revoke":
             if not options.token or not store.revoke(options.token):
                 raise MotcuaError(f"no active token {options.token!r} (see: motcua web tokens)")
