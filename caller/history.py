@@ -179,6 +179,17 @@ def read_reasons(db: Path, start: date, end: date) -> dict[str, int]:
     return dict(rows)
 
 
+def read_reasons_by(db: Path, start: date, end: date) -> list[tuple[str, str, str, int]]:
+    """The period's rating reasons as (counter, week's Monday, reason, count), the same
+    accepted ratings as ``read_reasons``; the counter is the one that served the ticket."""
+    rows = _read(db, "SELECT ifnull(t.counter, '-'), date(t.day, 'weekday 0', '-6 days') AS week, "
+                     "json_extract(e.body, '$.reason') AS reason, count(*) FROM events e "
+                     "JOIN tickets t ON t.id = json_extract(e.body, '$.ticket') AND t.rated_at = e.at "
+                     "WHERE e.kind = 'rating' AND t.day BETWEEN ? AND ? AND reason IS NOT NULL "
+                     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", start, end)
+    return [(str(c), str(w), str(r), int(n)) for c, w, r, n in rows]
+
+
 def _read(db: Path, query: str, start: date, end: date) -> list[tuple]:
     if not db.exists():
         raise MotcuaError(f"{db}: no caller database here (use --db PATH)")

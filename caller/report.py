@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from motcua.errors import MotcuaError
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
-from .figures import Figures, Spread
+from .figures import Figures, Spread, satisfied_levels
 
 BY_LABEL = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy"}
 
@@ -57,7 +58,7 @@ def main(options: argparse.Namespace) -> int:
     levels = config.counter_pad.rating.levels
     report = read_report(db, start, end, by=[options.by] if options.by else [],
                          hours=bool(options.png), target_wait_s=options.target_wait * 60,
-                         satisfied_levels=len(levels) - 1)
+                         satisfied_levels=satisfied_levels(levels))
     names = _names(config, options.by)
     total = report.total
     groups = report.groups.get(options.by, {})
@@ -136,20 +137,27 @@ def _figure_lines(f: Figures, levels: Sequence[str]) -> Iterable[str]:
 def write_csv(path: Path, groups: dict[str, Figures], names: dict[str, str],
               levels: Sequence[str], by: str) -> None:
     """One row per group; UTF-8 with BOM so that spreadsheet programs show Vietnamese right."""
+    path.write_bytes(csv_bytes(groups, names, levels, by))
+
+
+def csv_bytes(groups: dict[str, Figures], names: dict[str, str], levels: Sequence[str],
+              by: str) -> bytes:
+    """The CSV file's bytes (``--csv`` and the web page's download: one definition)."""
     header = [BY_LABEL[by], "Số phiếu", "Đã phục vụ", "Vắng mặt", "Hết hạn", "Đang chờ",
               "Chờ TB (phút)", "Chờ trung vị (phút)", "Chờ p90 (phút)",
               "Phục vụ TB (phút)", "Phục vụ trung vị (phút)", "Phục vụ p90 (phút)",
               "Trong thời gian mục tiêu (%)", *levels, "Hài lòng (%)"]
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for key, f in groups.items():
-            writer.writerow([
-                names.get(key, key), f.issued, f.served, f.no_shows, f.expired, f.waiting_now,
-                *_spread_cells(f.wait), *_spread_cells(f.service_time),
-                _percent_cell(f.within_target),
-                *(f.ratings.get(level, 0) for level in range(1, len(levels) + 1)),
-                _percent_cell(f.satisfied)])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    for key, f in groups.items():
+        writer.writerow([
+            names.get(key, key), f.issued, f.served, f.no_shows, f.expired, f.waiting_now,
+            *_spread_cells(f.wait), *_spread_cells(f.service_time),
+            _percent_cell(f.within_target),
+            *(f.ratings.get(level, 0) for level in range(1, len(levels) + 1)),
+            _percent_cell(f.satisfied)])
+    return handle.getvalue().encode("utf-8-sig")
 
 
 def _spread_cells(spread: Spread) -> list[str]:
