@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     web = role("web", "run the hub's web pages (counter tablets, citizens' phones), or pair a tablet")
     web.add_argument("action", nargs="?", choices=("serve", "pair", "tokens", "revoke", "passwd"),
-                     default="serve", help="serve (default); pair --counter ID: a tablet's URL; tokens: list; "
-                          "revoke --token ID; passwd USER [--role head|clerk] [--counter ID]")
+                     default="serve", help="serve (default); pair --counter ID: a tablet's URL; "
+                          "tokens: list; revoke --token ID; passwd USER [--role head|clerk] [--counter ID]")
     web.add_argument("user", nargs="?", help="with passwd: the user name")
     web.add_argument("--role", choices=("head", "clerk"), default="head",
                      help="with passwd: office head (everything) or clerk (live view, own counter)")

@@ -108,7 +108,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         if session is not None and form is not None and csrf_ok(session, form.get("csrf")):
             sessions.close(request.cookies.get(SESSION_COOKIE))
         elif session is not None:
-            return page("Yêu cầu không hợp lệ", '<p class="box notice">Yêu cầu không hợp lệ.</p>', session, 403)
+            return page("Yêu cầu không hợp lệ", '<p class="box notice">Yêu cầu không hợp lệ.</p>',
+                        session, 403)
         response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -232,7 +233,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             body += chunk
             if len(body) > MAX_FORM:
                 return None
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/x-www-form-urlencoded":
             return None
         try:
             return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
@@ -341,14 +343,16 @@ def login_form(token: str, target: str, error: str) -> str:
 </form>"""
 
 
-LIVE_BODY = """<div id="offline" class="banner hidden" role="alert">Mất kết nối với máy chủ của bộ phận một cửa.</div>
+LIVE_BODY = """<div id="offline" class="banner hidden" role="alert">
+Mất kết nối với máy chủ của bộ phận một cửa.</div>
 <section id="alerts" class="alerts" aria-live="assertive"></section>
 <section class="box"><h2>Bảng gọi số</h2><ol id="calls" class="calls"></ol></section>
 <section class="box"><h2>Các quầy</h2><div class="scroll"><table id="counters"><thead><tr><th>Quầy</th>
 <th>Trạng thái</th><th>Số đang phục vụ</th><th>Đã phục vụ</th><th>Đã phục vụ hôm nay</th></tr></thead>
 <tbody></tbody></table></div></section>
 <section class="box"><h2>Đang chờ</h2><div class="scroll"><table id="waiting"><thead><tr><th>Lĩnh vực</th>
-<th>Đang chờ</th><th>Thời gian chờ dự kiến</th><th>Chờ lâu nhất</th></tr></thead><tbody></tbody></table></div></section>
+<th>Đang chờ</th><th>Thời gian chờ dự kiến</th><th>Chờ lâu nhất</th></tr></thead><tbody></tbody>
+</table></div></section>
 <section class="box"><h2>Thiết bị</h2><div class="scroll"><table id="devices"><thead><tr><th>Thiết bị</th>
 <th>Kết nối</th><th>Máy in</th><th>Cập nhật</th></tr></thead><tbody></tbody></table></div></section>
 <script src="/static/common.js"></script>
@@ -415,7 +419,8 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
         for j, (name, values, color) in enumerate(series):
             value = values[i]
             h = plot * value / top_value
-            parts.append(f'<rect x="{x + bar * j:.1f}" y="{top + plot - h:.1f}" width="{max(bar - 1, 1):.1f}" '
+            parts.append(f'<rect x="{x + bar * j:.1f}" y="{top + plot - h:.1f}" '
+                         f'width="{max(bar - 1, 1):.1f}" '
                          f'height="{h:.1f}" fill="{color}"><title>{esc(label)} – {esc(name)}: '
                          f"{value:.1f} {esc(unit)}</title></rect>")
         if i % every == 0:
@@ -435,8 +440,10 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
                 target: float, *, services: dict[str, str], counters: dict[str, str],
                 levels: tuple[str, ...], good_levels: int) -> str:
     total: Figures = report.total
+    first_bad = levels[good_levels] if good_levels < len(levels) else ""
     query = f"from={start}&amp;to={end}"
-    out = [f'<p class="downloads no-print">Tải về: <a id="csv-total" href="/office/report.csv?{query}">CSV tổng</a> · '
+    out = [f'<p class="downloads no-print">Tải về: '
+           f'<a id="csv-total" href="/office/report.csv?{query}">CSV tổng</a> · '
            f'<a id="csv-service" href="/office/report.csv?{query}&amp;by=service">CSV theo lĩnh vực</a> · '
            f'<a id="csv-counter" href="/office/report.csv?{query}&amp;by=counter">CSV theo quầy</a> · '
            f'<a id="csv-day" href="/office/report.csv?{query}&amp;by=day">CSV theo ngày</a> · '
@@ -455,13 +462,14 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
                f"{esc(level)} {total.ratings.get(i, 0)}" for i, level in enumerate(levels, 1)) + "</dd>",
            f'<dt>Tỷ lệ hài lòng (QĐ 766/QĐ-TTg)</dt><dd id="satisfied">{share(total.satisfied)}</dd>',
            "</dl>",
-           f'<p class="note">Tỷ lệ hài lòng: số lượt không đánh giá “{esc(levels[good_levels]) if good_levels < len(levels) else ""}” '
+           f'<p class="note">Tỷ lệ hài lòng: số lượt không đánh giá “{esc(first_bad)}” '
            "hoặc thấp hơn, trên tổng số lượt đánh giá.</p></section>"]
     hours = report.wait_by_hour
     out.append('<section class="box chart-box"><h2>Biểu đồ</h2>')
     out.append(bars_svg("Thời gian chờ theo giờ lấy số", [f"{h}h" for h in hours],
                         [("trung vị", [(s.median or 0) / 60 for s in hours.values()], "#0b3d91"),
-                         ("p90", [(s.p90 or 0) / 60 for s in hours.values()], "#8a0000")], "phút", "chart-wait"))
+                         ("p90", [(s.p90 or 0) / 60 for s in hours.values()], "#8a0000")],
+                        "phút", "chart-wait"))
     by_service = report.groups.get("service", {})
     out.append(bars_svg("Số phiếu theo lĩnh vực", [services.get(k, k) for k in by_service],
                         [("đã cấp", [f.issued for f in by_service.values()], "#0b3d91"),
@@ -473,10 +481,12 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
     by_day = report.groups.get("day", {})
     if len(by_day) > 1:
         out.append(bars_svg("Số phiếu theo ngày", [k[5:] for k in by_day],
-                            [("đã cấp", [f.issued for f in by_day.values()], "#0b3d91")], "phiếu", "chart-day"))
+                            [("đã cấp", [f.issued for f in by_day.values()], "#0b3d91")], "phiếu",
+                            "chart-day"))
     out.append("</section>")
     out.append('<section class="box"><h2>Theo lĩnh vực</h2>'
-               + figures_table("by-service", BY_LABEL["service"], by_service, services, levels) + "</section>")
+               + figures_table("by-service", BY_LABEL["service"], by_service, services, levels)
+               + "</section>")
     out.append('<section class="box"><h2>Theo quầy</h2>'
                + figures_table("by-counter", BY_LABEL["counter"], report.groups.get("counter", {}),
                                {**counters, "-": "Chưa gọi"}, levels) + "</section>")
@@ -487,22 +497,26 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
     return "\n".join(out)
 
 
-def reasons_tables(reasons: list[tuple[str, str, str, int]], only: str | None, counters: dict[str, str]) -> str:
+def reasons_tables(reasons: list[tuple[str, str, str, int]], only: str | None,
+                   counters: dict[str, str]) -> str:
     """Reasons by counter and by week (``only``: one counter's)."""
     rows = [r for r in reasons if only is None or r[0] == only]
     names = sorted({r[2] for r in rows})
     if not rows:
-        return '<section class="box"><h2>Lý do chưa hài lòng</h2><p id="no-reasons">Chưa có lý do nào.</p></section>'
+        return ('<section class="box"><h2>Lý do chưa hài lòng</h2>'
+                '<p id="no-reasons">Chưa có lý do nào.</p></section>')
 
     def table(table_id: str, title: str, key: Callable[[tuple], str], label: Callable[[str], str]) -> str:
         cells: dict[str, dict[str, int]] = {}
         for row in rows:
             cells.setdefault(key(row), {}).setdefault(row[2], 0)
             cells[key(row)][row[2]] += row[3]
-        head = f"<tr><th>{esc(title)}</th>" + "".join(f"<th>{esc(n)}</th>" for n in names) + "<th>Cộng</th></tr>"
+        head = (f"<tr><th>{esc(title)}</th>" + "".join(f"<th>{esc(n)}</th>" for n in names)
+                + "<th>Cộng</th></tr>")
         body = "".join(f'<tr><th>{esc(label(k))}</th>' + "".join(f"<td>{v.get(n, 0)}</td>" for n in names)
                        + f"<td>{sum(v.values())}</td></tr>" for k, v in sorted(cells.items()))
-        return f'<div class="scroll"><table id="{table_id}"><thead>{head}</thead><tbody>{body}</tbody></table></div>'
+        return (f'<div class="scroll"><table id="{table_id}"><thead>{head}</thead>'
+                f"<tbody>{body}</tbody></table></div>")
 
     def week(day: str) -> str:
         monday = date.fromisoformat(day)

@@ -74,7 +74,8 @@ def live_view(office: Office, now: float, *, services: dict[str, str], counters:
     alerts: list[dict[str, Any]] = []
     for (role, device), status in sorted(office.devices.items()):
         printer = status.health.get("printer") if role == "kiosk" and status.state == "online" else None
-        label = f"{ROLE_NAMES.get(role, role)} {counters.get(device, device) if role == 'counter' else device}"
+        name = counters.get(device, device) if role == "counter" else device
+        label = f"{ROLE_NAMES.get(role, role)} {name}"
         devices.append({"role": role, "device": device, "label": label, "online": status.state == "online",
                         "at": epoch(status.at), "printer": printer,
                         "printer_text": PRINTER_PROBLEMS.get(printer or "", "máy in bình thường"

@@ -51,15 +51,16 @@ def js(driver, script: str, *args):
 
 
 def text_of(driver, element_id: str) -> str:
-    return js(driver, "var e = document.getElementById(arguments[0]); return e ? e.innerText : '';", element_id)
+    return js(driver, "var e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+              element_id)
 
 
 def log_in(driver, office: WebOffice, user: str, password: str, page: str = "/office") -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(f"{office.url}{page}")
-    assert eventually(lambda: "/login" in driver.current_url and js(driver, "return !!document.getElementById('login')"),
-                      WAIT)
+    assert eventually(lambda: "/login" in driver.current_url
+                      and js(driver, "return !!document.getElementById('login')"), WAIT)
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-button").click()
@@ -106,8 +107,8 @@ def test_head_sees_the_office_live_and_downloads_the_report(office: WebOffice, u
 
     kiosk("paper_out")
     assert eventually(lambda: "Ki-ốt k1: máy in hết giấy" in text_of(chrome, "alerts"), WAIT)
-    assert js(chrome, "return document.querySelector('#alerts [data-key=\"printer:k1\"]').getAttribute('role')") \
-        == "alert"
+    assert js(chrome, "return document.querySelector('#alerts [data-key=\"printer:k1\"]')"
+                      ".getAttribute('role')") == "alert"
     assert "hết giấy" in text_of(chrome, "devices-kiosk-k1")
     kiosk("ok")
     assert eventually(lambda: "hết giấy" not in text_of(chrome, "alerts"), WAIT)
@@ -131,7 +132,8 @@ def test_head_sees_the_office_live_and_downloads_the_report(office: WebOffice, u
         table = "by-service" if by == "service" else "by-counter"
         page_rows = js(chrome, "return Array.prototype.map.call(document.querySelectorAll("
                                "'#' + arguments[0] + ' tbody tr'), function (tr) {"
-                               "return [tr.cells[0].innerText, tr.cells[1].innerText, tr.cells[2].innerText]; });",
+                               "return [tr.cells[0].innerText, tr.cells[1].innerText,"
+                               " tr.cells[2].innerText]; });",
                        table)
         assert page_rows == [row[:3] for row in rows[1:]]
     status, body = get(office, f"/office/report.csv?from={day}&to={day}", cookie)
@@ -153,8 +155,8 @@ def test_head_sees_the_office_live_and_downloads_the_report(office: WebOffice, u
 
 def test_a_clerk_sees_the_live_view_and_only_their_counter(office: WebOffice, users, chrome) -> None:
     log_in(chrome, office, *CLERK)
-    assert eventually(lambda: chrome.current_url.endswith("/office") and "Quầy số 1" in text_of(chrome, "counters"),
-                      WAIT)
+    assert eventually(lambda: chrome.current_url.endswith("/office")
+                      and "Quầy số 1" in text_of(chrome, "counters"), WAIT)
     assert js(chrome, "return document.querySelector('nav a[href=\"/office/report\"]')") is None
     cookie = session_cookie(chrome)
     chrome.get(f"{office.url}/office/report")
