@@ -12,6 +12,7 @@ import asyncio
 import html
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
-from motcua.caller.history import read_reasons_by, read_report
+from motcua.caller.history import Report, read_reasons_by, read_report
 from motcua.caller.report import BY_LABEL, csv_bytes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -49,6 +50,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     levels = tuple(config.counter_pad.rating.levels)
     good_levels = satisfied_levels(levels)
     target_wait_s = config.web.target_wait_min * 60
+    cache = ReportCache()
 
     def page(title: str, body: str, session: Session | None, status: int = 200,
              headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -178,8 +180,12 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             return page("Báo cáo", report_form(None, None, chosen), session, 400)
         start, end = chosen
         target = target_of(request)
+        today = datetime.now(tz).date()
         try:
-            report, reasons = await asyncio.to_thread(read_all, db, start, end, target, good_levels)
+            report = await asyncio.to_thread(cache.report, db, start, end, today,
+                                             by=page_groupings(start, end), hours=True, target=target,
+                                             good_levels=good_levels)
+            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
         except MotcuaError as exc:
             return page("Báo cáo", report_form(start, end, f"Không đọc được dữ liệu: {exc}"), session, 503)
         body = report_form(start, end, "") + report_body(
@@ -198,8 +204,12 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         if isinstance(chosen, str) or by not in (None, "day", "service", "counter"):
             return Response("Yêu cầu không hợp lệ.", status_code=400, headers=NO_STORE)
         start, end = chosen
-        report = await asyncio.to_thread(read_report, db, start, end, by=[by] if by else [],
-                                         target_wait_s=target_of(request), satisfied_levels=good_levels)
+        try:
+            report = await asyncio.to_thread(cache.report, db, start, end, datetime.now(tz).date(),
+                                             by=(by,) if by else (), hours=False, target=target_of(request),
+                                             good_levels=good_levels)
+        except MotcuaError as exc:
+            return Response(f"Không đọc được dữ liệu: {exc}", status_code=503, headers=NO_STORE)
         groups = report.groups.get(by, {}) if by else {}
         # As motcua report --csv writes it (caller/report.py main): the groups, or the total.
         data = csv_bytes(groups or {"Tổng": report.total}, group_names(by, services, counters), levels,
@@ -218,14 +228,18 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             return page("Đánh giá", report_form(None, None, chosen, action="/office/ratings"), session, 400)
         start, end = chosen
         only = session.counter if session.role == UserRole.CLERK else None
-        report, reasons = await asyncio.to_thread(read_ratings, db, start, end, good_levels)
+        try:
+            report = await asyncio.to_thread(cache.report, db, start, end, datetime.now(tz).date(),
+                                             by=("counter",), hours=False, target=900.0,
+                                             good_levels=good_levels)
+            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+        except MotcuaError as exc:
+            return page("Đánh giá", report_form(start, end, f"Không đọc được dữ liệu: {exc}",
+                                                action="/office/ratings"), session, 503)
         body = report_form(start, end, "", action="/office/ratings") + ratings_body(
             report, reasons, only, counters=counters, levels=levels, good_levels=good_levels,
             clerk=session.role == UserRole.CLERK)
         return page("Đánh giá và lý do", body, session)
-
-    async def index(request: Request) -> Response:
-        return RedirectResponse("/office", status_code=303)
 
     async def read_form(request: Request) -> dict[str, str] | None:
         body = b""
@@ -250,7 +264,6 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         Route("/office/report", report_page),
         Route("/office/report.csv", report_csv),
         Route("/office/ratings", ratings_page),
-        Route("/admin", index),
     ]
 
 
@@ -275,15 +288,35 @@ def safe_next(target: str | None) -> str:
     return "/office"
 
 
-def read_all(db: Path, start: date, end: date, target: float, good_levels: int) -> tuple[Any, list]:
-    report = read_report(db, start, end, by=["service", "counter", "day"], hours=True,
-                         target_wait_s=target, satisfied_levels=good_levels)
-    return report, read_reasons_by(db, start, end)
+class ReportCache:
+    """The last few reports of closed periods (ending before today): their tickets no longer
+    change, so the page's CSV links and a second look cost nothing. Each group's figures are
+    computed alone, so a report read with more groupings has the same figures for each."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self.reports: OrderedDict[tuple, Report] = OrderedDict()
+
+    def report(self, db: Path, start: date, end: date, today: date, *, by: tuple[str, ...],
+               hours: bool, target: float, good_levels: int) -> Report:
+        closed = end < today
+        if closed:
+            for (s, e, t, groupings, with_hours), report in reversed(self.reports.items()):
+                if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                        and (with_hours or not hours):
+                    return report
+        report = read_report(db, start, end, by=by, hours=hours, target_wait_s=target,
+                             satisfied_levels=good_levels)
+        if closed:
+            self.reports[(start, end, target, by, hours)] = report
+            while len(self.reports) > self.size:
+                self.reports.popitem(last=False)
+        return report
 
 
-def read_ratings(db: Path, start: date, end: date, good_levels: int) -> tuple[Any, list]:
-    report = read_report(db, start, end, by=["counter"], target_wait_s=900, satisfied_levels=good_levels)
-    return report, read_reasons_by(db, start, end)
+def page_groupings(start: date, end: date) -> tuple[str, ...]:
+    """By day only for a short period: a year's 250 days add a second to the first look."""
+    return ("service", "counter", "day") if (end - start).days <= 62 else ("service", "counter")
 
 
 def group_names(by: str | None, services: dict[str, str], counters: dict[str, str]) -> dict[str, str]:
