@@ -131,7 +131,7 @@ def _figure_lines(f: Figures, levels: Sequence[str]) -> Iterable[str]:
     if f.rated:
         counts = ", ".join(f"{levels[level - 1] if level <= len(levels) else level}: {n}"
                            for level, n in f.ratings.items())
-        yield f"  Đánh giá ({f.rated}): {counts}; hài lòng {_share(f.satisfied)}"
+        yield f"  Đánh giá ({f.rated}): {counts}; hài lòng (QĐ 766) {_share(f.satisfied)}"
 
 
 def write_csv(path: Path, groups: dict[str, Figures], names: dict[str, str],

@@ -158,6 +158,11 @@ def test_a_clerk_sees_the_live_view_and_only_their_counter(office: WebOffice, us
     assert eventually(lambda: chrome.current_url.endswith("/office")
                       and "Quầy số 1" in text_of(chrome, "counters"), WAIT)
     assert js(chrome, "return document.querySelector('nav a[href=\"/office/report\"]')") is None
+    # On a phone's width the page does not run off the screen: wide tables scroll in their box.
+    chrome.set_window_size(390, 844)
+    assert eventually(lambda: js(chrome, "return window.innerWidth") <= 400, WAIT)
+    assert js(chrome, "return document.documentElement.scrollWidth <= window.innerWidth")
+    assert js(chrome, "return document.getElementById('counters').getBoundingClientRect().height") > 0
     cookie = session_cookie(chrome)
     chrome.get(f"{office.url}/office/report")
     assert eventually(lambda: "chỉ dành cho lãnh đạo" in chrome.find_element("tag name", "body").text, WAIT)

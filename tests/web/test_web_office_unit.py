@@ -7,8 +7,9 @@ import json
 import sqlite3
 from datetime import date, datetime
 
-from motcua.caller.figures import satisfied_levels
+from motcua.caller.figures import TicketRecord, figures, satisfied_levels
 from motcua.caller.history import read_reasons, read_reasons_by
+from motcua.caller.report import summary_lines
 from motcua.caller.store import EventStore
 from motcua.web.auth import Sessions, User, UserRole, check_password, hash_password
 from motcua.web.dashboard import safe_next
@@ -55,6 +56,13 @@ def test_the_766_share_counts_every_level_above_khong_hai_long() -> None:
     assert satisfied_levels(five) == 3
     assert satisfied_levels(("Hài lòng", "KHÔNG HÀI LÒNG")) == 1
     assert satisfied_levels(("Tốt", "Khá", "Kém")) == 2        # no such name: all but the last
+    # The same function gives `motcua report` its line: 3 of 5 levels rated "not dissatisfied".
+    records = [TicketRecord(day="2026-11-30", service="dat-dai", hour=8, outcome="served", rating=level)
+               for level in (1, 2, 3, 4, 5)]
+    total = figures(records, target_wait_s=900, satisfied_levels=satisfied_levels(five))
+    lines = list(summary_lines("UBND", date(2026, 11, 30), date(2026, 11, 30), total, {}, {}, five, None))
+    assert "  Đánh giá (5): Rất hài lòng: 1, Hài lòng: 1, Bình thường: 1, Không hài lòng: 1, " \
+           "Rất không hài lòng: 1; hài lòng (QĐ 766) 60%" in lines
 
 
 def office_with_devices() -> Office:
