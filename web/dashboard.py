@@ -61,7 +61,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
 
     def to_login(request: Request) -> Response:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303, headers=NO_STORE)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
 
     def forbidden(session: Session) -> HTMLResponse:
         return page("Không có quyền", f'<p class="notice box">{HEAD_ONLY}</p>', session, 403)
@@ -434,7 +435,14 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
              unit: str, svg_id: str) -> str:
     """A grouped bar chart as inline SVG (drawn on the hub: no script, prints as it shows)."""
     width, height, left, bottom, top = 720, 280, 48, 56, 28
-    top_value = max([v for _, values, _ in series for v in values] + [0]) or 1
+    top_value = max([v for _, values, _ in series for v in values] + [0])
+    if not top_value:
+        return (f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} 60" role="img" '
+                f'aria-label="{esc(title)}"'
+                f' xmlns="http://www.w3.org/2000/svg"><text x="{width / 2}" y="18" text-anchor="middle"'
+                f' class="title">{esc(title)}</text><text x="{width / 2}" y="44" text-anchor="middle">'
+                "Chưa có dữ liệu.</text></svg>")
+    digits = 0 if top_value >= 8 else 1
     step = (width - left - 10) / max(len(labels), 1)
     bar = step * 0.8 / max(len(series), 1)
     parts = [f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} {height}" role="img" '
@@ -445,8 +453,8 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
         y = top + plot - plot * i / 4
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{top_value * i / 4:.0f}</text>")
-    every = max(1, len(labels) // 24)
+                     f"{top_value * i / 4:.{digits}f}</text>")
+    every = max(1, -(-len(labels) // 12))     # at most 12 labels: they must not overlap
     for i, label in enumerate(labels):
         x = left + step * i + step * 0.1
         for j, (name, values, color) in enumerate(series):
