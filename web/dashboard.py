@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +22,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
-from motcua.caller.history import Report, read_reasons_by, read_report
+from motcua.caller.history import (
+    Columns,
+    Report,
+    read_columns,
+    read_reasons_by,
+    read_report,
+    report_of_columns,
+)
 from motcua.caller.report import BY_LABEL, csv_bytes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -31,6 +40,9 @@ from motcua.errors import MotcuaError
 from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
 from .live import live_view
 
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 731               # closed days kept as columns for reports: two years, the longest report
 SESSION_COOKIE = "motcua_session"
 LOGIN_COOKIE = "motcua_login"          # the login form's CSRF token (no session yet)
 MAX_FORM = 2048
@@ -50,7 +62,15 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     levels = tuple(config.counter_pad.rating.levels)
     good_levels = satisfied_levels(levels)
     target_wait_s = config.web.target_wait_min * 60
-    cache = ReportCache()
+    cache = ReportCache(db)
+
+    def service_day() -> date | None:
+        """The caller's current service day (the board's), read once the board came."""
+        board = role.office.board
+        try:
+            return date.fromisoformat(board.day) if board is not None else None
+        except ValueError:
+            return None
 
     def page(title: str, body: str, session: Session | None, status: int = 200,
              headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -122,6 +142,9 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         session = current(request)
         if session is None:
             return to_login(request)
+        today = service_day()
+        if today is not None and session.role == UserRole.HEAD and cache.closed is None:
+            cache.load_in_background(today)          # the head's report pages will need them
         return page("Tình hình trực tiếp", LIVE_BODY, session)
 
     async def live_events(request: Request) -> Response:
@@ -151,7 +174,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
 
     # -- reports -------------------------------------------------------------------------
     def period(request: Request) -> tuple[date, date] | str:
-        today = datetime.now(tz).date()
+        today = service_day() or datetime.now(tz).date()
         try:
             start = date.fromisoformat(request.query_params.get("from") or today.isoformat())
             end = date.fromisoformat(request.query_params.get("to") or start.isoformat())
@@ -181,9 +204,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             return page("Báo cáo", report_form(None, None, chosen), session, 400)
         start, end = chosen
         target = target_of(request)
-        today = datetime.now(tz).date()
         try:
-            report = await asyncio.to_thread(cache.report, db, start, end, today,
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=page_groupings(start, end), hours=True, target=target,
                                              good_levels=good_levels)
             reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
@@ -206,7 +228,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             return Response("Yêu cầu không hợp lệ.", status_code=400, headers=NO_STORE)
         start, end = chosen
         try:
-            report = await asyncio.to_thread(cache.report, db, start, end, datetime.now(tz).date(),
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=(by,) if by else (), hours=False, target=target_of(request),
                                              good_levels=good_levels)
         except MotcuaError as exc:
@@ -230,7 +252,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         start, end = chosen
         only = session.counter if session.role == UserRole.CLERK else None
         try:
-            report = await asyncio.to_thread(cache.report, db, start, end, datetime.now(tz).date(),
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=("counter",), hours=False, target=900.0,
                                              good_levels=good_levels)
             reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
@@ -290,28 +312,67 @@ def safe_next(target: str | None) -> str:
 
 
 class ReportCache:
-    """The last few reports of closed periods (ending before today): their tickets no longer
-    change, so the page's CSV links and a second look cost nothing. Each group's figures are
-    computed alone, so a report read with more groupings has the same figures for each."""
+    """Reports without waiting on SQLite where the days allow it.
 
-    def __init__(self, size: int = 4) -> None:
+    The tickets of closed service days (before the caller's current one, the board's day; the
+    calendar date is not it: a service day may run past midnight) no longer change: the role keeps the
+    last ``HISTORY_DAYS`` of them as numpy columns (caller/history.py ``read_columns``, read in
+    a background thread at start and again once a new day has closed), and a report of days
+    within them is computed from the columns by ``read_report``'s own code. The last few
+    reports of closed periods are kept too, so the page's CSV links cost nothing. A period
+    that includes the current service day, or any report while the board's day is not known,
+    is read from the caller's database each time."""
+
+    def __init__(self, db: Path, size: int = 4) -> None:
+        self.db = db
         self.size = size
         self.reports: OrderedDict[tuple, Report] = OrderedDict()
+        self.closed: tuple[date, date, Columns] | None = None
+        self._loading = threading.Lock()
 
-    def report(self, db: Path, start: date, end: date, today: date, *, by: tuple[str, ...],
-               hours: bool, target: float, good_levels: int) -> Report:
-        closed = end < today
-        if closed:
-            for (s, e, t, groupings, with_hours), report in reversed(self.reports.items()):
-                if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
-                        and (with_hours or not hours):
-                    return report
-        report = read_report(db, start, end, by=by, hours=hours, target_wait_s=target,
-                             satisfied_levels=good_levels)
-        if closed:
-            self.reports[(start, end, target, by, hours)] = report
-            while len(self.reports) > self.size:
-                self.reports.popitem(last=False)
+    def load_closed(self, today: date) -> None:
+        """Read the closed days' columns (a worker thread); a second call meanwhile returns."""
+        if not self._loading.acquire(blocking=False):
+            return
+        try:
+            first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
+            started = time.monotonic()
+            columns = read_columns(self.db, first, last)
+            if columns is not None:
+                self.closed = (first, last, columns)
+                log.info("report history %s..%s kept: %d tickets, read in %.1f s", first, last,
+                         len(columns.wait), time.monotonic() - started)
+        except MotcuaError as exc:
+            log.info("report history not kept yet: %s", exc)
+        finally:
+            self._loading.release()
+
+    def load_in_background(self, today: date) -> None:
+        threading.Thread(target=self.load_closed, args=(today,), name="report-history", daemon=True).start()
+
+    def report(self, start: date, end: date, today: date | None, *, by: tuple[str, ...], hours: bool,
+               target: float, good_levels: int) -> Report:
+        """``today``: the caller's current service day (None: not known yet)."""
+        settings = dict(by=by, hours=hours, target_wait_s=target, satisfied_levels=good_levels)
+        if today is None or end >= today:
+            return read_report(self.db, start, end, **settings)
+        for (s, e, t, groupings, with_hours), report in reversed(self.reports.items()):
+            if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                    and (with_hours or not hours):
+                return report
+        if self.closed is None and self._loading.locked():
+            with self._loading:           # being read: wait for it rather than read it twice
+                pass
+        closed = self.closed
+        if closed is not None and closed[0] <= start and end <= closed[1]:
+            report = report_of_columns(closed[2], start, end, **settings)
+        else:
+            report = read_report(self.db, start, end, **settings)
+            if closed is None or closed[1] < today - timedelta(days=1):
+                self.load_in_background(today)
+        self.reports[(start, end, target, by, hours)] = report
+        while len(self.reports) > self.size:
+            self.reports.popitem(last=False)
         return report
 
 

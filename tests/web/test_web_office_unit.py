@@ -125,3 +125,41 @@ def test_reasons_by_counter_and_week_are_the_accepted_ratings(tmp_path) -> None:
     for _, _, reason, n in rows:
         totals[reason] = totals.get(reason, 0) + n
     assert totals == read_reasons(db, date(2026, 11, 1), date(2026, 11, 30))
+
+
+def test_report_cache_keeps_only_closed_service_days(tmp_path) -> None:
+    from motcua.caller.history import read_report
+    from motcua.caller.report import csv_bytes
+    from motcua.web.dashboard import ReportCache
+
+    db = tmp_path / "caller.db"
+    EventStore(db).db.close()
+
+    def add(tid: str, day: str, service: str, wait_min: int, rating: int | None) -> None:
+        with sqlite3.connect(db) as conn:
+            conn.execute("INSERT INTO tickets (id, day, service, number, priority, status, counter,"
+                         " issued_at, called_at, done_at, rating) VALUES (?,?,?,?,0,'done','1',?,?,?,?)",
+                         (tid, day, service, tid, f"{day}T08:00:00+07:00", f"{day}T08:{wait_min:02}:00+07:00",
+                          f"{day}T08:59:00+07:00", rating))
+
+    for i, day in enumerate(("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30")):
+        add(f"a{i}", day, "dat-dai", 5 + i, 1)
+        add(f"b{i}", day, "tu-phap", 20 + i, 3)
+    cache = ReportCache(db)
+    today = date(2026, 11, 30)                       # the board's day: 11-30 is still open
+    cache.load_closed(today)
+    assert cache.closed is not None and cache.closed[2].days == ["2026-11-27", "2026-11-28", "2026-11-29"]
+    settings = dict(target_wait_s=900, satisfied_levels=2)
+    start, end = date(2026, 11, 28), date(2026, 11, 29)
+    kept = cache.report(start, end, today, by=("service",), hours=True, target=900, good_levels=2)
+    read = read_report(db, start, end, by=("service",), hours=True, **settings)
+    assert kept == read
+    assert csv_bytes(kept.groups["service"], {}, ("a", "b", "c"), "service") == \
+        csv_bytes(read.groups["service"], {}, ("a", "b", "c"), "service")
+    # The open day is read each time: a ticket added now is in its report at once.
+    add("c", "2026-11-30", "dat-dai", 1, None)
+    assert cache.report(today, today, today, by=(), hours=False, target=900, good_levels=2).total.issued == 3
+    assert cache.report(today, today, today, by=(), hours=False, target=900, good_levels=2).total.issued == 3
+    # Without the board's day nothing is taken as closed.
+    add("d", "2026-11-29", "dat-dai", 1, None)
+    assert cache.report(end, end, None, by=(), hours=False, target=900, good_levels=2).total.issued == 3
