@@ -97,7 +97,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     async def login(request: Request) -> Response:
         form = await read_form(request)
         token = request.cookies.get(LOGIN_COOKIE)
-        target = safe_next(form.get("next"))
+        target = safe_next(form.get("next") if form else None)
         if form is None or not token or form.get("csrf") != token:
             return page("Đăng nhập", login_form(sessions_token(), target,
                         "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."), None, 403)

@@ -183,6 +183,13 @@ def test_a_clerk_sees_the_live_view_and_only_their_counter(office: WebOffice, us
     keys = js(chrome, "return Array.prototype.map.call(document.querySelectorAll('#ratings tbody tr'),"
                       " function (tr) { return tr.getAttribute('data-key'); });")
     assert set(keys) <= {"1"}
+    # A login posted from elsewhere (no login form's token), or not a form at all: refused.
+    form = f"user={CLERK[0]}&password={CLERK[1]}&csrf=guess".encode()
+    status, body, _ = office.request("/login", form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": "motcua_login=other"})
+    assert status == 403 and "motcua_session" not in body.decode()
+    status, _, _ = office.request("/login", b'{"user": 1}', headers={"Content-Type": "application/json"})
+    assert status == 403
     # Without a session, every office page sends to the login (or says 401 to a script).
     assert get(office, "/office/events")[0] == 401
     status, body = get(office, "/office/report")       # urllib follows the redirect
