@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -131,33 +130,26 @@ def _figure_lines(f: Figures, levels: Sequence[str]) -> Iterable[str]:
     if f.rated:
         counts = ", ".join(f"{levels[level - 1] if level <= len(levels) else level}: {n}"
                            for level, n in f.ratings.items())
-        yield f"  Đánh giá ({f.rated}): {counts}; hài lòng (QĐ 766) {_share(f.satisfied)}"
+        yield f"  Đánh giá ({f.rated}): {counts}; hài lòng {_share(f.satisfied)}"
 
 
 def write_csv(path: Path, groups: dict[str, Figures], names: dict[str, str],
               levels: Sequence[str], by: str) -> None:
     """One row per group; UTF-8 with BOM so that spreadsheet programs show Vietnamese right."""
-    path.write_bytes(csv_bytes(groups, names, levels, by))
-
-
-def csv_bytes(groups: dict[str, Figures], names: dict[str, str], levels: Sequence[str],
-              by: str) -> bytes:
-    """The CSV file's bytes (``--csv`` and the web page's download: one definition)."""
     header = [BY_LABEL[by], "Số phiếu", "Đã phục vụ", "Vắng mặt", "Hết hạn", "Đang chờ",
               "Chờ TB (phút)", "Chờ trung vị (phút)", "Chờ p90 (phút)",
               "Phục vụ TB (phút)", "Phục vụ trung vị (phút)", "Phục vụ p90 (phút)",
               "Trong thời gian mục tiêu (%)", *levels, "Hài lòng (%)"]
-    handle = io.StringIO(newline="")
-    writer = csv.writer(handle)
-    writer.writerow(header)
-    for key, f in groups.items():
-        writer.writerow([
-            names.get(key, key), f.issued, f.served, f.no_shows, f.expired, f.waiting_now,
-            *_spread_cells(f.wait), *_spread_cells(f.service_time),
-            _percent_cell(f.within_target),
-            *(f.ratings.get(level, 0) for level in range(1, len(levels) + 1)),
-            _percent_cell(f.satisfied)])
-    return handle.getvalue().encode("utf-8-sig")
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for key, f in groups.items():
+            writer.writerow([
+                names.get(key, key), f.issued, f.served, f.no_shows, f.expired, f.waiting_now,
+                *_spread_cells(f.wait), *_spread_cells(f.service_time),
+                _percent_cell(f.within_target),
+                *(f.ratings.get(level, 0) for level in range(1, len(levels) + 1)),
+                _percent_cell(f.satisfied)])
 
 
 def _spread_cells(spread: Spread) -> list[str]:

@@ -2,7 +2,7 @@
 
 Handlers run on the web role's event loop; a report reads the caller's database read-only
 in a worker thread (a year takes a second or two) with the same code as ``motcua report``
-(caller/history.py ``read_report``, caller/figures.py, caller/report.py ``csv_bytes``).
+(caller/history.py ``read_report``, caller/figures.py, caller/report.py ``write_csv``).
 Every POST (log in, log out) carries a CSRF token; cookies are HttpOnly and SameSite=Strict.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import html
 import json
 import logging
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +31,7 @@ from motcua.caller.history import (
     read_report,
     report_of_columns,
 )
-from motcua.caller.report import BY_LABEL, csv_bytes
+from motcua.caller.report import BY_LABEL, write_csv
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -233,10 +234,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
                                              good_levels=good_levels)
         except MotcuaError as exc:
             return Response(f"Không đọc được dữ liệu: {exc}", status_code=503, headers=NO_STORE)
-        groups = report.groups.get(by, {}) if by else {}
-        # As motcua report --csv writes it (caller/report.py main): the groups, or the total.
-        data = csv_bytes(groups or {"Tổng": report.total}, group_names(by, services, counters), levels,
-                         by or "day")
+        data = await asyncio.to_thread(command_csv, report, by, group_names(by, services, counters), levels)
         filename = f"bao-cao-{start}-{end}{'-' + by if by else ''}.csv"
         return Response(data, media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'})
@@ -379,6 +377,16 @@ class ReportCache:
 def page_groupings(start: date, end: date) -> tuple[str, ...]:
     """By day only for a short period: a year's 250 days add a second to the first look."""
     return ("service", "counter", "day") if (end - start).days <= 62 else ("service", "counter")
+
+
+def command_csv(report: Report, by: str | None, names: dict[str, str], levels: tuple[str, ...]) -> bytes:
+    """The file ``motcua report --csv`` writes for this report: its own ``write_csv``, called
+    as its ``main`` calls it (a test holds the two equal byte for byte)."""
+    groups = report.groups.get(by, {}) if by else {}
+    with tempfile.TemporaryDirectory(prefix="motcua-csv-") as folder:
+        path = Path(folder) / "report.csv"
+        write_csv(path, groups or {"Tổng": report.total}, names, levels, by or "day")
+        return path.read_bytes()
 
 
 def group_names(by: str | None, services: dict[str, str], counters: dict[str, str]) -> dict[str, str]:

@@ -77,7 +77,7 @@ def test_text_csv_and_charts(office: tuple[Path, Path], tmp_path: Path,
     # called waits: 5, 25, 30, 10 minutes -> mean 17.5, median 17.5
     assert "Thời gian chờ (phút): trung bình 17.5, trung vị 17.5" in text
     assert "Lĩnh vực: Tư pháp – Hộ tịch" in text
-    assert "Đánh giá (3): Rất hài lòng: 1, Hài lòng: 1, Không hài lòng: 1; hài lòng (QĐ 766) 67%" in text
+    assert "Đánh giá (3): Rất hài lòng: 1, Hài lòng: 1, Không hài lòng: 1; hài lòng 67%" in text
 
     with out_csv.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
