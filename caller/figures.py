@@ -9,6 +9,7 @@ caller's database and prints, writes CSV or draws charts from these figures.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +132,21 @@ def figures(records: Iterable[TicketRecord], *, target_wait_s: float,
         satisfied=(sum(n for level, n in ratings.items() if level <= satisfied_levels) / rated)
         if rated else None,
     )
+
+
+DISSATISFIED = "không hài lòng"
+
+
+def satisfied_levels(levels: Sequence[str]) -> int:
+    """How many of the best levels count as satisfied (Decision 766/QĐ-TTg, 2022: the share of
+    cases not rated "không hài lòng" or worse). The first level whose name contains "không hài
+    lòng" (any case) and every level after it (worse) are not satisfied; a scale without such a
+    name counts all but its last level. 3 levels (Rất hài lòng, Hài lòng, Không hài lòng): 2;
+    5 levels (… Bình thường, Không hài lòng, Rất không hài lòng): 3."""
+    for index, name in enumerate(levels):
+        if DISSATISFIED in unicodedata.normalize("NFC", name).casefold():
+            return index
+    return max(len(levels) - 1, 0)
 
 
 GROUPINGS: dict[str, Callable[[TicketRecord], str]] = {

@@ -18,7 +18,7 @@ from motcua.errors import MotcuaError
 if TYPE_CHECKING:
     from motcua.config import SiteConfig
 
-from .figures import Figures, Spread, number_vi
+from .figures import Figures, Spread, number_vi, satisfied_levels
 
 BY_LABEL = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy"}
 
@@ -57,7 +57,7 @@ def main(options: argparse.Namespace) -> int:
     levels = config.counter_pad.rating.levels
     report = read_report(db, start, end, by=[options.by] if options.by else [],
                          hours=bool(options.png) and not options.by, target_wait_s=options.target_wait * 60,
-                         satisfied_levels=len(levels) - 1)
+                         satisfied_levels=satisfied_levels(levels))
     names = _names(config, options.by)
     total = report.total
     groups = report.groups.get(options.by, {})

@@ -96,9 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --snapshot: seconds to wait for the board (default 10)")
 
     web = role("web", "run the hub's web pages (counter tablets, citizens' phones), or pair a tablet")
-    web.add_argument("action", nargs="?", choices=("serve", "pair", "tokens", "revoke"), default="serve",
-                     help="serve (default); pair --counter ID: a tablet's URL; tokens: list; "
-                          "revoke --token ID")
+    web.add_argument("action", nargs="?", choices=("serve", "pair", "tokens", "revoke", "passwd"),
+                     default="serve", help="serve (default); pair --counter ID: a tablet's URL; "
+                          "tokens: list; revoke --token ID; passwd USER [--role head|clerk] [--counter ID]")
+    web.add_argument("user", nargs="?", help="with passwd: the user name")
+    web.add_argument("--role", choices=("head", "clerk"), default="head",
+                     help="with passwd: office head (everything) or clerk (live view, own counter)")
     web.add_argument("--listen", metavar="HOST:PORT", help="override [web] listen (default 0.0.0.0:8080)")
     web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
     web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")

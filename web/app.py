@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .dashboard import dashboard_routes
 from .state import Office, Refusal
 
 TICKET_ID = re.compile(r"[0-9a-f]{32}")
@@ -30,7 +31,8 @@ MAX_BODY = 2048                  # a rating is a few dozen bytes
 PING_S = 15.0                    # an SSE comment this often: proxies and phones keep the stream
 PAGES = resources.files(__package__) / "pages"
 ASSETS = {"style.css": "text/css; charset=utf-8", "phone.js": "text/javascript; charset=utf-8",
-          "tablet.js": "text/javascript; charset=utf-8", "common.js": "text/javascript; charset=utf-8"}
+          "tablet.js": "text/javascript; charset=utf-8", "common.js": "text/javascript; charset=utf-8",
+          "office.css": "text/css; charset=utf-8", "office.js": "text/javascript; charset=utf-8"}
 
 NOT_PAIRED = ("Máy tính bảng này chưa được ghép với quầy (hoặc mã đã bị thu hồi). "
               "Nhờ cán bộ kỹ thuật chạy lệnh: motcua web pair --counter <số quầy>.")
@@ -248,6 +250,7 @@ def build_app(role: Role, config: Any) -> Starlette:
         Route("/tablet/rating", tablet_rating, methods=["POST"]),
         Route("/static/{name}", asset),
         Route("/health", health),
+        *dashboard_routes(role, config),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
 import socket
 import sys
@@ -40,6 +41,7 @@ from motcua.protocol import (
 )
 
 from .app import Changes, build_app
+from .auth import MIN_PASSWORD, Sessions, UserRole, hash_password
 from .settings import DEFAULT_PORT, parse_listen
 from .state import Office
 from .store import WebStore
@@ -84,13 +86,14 @@ class WebRole:
                          subscriptions=[(self.topics.ticket_all, 1), (self.topics.board, 1),
                                         (self.topics.heartbeat, 0), (self.topics.received, 1),
                                         (self.topics.counter_state("+"), 1),
-                                        (self.topics.status("caller", "+"), 1)],
+                                        (self.topics.status("+", "+"), 1)],
                          persistent_session=True, report_publishes=True)
         self.outbox = Outbox(state_dir / "web-outbox.db", self.link)   # kept until the caller confirms
         self.watch = CallerWatch()
         self.counts = {"dropped": 0, "ratings": 0}
+        self.sessions = Sessions()
         self.counter_ids = {c.id for c in config.counters}
-        self._caller_status_topic = self.topics.status("caller", "")
+        self._status_topic = self.topics.status("", "").rstrip("/") + "/"
 
     # -- pages' side -------------------------------------------------------------------
     def counter_of(self, token: str) -> str | None:
@@ -170,15 +173,17 @@ class WebRole:
                 old = self.office.new_board(Board.decode(message.payload))
                 if old:
                     self.store.forget_before(self.office.board.day if self.office.board else "")
-            elif topic.startswith(self._caller_status_topic):
+            elif topic.startswith(self._status_topic):
                 status = Status.decode(message.payload)
-                self.office.set_online(caller=status.state == "online")
+                if topic != self.topics.status(status.role, status.device):
+                    raise ProtocolError(f"status of {status.role}/{status.device} on {topic}")
+                self.office.device_status(status)
             else:
                 counter = self.topics.counter_of(topic)
                 state = CounterState.decode(message.payload)
                 if state.counter != counter:
                     raise ProtocolError(f"state of counter {state.counter!r} on {topic}")
-                self.store.save(self.office.counter_state(state, time.monotonic()))
+                self.store.save(self.office.counter_state(state, time.monotonic(), time.time()))
         except ProtocolError as exc:
             self.counts["dropped"] += 1
             log.warning("dropped a message on %s: %s", topic, exc)
@@ -290,9 +295,36 @@ def manage(config: SiteConfig, options: argparse.Namespace, action: str) -> int:
             if not options.token or not store.revoke(options.token):
                 raise MotcuaError(f"no active token {options.token!r} (see: motcua web tokens)")
             print(f"đã thu hồi / revoked {options.token}")
+        elif action == "passwd":
+            set_password(config, store, options)
         return 0
     finally:
         store.close()
+
+
+def set_password(config: SiteConfig, store: WebStore, options: argparse.Namespace) -> None:
+    """``motcua web passwd USER``: asks the password twice on a terminal, else reads one line."""
+    name = (options.user or "").strip()
+    if not name or len(name) > 64 or not name.isprintable() or " " in name:
+        raise ConfigError("command line", "user", "say the user name: motcua web passwd USER")
+    role = UserRole(options.role)
+    counter = options.counter
+    if role == UserRole.CLERK and counter not in {c.id for c in config.counters}:
+        known = ", ".join(c.id for c in config.counters)
+        raise ConfigError("command line", "--counter", f"a clerk needs their counter (known: {known})")
+    if role == UserRole.HEAD:
+        counter = None
+    if sys.stdin.isatty():
+        password = getpass.getpass("Mật khẩu / password: ")
+        if getpass.getpass("Nhập lại / again: ") != password:
+            raise MotcuaError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        raise MotcuaError(f"the password must have at least {MIN_PASSWORD} characters")
+    store.set_user(name, role, counter, hash_password(password))
+    print(f"đã đặt mật khẩu cho / password set for {name} ({role.value}"
+          f"{', quầy/counter ' + counter if counter else ''})")
 
 
 def _print_qr(url: str) -> None:

@@ -19,6 +19,7 @@ class WebSettings:
     reason_levels: int | None = None  # the lowest levels that ask a reason (default: half of them)
     thanks_s: float = 8.0             # the tablet's "Cảm ơn" shows this long, then rest
     conduct: str = ""                 # the code of conduct at rest (default: the board's ticker)
+    target_wait_min: float = 15.0     # the office's live view warns of a citizen waiting longer
 
     def asks_reason(self, levels: int) -> int:
         """How many of the lowest levels ask a reason: 1 of 3, 2 of 5 by default."""
@@ -63,6 +64,7 @@ def parse(root: Table) -> WebSettings:
         reason_levels=table.get_int("reason_levels", None, min=0, max=10),
         thanks_s=table.get_float("thanks_s", 8.0, min=1, max=120),
         conduct=table.get_str("conduct", "", nonempty=False),
+        target_wait_min=table.get_float("target_wait_min", 15.0, min=1, max=240),
     )
     table.finish()
     return settings

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from motcua.protocol import Board, CounterState, Ticket
+from motcua.protocol import Board, CounterState, Status, Ticket
 
 
 class Stage(enum.Enum):
@@ -77,6 +77,8 @@ class Office:
     board: Board | None = None
     caller_online: bool = False
     link_up: bool = False
+    devices: dict[tuple[str, str], Status] = field(default_factory=dict)  # (role, device) -> status
+    serving_since: dict[str, float] = field(default_factory=dict)  # counter -> wall time of its call
     version: int = 0                      # bumped on every change the pages may show
     _ahead: dict[str, int] | None = None  # ticket id -> tickets before it (cached per version)
 
@@ -97,11 +99,17 @@ class Office:
         self.changed()
         return info
 
-    def counter_state(self, state: CounterState, now: float) -> list[TicketInfo]:
-        """A counter's new state; returns the tickets whose stage changed."""
+    def counter_state(self, state: CounterState, now: float, wall: float | None = None) -> list[TicketInfo]:
+        """A counter's new state; returns the tickets whose stage changed. ``wall``: the
+        epoch time it came (the office's page shows how long a ticket has been served)."""
         previous = self.counters.get(state.counter)
         if previous is not None and state.seq < previous.seq:
             return []                      # an older retained copy
+        if state.ticket is None:
+            self.serving_since.pop(state.counter, None)
+        elif wall is not None and (previous is None or previous.ticket != state.ticket
+                                   or state.counter not in self.serving_since):
+            self.serving_since[state.counter] = wall
         self.counters[state.counter] = state
         touched: list[TicketInfo] = []
         serving = self.tickets.get(state.ticket) if state.ticket else None
@@ -138,6 +146,13 @@ class Office:
                     old.append(self.tickets.pop(info.id))
         self.changed()
         return old
+
+    def device_status(self, status: Status) -> None:
+        """A daemon's retained status (``status/<role>/<device>``)."""
+        self.devices[(status.role, status.device)] = status
+        if status.role == "caller":
+            self.caller_online = status.state == "online"
+        self.changed()
 
     def set_online(self, *, link_up: bool | None = None, caller: bool | None = None) -> None:
         if link_up is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from motcua.durable import open_durable
 from motcua.errors import MotcuaError
 
+from .auth import User, UserRole
 from .state import Stage, TicketInfo
 
 SCHEMA = """
@@ -42,6 +43,15 @@ CREATE TABLE IF NOT EXISTS tickets (
     rated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_by_day ON tickets (day);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,             -- auth.UserRole
+    counter TEXT,                   -- a clerk's counter
+    password_hash TEXT NOT NULL,    -- scrypt, see auth.hash_password
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
 """
 
 
@@ -96,6 +106,24 @@ class WebStore:
         cursor = self.db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                                  (_now(), token_id))
         return cursor.rowcount == 1
+
+    # -- users of the office's pages ---------------------------------------------------
+    def set_user(self, name: str, role: UserRole, counter: str | None, password_hash: str) -> None:
+        """Create the user or give it a new password and role (and clear its lockout)."""
+        self.db.execute("INSERT OR REPLACE INTO users VALUES (?,?,?,?,0,0,?)",
+                        (name, role.value, counter, password_hash, _now()))
+
+    def user(self, name: str) -> User | None:
+        row = self.db.execute("SELECT name, role, counter, password_hash, failures, locked_until "
+                              "FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        name, role, counter, password_hash, failures, locked_until = row
+        return User(name, UserRole(role), counter, password_hash, failures, locked_until)
+
+    def login_failed(self, name: str, failures: int, locked_until: float) -> None:
+        self.db.execute("UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
+                        (failures, locked_until, name))
 
     # -- tickets ----------------------------------------------------------------------
     def save(self, infos: list[TicketInfo]) -> None:

@@ -1,0 +1,212 @@
+"""The office head's pages in a real headless Chromium against a real Mosquitto, the real caller
+and the real web role: log in, the live view follows a Next and a kiosk's printer, the report's
+CSV equals `motcua report --csv`, a clerk cannot open the head's pages, wrong passwords lock out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+from rig import eventually
+from web_rig import WebOffice, browser, have_chromium, motcua
+
+from motcua.protocol import Status, encode
+
+pytestmark = pytest.mark.skipif(not have_chromium(),
+                                reason="chromium and chromium-driver are missing (scripts/system-deps test)")
+
+WAIT = 15
+HEAD, CLERK = ("truong-phong", "Mật-khẩu-rất-dài-1"), ("can-bo-1", "quay-mot-2026")
+
+
+def passwd(office: WebOffice, user: str, password: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "motcua.cli", "web", "passwd", user, *args,
+                             "--config", str(office.config)], input=password + "\n",
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def users(office: WebOffice) -> None:
+    passwd(office, *HEAD, "--role", "head")
+    passwd(office, *CLERK, "--role", "clerk", "--counter", "1")
+
+
+@pytest.fixture()
+def chrome(tmp_path):
+    driver = browser(tmp_path / "profile")
+    driver.set_script_timeout(10)
+    yield driver
+    driver.quit()
+
+
+def js(driver, script: str, *args):
+    return driver.execute_script(script, *args)
+
+
+def text_of(driver, element_id: str) -> str:
+    return js(driver, "var e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+              element_id)
+
+
+def log_in(driver, office: WebOffice, user: str, password: str, page: str = "/office") -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{office.url}{page}")
+    assert eventually(lambda: "/login" in driver.current_url
+                      and js(driver, "return !!document.getElementById('login')"), WAIT)
+    driver.find_element(By.ID, "user").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-button").click()
+
+
+def session_cookie(driver) -> str:
+    cookie = driver.get_cookie("motcua_session")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    return f"motcua_session={cookie['value']}"
+
+
+def get(office: WebOffice, path: str, cookie: str | None = None) -> tuple[int, bytes]:
+    status, body, _ = office.request(path, headers={"Cookie": cookie} if cookie else {})
+    return status, body
+
+
+def test_head_sees_the_office_live_and_downloads_the_report(office: WebOffice, users, chrome) -> None:
+    log_in(chrome, office, *HEAD)
+    assert eventually(lambda: chrome.current_url.endswith("/office") and js(
+        chrome, "return !!document.getElementById('no-alerts') || "
+                "document.getElementById('alerts').children.length > 0"), WAIT)
+    assert js(chrome, "return document.documentElement.lang") == "vi"
+
+    # A counter starts serving: the live view shows it within a second of the Next.
+    ticket = office.take_ticket("2001")
+    # The page notes (on the same system clock) when the row first shows the number, so the
+    # figure is not the test's polling.
+    js(chrome, "window.shownAt = null; new MutationObserver(function (m, observer) {"
+               " var row = document.getElementById('counters-1');"
+               " if (row && row.innerText.indexOf('2001') >= 0) { window.shownAt = Date.now();"
+               " observer.disconnect(); } }).observe(document.getElementById('counters'),"
+               " {childList: true, subtree: true, characterData: true});")
+    pressed = time.time()
+    office.press("1", "next")
+    assert eventually(lambda: js(chrome, "return window.shownAt") is not None, WAIT), \
+        text_of(chrome, "counters")
+    shown_after = js(chrome, "return window.shownAt") / 1000 - pressed
+    assert "Đang phục vụ" in text_of(chrome, "counters-1")
+    assert shown_after <= 1.0, f"the live view showed the call {shown_after:.2f} s after the Next"
+    # Skip (not Done): the counter's last finished ticket stays what it was, so the shared
+    # office's tablet tests do not find a ticket of ours waiting for a rating.
+    office.press("1", "skip")
+    assert eventually(lambda: "Đang chờ gọi số" in text_of(chrome, "counters-1"), WAIT)
+    assert ticket.id
+
+    # The kiosk says its printer is out of paper (as kiosk/daemon.py publishes it), then fixed.
+    topic = office.topics.status("kiosk", "k1")
+
+    def kiosk(printer: str) -> None:
+        status = Status(role="kiosk", device="k1", state="online",
+                        at=datetime.now().astimezone().isoformat(timespec="seconds"),
+                        health={"printer": printer, "open": True, "paper": "80mm"})
+        office.listener.publish(topic, encode(status), retain=True)
+
+    kiosk("paper_out")
+    assert eventually(lambda: "Ki-ốt k1: máy in hết giấy" in text_of(chrome, "alerts"), WAIT)
+    assert js(chrome, "return document.querySelector('#alerts [data-key=\"printer:k1\"]')"
+                      ".getAttribute('role')") == "alert"
+    assert "hết giấy" in text_of(chrome, "devices-kiosk-k1")
+    kiosk("ok")
+    assert eventually(lambda: "hết giấy" not in text_of(chrome, "alerts"), WAIT)
+    assert "Không có cảnh báo" in text_of(chrome, "alerts")
+    office.listener.publish(topic, b"", retain=True)       # leave no retained status behind
+
+    # The report of today: the page's numbers and the CSV equal `motcua report` on the same data.
+    day = office.day()
+    cookie = session_cookie(chrome)
+    chrome.get(f"{office.url}/office/report?from={day}&to={day}")
+    assert eventually(lambda: text_of(chrome, "issued") != "", WAIT)
+    assert js(chrome, "return document.querySelectorAll('svg.chart').length") >= 3
+    for by in ("service", "counter"):
+        status, body = get(office, f"/office/report.csv?from={day}&to={day}&by={by}", cookie)
+        assert status == 200
+        out = office.dir / f"report-{by}.csv"
+        motcua("report", "--config", str(office.config), "--from", day, "--to", day, "--by", by,
+               "--csv", str(out))
+        assert body == out.read_bytes()
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        table = "by-service" if by == "service" else "by-counter"
+        page_rows = js(chrome, "return Array.prototype.map.call(document.querySelectorAll("
+                               "'#' + arguments[0] + ' tbody tr'), function (tr) {"
+                               "return [tr.cells[0].innerText, tr.cells[1].innerText,"
+                               " tr.cells[2].innerText]; });",
+                       table)
+        assert page_rows == [row[:3] for row in rows[1:]]
+    status, body = get(office, f"/office/report.csv?from={day}&to={day}", cookie)
+    out = office.dir / "report-total.csv"
+    motcua("report", "--config", str(office.config), "--from", day, "--to", day, "--csv", str(out))
+    assert status == 200 and body == out.read_bytes()
+    total = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[1]
+    assert text_of(chrome, "issued") == total[1] and text_of(chrome, "served") == total[2]
+
+    # Logging out needs the form's CSRF token; a forged POST without it changes nothing.
+    status, _, _ = office.request("/logout", b"", headers={"Cookie": cookie,
+                                                         "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 403 and get(office, "/office/report.csv", cookie)[0] == 200
+    from selenium.webdriver.common.by import By
+    chrome.find_element(By.CSS_SELECTOR, "nav form button").click()
+    assert eventually(lambda: "/login" in chrome.current_url, WAIT)
+    assert get(office, "/office/report.csv", cookie)[0] == 401
+
+
+def test_a_clerk_sees_the_live_view_and_only_their_counter(office: WebOffice, users, chrome) -> None:
+    log_in(chrome, office, *CLERK)
+    assert eventually(lambda: chrome.current_url.endswith("/office")
+                      and "Quầy số 1" in text_of(chrome, "counters"), WAIT)
+    assert js(chrome, "return document.querySelector('nav a[href=\"/office/report\"]')") is None
+    # On a phone's width the page does not run off the screen: wide tables scroll in their box.
+    chrome.set_window_size(390, 844)
+    assert eventually(lambda: js(chrome, "return window.innerWidth") <= 400, WAIT)
+    assert js(chrome, "return document.documentElement.scrollWidth <= window.innerWidth")
+    assert js(chrome, "return document.getElementById('counters').getBoundingClientRect().height") > 0
+    cookie = session_cookie(chrome)
+    chrome.get(f"{office.url}/office/report")
+    assert eventually(lambda: "chỉ dành cho lãnh đạo" in chrome.find_element("tag name", "body").text, WAIT)
+    assert get(office, "/office/report", cookie)[0] == 403
+    assert get(office, "/office/report.csv", cookie)[0] == 403
+    chrome.get(f"{office.url}/office/ratings")
+    assert eventually(lambda: text_of(chrome, "ratings") != "", WAIT)
+    keys = js(chrome, "return Array.prototype.map.call(document.querySelectorAll('#ratings tbody tr'),"
+                      " function (tr) { return tr.getAttribute('data-key'); });")
+    assert set(keys) <= {"1"}
+    # A login posted from elsewhere (no login form's token), or not a form at all: refused.
+    form = f"user={CLERK[0]}&password={CLERK[1]}&csrf=guess".encode()
+    status, body, _ = office.request("/login", form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": "motcua_login=other"})
+    assert status == 403 and "motcua_session" not in body.decode()
+    status, _, _ = office.request("/login", b'{"user": 1}', headers={"Content-Type": "application/json"})
+    assert status == 403
+    # Without a session, every office page sends to the login (or says 401 to a script).
+    assert get(office, "/office/events")[0] == 401
+    status, body = get(office, "/office/report")       # urllib follows the redirect
+    assert status == 200 and b'id="login"' in body
+
+
+def test_wrong_passwords_lock_the_account_out(office: WebOffice, users, chrome) -> None:
+    user = ("tam-khoa", "dung-mat-khau-9")
+    passwd(office, *user, "--role", "head")
+    for attempt in range(5):
+        log_in(chrome, office, user[0], f"sai-mat-khau-{attempt}")
+        assert eventually(lambda: text_of(chrome, "login-error") != "", WAIT)
+    assert "tạm khóa" in text_of(chrome, "login-error")
+    log_in(chrome, office, *user)             # the right password, while locked: refused
+    assert eventually(lambda: "tạm khóa" in text_of(chrome, "login-error"), WAIT)
+    assert chrome.get_cookie("motcua_session") is None
+    # A new password (motcua web passwd) lifts the lock.
+    passwd(office, user[0], "mat-khau-moi-10", "--role", "head")
+    log_in(chrome, office, user[0], "mat-khau-moi-10")
+    assert eventually(lambda: chrome.current_url.endswith("/office"), WAIT)

@@ -1,0 +1,659 @@
+"""The office's pages behind a login: the live view, the reports, the ratings and reasons.
+
+Handlers run on the web role's event loop; a report reads the caller's database read-only
+in a worker thread (a year takes a second or two) with the same code as ``motcua report``
+(caller/history.py ``read_report``, caller/figures.py, caller/report.py ``write_csv``).
+Every POST (log in, log out) carries a CSRF token; cookies are HttpOnly and SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from motcua.caller.figures import Figures, Spread, satisfied_levels
+from motcua.caller.history import (
+    Columns,
+    Report,
+    read_columns,
+    read_reasons_by,
+    read_report,
+    report_of_columns,
+)
+from motcua.caller.report import BY_LABEL, write_csv
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from motcua.errors import MotcuaError
+
+from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
+from .live import live_view
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 731               # closed days kept as columns for reports: two years, the longest report
+SESSION_COOKIE = "motcua_session"
+LOGIN_COOKIE = "motcua_login"          # the login form's CSRF token (no session yet)
+MAX_FORM = 2048
+MAX_DAYS = 366 * 2
+NO_STORE = {"Cache-Control": "no-store"}
+HEAD_ONLY = "Trang này chỉ dành cho lãnh đạo bộ phận một cửa."
+
+
+def dashboard_routes(role: Any, config: Any) -> list[Route]:
+    sessions: Sessions = role.sessions
+    store = role.store
+    db = config.site.state_dir / "caller.db"
+    tz = config.site.tz
+    office_name = config.site.name
+    services = {s.id: s.name for s in config.services}
+    counters = {c.id: c.name for c in config.counters}
+    levels = tuple(config.counter_pad.rating.levels)
+    good_levels = satisfied_levels(levels)
+    target_wait_s = config.web.target_wait_min * 60
+    cache = ReportCache(db)
+
+    def service_day() -> date | None:
+        """The caller's current service day (the board's), read once the board came."""
+        board = role.office.board
+        try:
+            return date.fromisoformat(board.day) if board is not None else None
+        except ValueError:
+            return None
+
+    def page(title: str, body: str, session: Session | None, status: int = 200,
+             headers: dict[str, str] | None = None) -> HTMLResponse:
+        return HTMLResponse(layout(office_name, title, body, session), status_code=status,
+                            headers={**NO_STORE, **(headers or {})})
+
+    def current(request: Request) -> Session | None:
+        return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
+
+    def to_login(request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
+
+    def forbidden(session: Session) -> HTMLResponse:
+        return page("Không có quyền", f'<p class="notice box">{HEAD_ONLY}</p>', session, 403)
+
+    # -- log in and out ----------------------------------------------------------------
+    async def login_page(request: Request) -> Response:
+        token = request.cookies.get(LOGIN_COOKIE) or sessions_token()
+        response = page("Đăng nhập", login_form(token, safe_next(request.query_params.get("next")), ""), None)
+        set_cookie(response, LOGIN_COOKIE, token, 600)
+        return response
+
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        token = request.cookies.get(LOGIN_COOKIE)
+        target = safe_next(form.get("next") if form else None)
+        if form is None or not token or form.get("csrf") != token:
+            return page("Đăng nhập", login_form(sessions_token(), target,
+                        "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."), None, 403)
+        name, password = form.get("user", "")[:64], form.get("password", "")[:256]
+        user = store.user(name) if name else None
+        now = time.time()
+        if user is not None and user.locked_until > now:
+            minutes = max(1, round((user.locked_until - now) / 60))
+            return page("Đăng nhập", login_form(token, target, LOCKED.format(minutes=minutes)), None, 429)
+        good = await asyncio.to_thread(check_password, password,
+                                       user.password_hash if user else DUMMY_HASH)
+        if user is None or not good:
+            message = WRONG
+            status = 401
+            if user is not None:
+                failures = user.failures + 1
+                locked = now + LOCK_S if failures >= MAX_FAILURES else 0.0
+                store.login_failed(user.name, 0 if locked else failures, locked)
+                if locked:
+                    message, status = LOCKED.format(minutes=round(LOCK_S / 60)), 429
+            return page("Đăng nhập", login_form(token, target, message), None, status)
+        store.login_failed(user.name, 0, 0.0)
+        response = RedirectResponse(target, status_code=303, headers=NO_STORE)
+        set_cookie(response, SESSION_COOKIE, sessions.open(user, now), int(sessions.max_s))
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = current(request)
+        form = await read_form(request)
+        if session is not None and form is not None and csrf_ok(session, form.get("csrf")):
+            sessions.close(request.cookies.get(SESSION_COOKIE))
+        elif session is not None:
+            return page("Yêu cầu không hợp lệ", '<p class="box notice">Yêu cầu không hợp lệ.</p>',
+                        session, 403)
+        response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- the live view -------------------------------------------------------------------
+    async def live_page(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        today = service_day()
+        if today is not None and session.role == UserRole.HEAD and cache.closed is None:
+            cache.load_in_background(today)          # the head's report pages will need them
+        return page("Tình hình trực tiếp", LIVE_BODY, session)
+
+    async def live_events(request: Request) -> Response:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if sessions.get(session_id, time.time()) is None:
+            return Response("Chưa đăng nhập.", status_code=401, headers=NO_STORE)
+
+        async def events() -> AsyncIterator[str]:
+            sent = None
+            yield "retry: 2000\n\n"
+            while session_id in sessions.by_id:        # logged out or expired: the stream ends
+                changed = role.changes.current()
+                view = live_view(role.office, time.time(), services=services, counters=counters,
+                                 target_wait_s=target_wait_s)
+                now = view.pop("now")
+                if view != sent:                       # the page ages the times itself
+                    sent = dict(view)
+                    yield f"data: {json.dumps({**view, 'now': now}, ensure_ascii=False)}\n\n"
+                elif changed.ping:
+                    yield ": ping\n\n"
+                    if sessions.get(session_id, time.time()) is None:
+                        break
+                await changed.wait()
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={**NO_STORE, "X-Accel-Buffering": "no"})
+
+    # -- reports -------------------------------------------------------------------------
+    def period(request: Request) -> tuple[date, date] | str:
+        today = service_day() or datetime.now(tz).date()
+        try:
+            start = date.fromisoformat(request.query_params.get("from") or today.isoformat())
+            end = date.fromisoformat(request.query_params.get("to") or start.isoformat())
+        except ValueError:
+            return "Ngày không hợp lệ (viết theo dạng NNNN-TT-NN)."
+        if end < start:
+            return "Ngày kết thúc trước ngày bắt đầu."
+        if (end - start).days > MAX_DAYS:
+            return "Khoảng thời gian quá dài (tối đa hai năm)."
+        return start, end
+
+    def target_of(request: Request) -> float:
+        try:
+            minutes = float(request.query_params.get("target") or 15)
+        except ValueError:
+            minutes = 15.0
+        return min(max(minutes, 1.0), 240.0) * 60
+
+    async def report_page(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        if session.role != UserRole.HEAD:
+            return forbidden(session)
+        chosen = period(request)
+        if isinstance(chosen, str):
+            return page("Báo cáo", report_form(None, None, chosen), session, 400)
+        start, end = chosen
+        target = target_of(request)
+        try:
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
+                                             by=page_groupings(start, end), hours=True, target=target,
+                                             good_levels=good_levels)
+            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+        except MotcuaError as exc:
+            return page("Báo cáo", report_form(start, end, f"Không đọc được dữ liệu: {exc}"), session, 503)
+        body = report_form(start, end, "") + report_body(
+            report, reasons, start, end, target, services=services, counters=counters, levels=levels,
+            good_levels=good_levels)
+        return page(f"Báo cáo {start.strftime('%d/%m/%Y')} – {end.strftime('%d/%m/%Y')}", body, session)
+
+    async def report_csv(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return Response("Chưa đăng nhập.", status_code=401, headers=NO_STORE)
+        if session.role != UserRole.HEAD:
+            return Response(HEAD_ONLY, status_code=403, headers=NO_STORE)
+        chosen = period(request)
+        by = request.query_params.get("by") or None
+        if isinstance(chosen, str) or by not in (None, "day", "service", "counter"):
+            return Response("Yêu cầu không hợp lệ.", status_code=400, headers=NO_STORE)
+        start, end = chosen
+        try:
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
+                                             by=(by,) if by else (), hours=False, target=target_of(request),
+                                             good_levels=good_levels)
+        except MotcuaError as exc:
+            return Response(f"Không đọc được dữ liệu: {exc}", status_code=503, headers=NO_STORE)
+        data = await asyncio.to_thread(command_csv, report, by, group_names(by, services, counters), levels)
+        filename = f"bao-cao-{start}-{end}{'-' + by if by else ''}.csv"
+        return Response(data, media_type="text/csv; charset=utf-8", headers={
+            **NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'})
+
+    # -- ratings and reasons ---------------------------------------------------------------
+    async def ratings_page(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login(request)
+        chosen = period(request)
+        if isinstance(chosen, str):
+            return page("Đánh giá", report_form(None, None, chosen, action="/office/ratings"), session, 400)
+        start, end = chosen
+        only = session.counter if session.role == UserRole.CLERK else None
+        try:
+            report = await asyncio.to_thread(cache.report, start, end, service_day(),
+                                             by=("counter",), hours=False, target=900.0,
+                                             good_levels=good_levels)
+            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+        except MotcuaError as exc:
+            return page("Đánh giá", report_form(start, end, f"Không đọc được dữ liệu: {exc}",
+                                                action="/office/ratings"), session, 503)
+        body = report_form(start, end, "", action="/office/ratings") + ratings_body(
+            report, reasons, only, counters=counters, levels=levels, good_levels=good_levels,
+            clerk=session.role == UserRole.CLERK)
+        return page("Đánh giá và lý do", body, session)
+
+    async def read_form(request: Request) -> dict[str, str] | None:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM:
+                return None
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/x-www-form-urlencoded":
+            return None
+        try:
+            return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    return [
+        Route("/login", login_page),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/office", live_page),
+        Route("/office/events", live_events),
+        Route("/office/report", report_page),
+        Route("/office/report.csv", report_csv),
+        Route("/office/ratings", ratings_page),
+    ]
+
+
+WRONG = "Tên đăng nhập hoặc mật khẩu không đúng."
+LOCKED = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. "
+          "Vui lòng thử lại sau {minutes} phút.")
+
+
+def sessions_token() -> str:
+    import secrets
+    return secrets.token_urlsafe(24)
+
+
+def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict")
+
+
+def safe_next(target: str | None) -> str:
+    """Only our own office pages: never an address elsewhere."""
+    if target and target.startswith("/office") and "//" not in target and "\\" not in target:
+        return target
+    return "/office"
+
+
+class ReportCache:
+    """Reports without waiting on SQLite where the days allow it.
+
+    The tickets of closed service days (before the caller's current one, the board's day; the
+    calendar date is not it: a service day may run past midnight) no longer change: the role keeps the
+    last ``HISTORY_DAYS`` of them as numpy columns (caller/history.py ``read_columns``, read in
+    a background thread at start and again once a new day has closed), and a report of days
+    within them is computed from the columns by ``read_report``'s own code. The last few
+    reports of closed periods are kept too, so the page's CSV links cost nothing. A period
+    that includes the current service day, or any report while the board's day is not known,
+    is read from the caller's database each time."""
+
+    def __init__(self, db: Path, size: int = 4) -> None:
+        self.db = db
+        self.size = size
+        self.reports: OrderedDict[tuple, Report] = OrderedDict()
+        self.closed: tuple[date, date, Columns] | None = None
+        self._loading = threading.Lock()
+
+    def load_closed(self, today: date) -> None:
+        """Read the closed days' columns (a worker thread); a second call meanwhile returns."""
+        if not self._loading.acquire(blocking=False):
+            return
+        try:
+            first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
+            started = time.monotonic()
+            columns = read_columns(self.db, first, last)
+            if columns is not None:
+                self.closed = (first, last, columns)
+                log.info("report history %s..%s kept: %d tickets, read in %.1f s", first, last,
+                         len(columns.wait), time.monotonic() - started)
+        except MotcuaError as exc:
+            log.info("report history not kept yet: %s", exc)
+        finally:
+            self._loading.release()
+
+    def load_in_background(self, today: date) -> None:
+        threading.Thread(target=self.load_closed, args=(today,), name="report-history", daemon=True).start()
+
+    def report(self, start: date, end: date, today: date | None, *, by: tuple[str, ...], hours: bool,
+               target: float, good_levels: int) -> Report:
+        """``today``: the caller's current service day (None: not known yet)."""
+        def from_db() -> Report:
+            return read_report(self.db, start, end, by=by, hours=hours, target_wait_s=target,
+                               satisfied_levels=good_levels)
+
+        if today is None or end >= today:
+            return from_db()
+        for (s, e, t, groupings, with_hours), report in reversed(self.reports.items()):
+            if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                    and (with_hours or not hours):
+                return report
+        if self.closed is None and self._loading.locked():
+            with self._loading:           # being read: wait for it rather than read it twice
+                pass
+        closed = self.closed
+        if closed is not None and closed[0] <= start and end <= closed[1]:
+            report = report_of_columns(closed[2], start, end, by=by, hours=hours, target_wait_s=target,
+                                       satisfied_levels=good_levels)
+        else:
+            report = from_db()
+            if closed is None or closed[1] < today - timedelta(days=1):
+                self.load_in_background(today)
+        self.reports[(start, end, target, by, hours)] = report
+        while len(self.reports) > self.size:
+            self.reports.popitem(last=False)
+        return report
+
+
+def page_groupings(start: date, end: date) -> tuple[str, ...]:
+    """By day only for a short period: a year's 250 days add a second to the first look."""
+    return ("service", "counter", "day") if (end - start).days <= 62 else ("service", "counter")
+
+
+def command_csv(report: Report, by: str | None, names: dict[str, str], levels: tuple[str, ...]) -> bytes:
+    """The file ``motcua report --csv`` writes for this report: its own ``write_csv``, called
+    as its ``main`` calls it (a test holds the two equal byte for byte)."""
+    groups = report.groups.get(by, {}) if by else {}
+    with tempfile.TemporaryDirectory(prefix="motcua-csv-") as folder:
+        path = Path(folder) / "report.csv"
+        write_csv(path, groups, names, levels, by or "day", report.total)
+        return path.read_bytes()
+
+
+def group_names(by: str | None, services: dict[str, str], counters: dict[str, str]) -> dict[str, str]:
+    if by == "service":
+        return dict(services)
+    if by == "counter":
+        return {**counters, "-": "Chưa gọi"}
+    return {}
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+def esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def layout(office: str, title: str, body: str, session: Session | None) -> str:
+    nav = ""
+    if session is not None:
+        links = [("/office", "Trực tiếp")]
+        if session.role == UserRole.HEAD:
+            links.append(("/office/report", "Báo cáo"))
+        links.append(("/office/ratings", "Đánh giá"))
+        nav = ('<nav class="no-print">' + "".join(f'<a href="{u}">{t}</a>' for u, t in links)
+               + f'<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" '
+               f'value="{esc(session.csrf)}"><span class="who">{esc(session.user)}</span>'
+               '<button type="submit">Đăng xuất</button></form></nav>')
+    return f"""<!DOCTYPE html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)} – {esc(office)}</title>
+<link rel="stylesheet" href="/static/office.css">
+</head>
+<body>
+<header><h1>{esc(office)}</h1><p>{esc(title)}</p></header>
+{nav}
+<main>
+{body}
+</main>
+</body>
+</html>"""
+
+
+def login_form(token: str, target: str, error: str) -> str:
+    alert = f'<p class="box notice" role="alert" id="login-error">{esc(error)}</p>' if error else ""
+    return f"""{alert}
+<form method="post" action="/login" class="box login" id="login">
+  <input type="hidden" name="csrf" value="{esc(token)}">
+  <input type="hidden" name="next" value="{esc(target)}">
+  <label for="user">Tên đăng nhập</label>
+  <input id="user" name="user" autocomplete="username" required maxlength="64">
+  <label for="password">Mật khẩu</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <button type="submit" id="login-button">Đăng nhập</button>
+</form>"""
+
+
+LIVE_BODY = """<div id="offline" class="banner hidden" role="alert">
+Mất kết nối với máy chủ của bộ phận một cửa.</div>
+<section id="alerts" class="alerts" aria-live="assertive"></section>
+<section class="box"><h2>Bảng gọi số</h2><ol id="calls" class="calls"></ol></section>
+<section class="box"><h2>Các quầy</h2><div class="scroll"><table id="counters"><thead><tr><th>Quầy</th>
+<th>Trạng thái</th><th>Số đang phục vụ</th><th>Đã phục vụ</th><th>Đã phục vụ hôm nay</th></tr></thead>
+<tbody></tbody></table></div></section>
+<section class="box"><h2>Đang chờ</h2><div class="scroll"><table id="waiting"><thead><tr><th>Lĩnh vực</th>
+<th>Đang chờ</th><th>Thời gian chờ dự kiến</th><th>Chờ lâu nhất</th></tr></thead><tbody></tbody>
+</table></div></section>
+<section class="box"><h2>Thiết bị</h2><div class="scroll"><table id="devices"><thead><tr><th>Thiết bị</th>
+<th>Kết nối</th><th>Máy in</th><th>Cập nhật</th></tr></thead><tbody></tbody></table></div></section>
+<script src="/static/common.js"></script>
+<script src="/static/office.js"></script>"""
+
+
+def report_form(start: date | None, end: date | None, error: str, *, action: str = "/office/report") -> str:
+    alert = f'<p class="box notice" role="alert">{esc(error)}</p>' if error else ""
+    return f"""{alert}<form method="get" action="{action}" class="box range no-print" id="range">
+  <label>Từ ngày <input type="date" name="from" value="{start or ''}"></label>
+  <label>Đến ngày <input type="date" name="to" value="{end or ''}"></label>
+  <button type="submit">Xem</button>
+</form>"""
+
+
+def minutes(value: float | None) -> str:
+    return "–" if value is None else f"{value / 60:.1f}".replace(".", ",")
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}".replace(".", ",") + "%"
+
+
+def spread_cells(s: Spread) -> str:
+    return "".join(f"<td>{minutes(v)}</td>" for v in (s.mean, s.median, s.p90))
+
+
+def figures_table(table_id: str, title: str, rows: dict[str, Figures], names: dict[str, str],
+                  levels: tuple[str, ...]) -> str:
+    head = ("<tr><th>" + esc(title) + "</th><th>Số phiếu</th><th>Đã phục vụ</th><th>Vắng mặt</th>"
+            "<th>Hết hạn</th><th>Chờ TB</th><th>Chờ trung vị</th><th>Chờ p90</th><th>Phục vụ TB</th>"
+            "<th>Phục vụ trung vị</th><th>Phục vụ p90</th><th>Trong thời gian mục tiêu</th>"
+            + "".join(f"<th>{esc(level)}</th>" for level in levels)
+            + "<th>Tỷ lệ hài lòng (QĐ 766)</th></tr>")
+    body = "".join(
+        f'<tr data-key="{esc(key)}"><th>{esc(names.get(key, key))}</th><td>{f.issued}</td><td>{f.served}</td>'
+        f"<td>{f.no_shows}</td><td>{f.expired}</td>{spread_cells(f.wait)}{spread_cells(f.service_time)}"
+        f"<td>{share(f.within_target)}</td>"
+        + "".join(f"<td>{f.ratings.get(level, 0)}</td>" for level in range(1, len(levels) + 1))
+        + f'<td class="satisfied">{share(f.satisfied)}</td></tr>' for key, f in rows.items())
+    return (f'<div class="scroll"><table id="{table_id}" class="figures"><thead>{head}</thead>'
+            f"<tbody>{body}</tbody></table></div><p class=\"note\">Thời gian tính bằng phút.</p>")
+
+
+def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float], str]],
+             unit: str, svg_id: str) -> str:
+    """A grouped bar chart as inline SVG (drawn on the hub: no script, prints as it shows)."""
+    width, height, left, bottom, top = 720, 280, 48, 56, 28
+    top_value = max([v for _, values, _ in series for v in values] + [0])
+    if not top_value:
+        return (f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} 60" role="img" '
+                f'aria-label="{esc(title)}"'
+                f' xmlns="http://www.w3.org/2000/svg"><text x="{width / 2}" y="18" text-anchor="middle"'
+                f' class="title">{esc(title)}</text><text x="{width / 2}" y="44" text-anchor="middle">'
+                "Chưa có dữ liệu.</text></svg>")
+    digits = 0 if top_value >= 8 else 1
+    step = (width - left - 10) / max(len(labels), 1)
+    bar = step * 0.8 / max(len(series), 1)
+    parts = [f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{esc(title)}" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="{width / 2}" y="18" text-anchor="middle" class="title">{esc(title)}</text>']
+    plot = height - bottom - top
+    for i in range(5):
+        y = top + plot - plot * i / 4
+        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
+                     f"{top_value * i / 4:.{digits}f}</text>")
+    every = max(1, -(-len(labels) // 12))     # at most 12 labels: they must not overlap
+    for i, label in enumerate(labels):
+        x = left + step * i + step * 0.1
+        for j, (name, values, color) in enumerate(series):
+            value = values[i]
+            h = plot * value / top_value
+            parts.append(f'<rect x="{x + bar * j:.1f}" y="{top + plot - h:.1f}" '
+                         f'width="{max(bar - 1, 1):.1f}" '
+                         f'height="{h:.1f}" fill="{color}"><title>{esc(label)} – {esc(name)}: '
+                         f"{value:.1f} {esc(unit)}</title></rect>")
+        if i % every == 0:
+            parts.append(f'<text x="{x + step * 0.4:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                         f"{esc(label[:14])}</text>")
+    for j, (name, _, color) in enumerate(series):
+        parts.append(f'<rect x="{left + 150 * j}" y="{height - 22}" width="12" height="12" fill="{color}"/>'
+                     f'<text x="{left + 150 * j + 16}" y="{height - 12}">{esc(name)}</text>')
+    parts.append(f'<text x="6" y="{top - 8}">{esc(unit)}</text></svg>')
+    return "".join(parts)
+
+
+LEVEL_COLORS = ("#1b5e20", "#0b3d91", "#5d4037", "#8a0000", "#4a0000")
+
+
+def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: date, end: date,
+                target: float, *, services: dict[str, str], counters: dict[str, str],
+                levels: tuple[str, ...], good_levels: int) -> str:
+    total: Figures = report.total
+    first_bad = levels[good_levels] if good_levels < len(levels) else ""
+    query = f"from={start}&amp;to={end}"
+    out = [f'<p class="downloads no-print">Tải về: '
+           f'<a id="csv-total" href="/office/report.csv?{query}">CSV tổng</a> · '
+           f'<a id="csv-service" href="/office/report.csv?{query}&amp;by=service">CSV theo lĩnh vực</a> · '
+           f'<a id="csv-counter" href="/office/report.csv?{query}&amp;by=counter">CSV theo quầy</a> · '
+           f'<a id="csv-day" href="/office/report.csv?{query}&amp;by=day">CSV theo ngày</a> · '
+           '<button type="button" onclick="window.print()">In trang / lưu PDF</button></p>',
+           '<section class="box"><h2>Tổng hợp</h2><dl class="totals">',
+           f'<dt>Số phiếu đã cấp</dt><dd id="issued">{total.issued}</dd>',
+           f'<dt>Đã phục vụ</dt><dd id="served">{total.served}</dd>',
+           f'<dt>Vắng mặt</dt><dd id="no-shows">{total.no_shows}</dd>',
+           f"<dt>Hết hạn</dt><dd>{total.expired}</dd>",
+           f"<dt>Thời gian chờ (phút)</dt><dd>TB {minutes(total.wait.mean)} · trung vị "
+           f"{minutes(total.wait.median)} · p90 {minutes(total.wait.p90)}</dd>",
+           f"<dt>Thời gian phục vụ (phút)</dt><dd>TB {minutes(total.service_time.mean)} · trung vị "
+           f"{minutes(total.service_time.median)} · p90 {minutes(total.service_time.p90)}</dd>",
+           f"<dt>Được gọi trong {target / 60:.0f} phút</dt><dd>{share(total.within_target)}</dd>",
+           f"<dt>Lượt đánh giá</dt><dd>{total.rated}: " + ", ".join(
+               f"{esc(level)} {total.ratings.get(i, 0)}" for i, level in enumerate(levels, 1)) + "</dd>",
+           f'<dt>Tỷ lệ hài lòng (QĐ 766/QĐ-TTg)</dt><dd id="satisfied">{share(total.satisfied)}</dd>',
+           "</dl>",
+           f'<p class="note">Tỷ lệ hài lòng: số lượt không đánh giá “{esc(first_bad)}” '
+           "hoặc thấp hơn, trên tổng số lượt đánh giá.</p></section>"]
+    hours = report.wait_by_hour
+    out.append('<section class="box chart-box"><h2>Biểu đồ</h2>')
+    out.append(bars_svg("Thời gian chờ theo giờ lấy số", [f"{h}h" for h in hours],
+                        [("trung vị", [(s.median or 0) / 60 for s in hours.values()], "#0b3d91"),
+                         ("p90", [(s.p90 or 0) / 60 for s in hours.values()], "#8a0000")],
+                        "phút", "chart-wait"))
+    by_service = report.groups.get("service", {})
+    out.append(bars_svg("Số phiếu theo lĩnh vực", [services.get(k, k) for k in by_service],
+                        [("đã cấp", [f.issued for f in by_service.values()], "#0b3d91"),
+                         ("đã phục vụ", [f.served for f in by_service.values()], "#1b5e20")], "phiếu",
+                        "chart-service"))
+    out.append(bars_svg("Đánh giá theo mức", list(levels),
+                        [("lượt", [total.ratings.get(i, 0) for i in range(1, len(levels) + 1)], "#5d4037")],
+                        "lượt", "chart-ratings"))
+    by_day = report.groups.get("day", {})
+    if len(by_day) > 1:
+        out.append(bars_svg("Số phiếu theo ngày", [k[5:] for k in by_day],
+                            [("đã cấp", [f.issued for f in by_day.values()], "#0b3d91")], "phiếu",
+                            "chart-day"))
+    out.append("</section>")
+    out.append('<section class="box"><h2>Theo lĩnh vực</h2>'
+               + figures_table("by-service", BY_LABEL["service"], by_service, services, levels)
+               + "</section>")
+    out.append('<section class="box"><h2>Theo quầy</h2>'
+               + figures_table("by-counter", BY_LABEL["counter"], report.groups.get("counter", {}),
+                               {**counters, "-": "Chưa gọi"}, levels) + "</section>")
+    out.append(reasons_tables(reasons, None, counters))
+    if by_day:
+        out.append('<section class="box"><details><summary>Theo ngày</summary>'
+                   + figures_table("by-day", BY_LABEL["day"], by_day, {}, levels) + "</details></section>")
+    return "\n".join(out)
+
+
+def reasons_tables(reasons: list[tuple[str, str, str, int]], only: str | None,
+                   counters: dict[str, str]) -> str:
+    """Reasons by counter and by week (``only``: one counter's)."""
+    rows = [r for r in reasons if only is None or r[0] == only]
+    names = sorted({r[2] for r in rows})
+    if not rows:
+        return ('<section class="box"><h2>Lý do chưa hài lòng</h2>'
+                '<p id="no-reasons">Chưa có lý do nào.</p></section>')
+
+    def table(table_id: str, title: str, key: Callable[[tuple], str], label: Callable[[str], str]) -> str:
+        cells: dict[str, dict[str, int]] = {}
+        for row in rows:
+            cells.setdefault(key(row), {}).setdefault(row[2], 0)
+            cells[key(row)][row[2]] += row[3]
+        head = (f"<tr><th>{esc(title)}</th>" + "".join(f"<th>{esc(n)}</th>" for n in names)
+                + "<th>Cộng</th></tr>")
+        body = "".join(f'<tr><th>{esc(label(k))}</th>' + "".join(f"<td>{v.get(n, 0)}</td>" for n in names)
+                       + f"<td>{sum(v.values())}</td></tr>" for k, v in sorted(cells.items()))
+        return (f'<div class="scroll"><table id="{table_id}"><thead>{head}</thead>'
+                f"<tbody>{body}</tbody></table></div>")
+
+    def week(day: str) -> str:
+        monday = date.fromisoformat(day)
+        return f"Tuần {monday.strftime('%d/%m')} – {(monday + timedelta(days=6)).strftime('%d/%m/%Y')}"
+
+    return ('<section class="box"><h2>Lý do chưa hài lòng</h2>'
+            + table("reasons-counter", "Quầy", lambda r: r[0], lambda k: counters.get(k, k))
+            + table("reasons-week", "Tuần", lambda r: r[1], week) + "</section>")
+
+
+def ratings_body(report: Any, reasons: list[tuple[str, str, str, int]], only: str | None, *,
+                 counters: dict[str, str], levels: tuple[str, ...], good_levels: int, clerk: bool) -> str:
+    groups = report.groups.get("counter", {})
+    if only is not None:
+        groups = {k: v for k, v in groups.items() if k == only}
+    head = ("<tr><th>Quầy</th>" + "".join(f"<th>{esc(level)}</th>" for level in levels)
+            + "<th>Tổng lượt</th><th>Tỷ lệ hài lòng (QĐ 766)</th></tr>")
+    body = "".join(f'<tr data-key="{esc(k)}"><th>{esc(counters.get(k, k))}</th>'
+                   + "".join(f"<td>{f.ratings.get(i, 0)}</td>" for i in range(1, len(levels) + 1))
+                   + f'<td>{f.rated}</td><td class="satisfied">{share(f.satisfied)}</td></tr>'
+                   for k, f in groups.items() if k != "-")
+    scope = f"<p>Chỉ hiển thị {esc(counters.get(only or '', only))} của anh/chị.</p>" if clerk else ""
+    return (f'<section class="box"><h2>Đánh giá theo quầy</h2>{scope}<div class="scroll"><table id="ratings">'
+            f"<thead>{head}</thead><tbody>{body}</tbody></table></div></section>"
+            + reasons_tables(reasons, only, counters))
+
