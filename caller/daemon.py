@@ -162,6 +162,13 @@ class Unsaved:
 
 
 @dataclass(frozen=True)
+class Forged:
+    """A ticket caller/intake.py refused: not logged, but confirmed so its sender drops it."""
+
+    id: str
+
+
+@dataclass(frozen=True)
 class VoiceHealth:
     """The announcer's state, sent from its thread to the owner thread."""
 
@@ -324,6 +331,10 @@ class Caller:
                 event = self.to_event(item, now)
                 if event is None:
                     continue
+                if isinstance(event, Forged):
+                    handled.ids.append(event.id)
+                    handled.refused[event.id] = "forged"
+                    continue
                 handled.ids.append(event.id)
                 try:
                     fresh = self.store.append(event)
@@ -478,7 +489,7 @@ class Caller:
             at=at, seq=self._beats, day=self.engine.day, accepting=self.refusing is None,
             reason=self.refusing[:200] if self.refusing else None)), qos=0)
 
-    def to_event(self, message: Inbound, now: datetime) -> Event | None:
+    def to_event(self, message: Inbound, now: datetime) -> Event | Forged | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""
         try:
             if message.retain:
@@ -486,12 +497,15 @@ class Caller:
             sender = self.topics.kiosk_of(message.topic)
             if message.topic == self.topics.ticket or sender is not None:
                 ticket = Ticket.decode(message.payload)
-                refusal = check_ticket(ticket, self.config, now, sender=sender)
+                reading = self.clock()          # the hub's clock, as the day keeper reads it
+                refusal = check_ticket(ticket, self.config,
+                                       datetime.fromtimestamp(reading.wall).astimezone(), sender=sender,
+                                       clock_trusted=reading.synced or self.days.trust_wall_clock)
                 if refusal is not None:         # caller/intake.py: never queued, never spoken
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
                                 refusal.value)
-                    return None
+                    return Forged(ticket.id)
                 return Event("ticket", ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):

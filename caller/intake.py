@@ -38,11 +38,13 @@ class Refusal(Enum):
 
 
 def check_ticket(ticket: Ticket, config: SiteConfig, now: datetime, *,
-                 sender: str | None = None) -> Refusal | None:
+                 sender: str | None = None, clock_trusted: bool = True) -> Refusal | None:
     """None if a kiosk of this site could have printed ``ticket``, else why not.
 
     ``sender`` is the kiosk the broker says sent it (from a per-kiosk topic or account),
-    when known.
+    when known. ``now`` is the hub's clock; when that clock is not trusted (not synchronised,
+    no ``trust_clock``) it may read yesterday (issue 19 item 8: today's tickets are then held,
+    not lost), so the issue time is not judged by it; the other checks still apply.
     """
     kiosk = next((k for k in config.kiosks if k.id == ticket.kiosk), None)
     if kiosk is None:
@@ -62,7 +64,7 @@ def check_ticket(ticket: Ticket, config: SiteConfig, now: datetime, *,
     if ticket.number != label:
         return Refusal.LABEL
     issued = datetime.fromisoformat(ticket.issued_at)
-    if not now - MAX_AGE <= issued <= now + MAX_AHEAD:
+    if clock_trusted and not now - MAX_AGE <= issued <= now + MAX_AHEAD:
         return Refusal.ISSUED_AT
     # The day keys the queue and the names' erasure: a made-up day would keep a name for ever.
     # A kiosk whose clock is not trusted keeps its day across a jump (motcua/service_day.py),

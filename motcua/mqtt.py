@@ -236,6 +236,8 @@ class Link:
         self._down_told = False                   # the inbox has heard LinkDown for this absence
         self._stop_watch = threading.Event()
         self._stopping = False                    # stop() called: a disconnect is ours
+        # "online" (paho's thread) and stop()'s "offline" never cross: the last word is offline.
+        self._status_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -334,9 +336,13 @@ class Link:
     def stop(self) -> None:
         """Say offline on purpose (the Will is for crashes) and disconnect."""
         self._stop_watch.set()
-        self._stopping = True
+        with self._status_lock:
+            self._stopping = True
+            # Not only once ready: "online" goes out just before (_on_subscribe), and a clean
+            # disconnect after it without "offline" would leave "online" retained.
+            say_offline = self.connected.is_set() or self.client.is_connected()
         try:
-            if self.connected.is_set():
+            if say_offline:
                 info = self.client.publish(self.status_topic, self._status_payload("offline"),
                                            qos=1, retain=True)
                 if self.owner_polls:
@@ -416,9 +422,10 @@ class Link:
             failed = [str(r) for r in reasons if getattr(r, "is_failure", False)]
             if failed:
                 log.error("broker %s refused a subscription: %s", self.broker.url, ", ".join(failed))
-            if self.twin is not None:
-                return
-            client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
+            with self._status_lock:
+                if self.twin is not None or self._stopping:
+                    return
+                client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
             self._ready()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,

@@ -489,7 +489,7 @@ class Heartbeat:
                    reason=f.text("reason", optional=True, max_len=200))
 
 
-REFUSALS = ("stale", "refused", "expired", "duplicate_number")
+REFUSALS = ("stale", "refused", "expired", "duplicate_number", "forged")
 
 
 @dataclass(frozen=True)

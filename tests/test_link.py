@@ -48,6 +48,27 @@ def test_status_online_then_offline_on_purpose(broker, status_listener) -> None:
     assert status_listener.wait_for(lambda li: _states(li, topic)[-1] == "offline")
 
 
+def test_a_stop_right_after_online_is_seen_still_says_offline(broker, status_listener,
+                                                              monkeypatch) -> None:
+    """"online" goes out on paho's thread just before the link calls itself connected: a
+    SIGTERM in between (the board's test met it once under load) must still leave "offline"
+    retained, not a clean disconnect that silences the Will. Here the gap stays open."""
+    inbox: queue.Queue = queue.Queue()
+    link = Link(_broker_settings(broker.port), TOPICS, role="display", device="tv1", inbox=inbox)
+    monkeypatch.setattr(link, "_ready", lambda: None)      # "online" sent, not yet connected
+    topic = TOPICS.status("display", "tv1")
+    link.start()
+    assert status_listener.wait_for(lambda li: "online" in _states(li, topic))
+    assert not link.connected.is_set()
+    link.stop()
+    assert status_listener.wait_for(lambda li: _states(li, topic)[-1:] == ["offline"])
+    late = Listener(broker.url, topic)                # what the broker keeps for a new reader
+    try:
+        assert late.wait_for(lambda li: _states(li, topic) == ["offline"])
+    finally:
+        late.close()
+
+
 def test_last_will_says_offline_when_the_daemon_vanishes(broker, status_listener) -> None:
     inbox: queue.Queue = queue.Queue()
     link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox)

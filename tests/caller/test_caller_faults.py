@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from caller_helpers import ticket
+from caller_helpers import ticket as made
 from motcua.caller.daemon import Caller
 from rig import Listener, eventually
 
@@ -25,6 +25,13 @@ from motcua.protocol import Board, Called, CounterCommand, Heartbeat, Received, 
 from motcua.service_day import ClockReading, service_day
 
 TOPICS = Topics("liem-chung")
+K1 = TOPICS.ticket_from("k1")       # kiosk k1's own ticket topic
+
+
+def ticket(number: str, service: str, *, day: str, ago_s: float = 0.0):
+    """A ticket kiosk k1 could print ``ago_s`` seconds ago (the caller refuses any other:
+    caller/intake.py)."""
+    return made(number, service, day=day, at=datetime.now().astimezone() - timedelta(seconds=ago_s))
 
 
 class Clock:
@@ -89,7 +96,7 @@ def test_a_caller_not_running_across_day_start_never_calls_yesterdays_ticket(
     kiosk = Listener(broker.url, TOPICS.board)
     with running(site_config, db, clock=Clock(-86400)) as caller:
         for number in ("1001", "1002", "1003"):
-            kiosk.publish(TOPICS.ticket, encode(ticket(number, "dat-dai", day=yesterday)))
+            kiosk.publish(K1, encode(ticket(number, "dat-dai", day=yesterday, ago_s=86400)))
         assert eventually(lambda: caller.engine.waiting["dat-dai"] == 3)
         assert caller.engine.day == yesterday
     kiosk.close()
@@ -99,7 +106,7 @@ def test_a_caller_not_running_across_day_start_never_calls_yesterdays_ticket(
         with running(site_config, db, clock=Clock(0, synced=False)) as caller:
             assert caller.engine.day == yesterday                  # the keeper alone would stay
             fresh = ticket("1001", "dat-dai", day=day.isoformat())
-            listener.publish(TOPICS.ticket, encode(fresh))
+            listener.publish(K1, encode(fresh))
             assert listener.wait_for(lambda li: (b := latest(li, TOPICS.board, Board)) is not None
                                      and b.day == day.isoformat() and b.waiting.get("dat-dai") == 1)
             listener.publish(TOPICS.counter_cmd("1"), press())
@@ -108,8 +115,8 @@ def test_a_caller_not_running_across_day_start_never_calls_yesterdays_ticket(
             assert called.number == "1001" and caller.engine.tickets[
                 caller.engine.counters["1"].current].id == fresh.id
 
-            late = ticket("1004", "dat-dai", day=yesterday)       # a kiosk 20 s behind the hub
-            listener.publish(TOPICS.ticket, encode(late))
+            late = ticket("1004", "dat-dai", day=yesterday, ago_s=20)   # a kiosk 20 s behind the hub
+            listener.publish(K1, encode(late))
             assert listener.wait_for(lambda li: any(
                 Received.decode(p).refused.get(late.id) == "expired" for p in li.payloads(TOPICS.received)))
             assert len(listener.payloads(TOPICS.called)) == 1
@@ -129,8 +136,8 @@ def test_tickets_of_a_later_day_are_held_while_the_hubs_clock_disagrees(
     listener = Listener(broker.url, TOPICS.board, TOPICS.called)
     try:
         with running(site_config, tmp_path / "caller.db", clock=Clock(-86400, synced=False)) as caller:
-            listener.publish(TOPICS.ticket, encode(ticket("1007", "dat-dai", day=yesterday)))
-            listener.publish(TOPICS.ticket, encode(ticket("1001", "dat-dai", day=day.isoformat())))
+            listener.publish(K1, encode(ticket("1007", "dat-dai", day=yesterday, ago_s=86400)))
+            listener.publish(K1, encode(ticket("1001", "dat-dai", day=day.isoformat())))
             assert eventually(lambda: len(caller.engine.later) == 1)
             for _ in range(2):
                 listener.publish(TOPICS.counter_cmd("1"), press())
@@ -153,9 +160,11 @@ def test_a_number_the_queue_holds_for_the_day_is_refused_from_another_ticket(
     try:
         with running(site_config, tmp_path / "caller.db"):
             first, second = ticket("1001", "dat-dai", day=day), ticket("1001", "dat-dai", day=day)
-            other = ticket("1001", "tu-phap", day=day)           # another service's 1001 is fine
+            # Another service's ticket is taken (its numbers are its own range; that a number
+            # is a duplicate only within its service: test_two_days_never_share_a_queue).
+            other = ticket("2001", "tu-phap", day=day)
             for t in (first, second, other):
-                listener.publish(TOPICS.ticket, encode(t))
+                listener.publish(K1, encode(t))
             assert listener.wait_for(lambda li: any(
                 Received.decode(p).refused.get(second.id) == "duplicate_number"
                 for p in li.payloads(TOPICS.received)))
@@ -208,14 +217,14 @@ def test_a_full_disk_refuses_work_visibly_keeps_what_was_acked_and_recovers(
         with running(site_config, small_disk / "caller.db") as caller:
             before = [ticket(str(1001 + i), "dat-dai", day=day) for i in range(3)]
             for t in before:
-                listener.publish(TOPICS.ticket, encode(t))
+                listener.publish(K1, encode(t))
             assert listener.wait_for(lambda li: latest(li, TOPICS.board, Board).waiting.get("dat-dai") == 3)
             assert listener.wait_for(lambda li: {t.id for t in before} <= confirmed(li))
 
             filler = fill(small_disk)
             during = [ticket(str(1004 + i), "dat-dai", day=day) for i in range(20)]
             for t in during:
-                listener.publish(TOPICS.ticket, encode(t))
+                listener.publish(K1, encode(t))
             listener.publish(TOPICS.counter_cmd("1"), press())
             assert listener.wait_for(lambda li: (h := latest(li, TOPICS.heartbeat, Heartbeat)) is not None
                                      and not h.accepting, timeout=15), caplog.text[-3000:]
@@ -359,7 +368,7 @@ def test_a_damaged_page_met_after_the_start_ends_the_caller_once_and_is_set_asid
     try:
         assert eventually(lambda: caller.link.connected.is_set() or not thread.is_alive())
         if thread.is_alive():                        # met at the first write
-            listener.publish(TOPICS.ticket, encode(fresh))
+            listener.publish(K1, encode(fresh))
         thread.join(15)
         assert not thread.is_alive() and "is damaged" in str(failed[0]), met
         assert Path(f"{db}.check").exists()
@@ -367,7 +376,7 @@ def test_a_damaged_page_met_after_the_start_ends_the_caller_once_and_is_set_asid
             assert "set aside as caller.db.damaged-" in again.damage
             assert not Path(f"{db}.check").exists()
             if fresh.id not in again.engine.tickets:
-                listener.publish(TOPICS.ticket, encode(fresh))
+                listener.publish(K1, encode(fresh))
             assert listener.wait_for(lambda li: fresh.id in confirmed(li), timeout=20)
             assert eventually(lambda: fresh.id in again.engine.tickets)
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,8 +18,8 @@ from motcua.caller.intake import Refusal, check_ticket, plausible_name
 from rig import Listener
 
 from motcua.config import load_config
-from motcua.protocol import Called, CounterCommand, Status, Ticket, Topics, encode, new_id
-from motcua.service_day import service_day
+from motcua.protocol import Called, CounterCommand, Received, Status, Ticket, Topics, encode, new_id
+from motcua.service_day import ClockReading, service_day
 
 EXAMPLE = load_config(Path(__file__).parents[2] / "examples" / "liem-chung.toml")
 TOPICS = Topics("liem-chung")
@@ -59,6 +60,18 @@ def test_a_forged_ticket_is_refused_with_its_reason(changes, sender, why) -> Non
     assert check_ticket(real(**changes), EXAMPLE, NOW, sender=sender) is why
 
 
+def test_a_hub_clock_not_trusted_does_not_judge_the_issue_time() -> None:
+    """Issue 19 item 8: an unsynchronised hub may read yesterday; today's tickets are then
+    held, not refused as forged. What needs no clock is still checked."""
+    tomorrow = (NOW + timedelta(days=1)).isoformat()
+    assert check_ticket(real(issued_at=tomorrow), EXAMPLE, NOW) is Refusal.ISSUED_AT
+    assert check_ticket(real(issued_at=tomorrow, day="2026-11-29"), EXAMPLE, NOW, clock_trusted=False) is None
+    assert check_ticket(real(issued_at=tomorrow), EXAMPLE, NOW, clock_trusted=False) is None
+    assert check_ticket(real(issued_at="1970-01-01T00:00:00+00:00"), EXAMPLE, NOW,
+                        clock_trusted=False) is Refusal.DAY
+    assert check_ticket(real(kiosk="k2"), EXAMPLE, NOW, clock_trusted=False) is Refusal.UNKNOWN_KIOSK
+
+
 def test_a_kiosk_range_is_its_own(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "examples" / "liem-chung.toml").read_text(encoding="utf-8")
     text = text.replace('priority_button = { pin = 24, key = "0" }',
@@ -85,10 +98,14 @@ def test_anything_else_is_not_a_name(name: str) -> None:
 
 def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_config: Path, tmp_path: Path,
                                                                  caplog) -> None:
-    caller = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none")
+    """A forged ticket is logged, counted, never queued nor called, and confirmed on
+    ``received`` as ``forged`` so that its sender stops sending it."""
+    synced = lambda: ClockReading(time.time(), time.monotonic(), True)    # noqa: E731 (a trusted clock)
+    caller = Caller(load_config(site_config), db=tmp_path / "caller.db", audio="none", clock=synced)
     stop = threading.Event()
     thread = threading.Thread(target=caller.serve, args=(stop,), daemon=True)
-    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status("caller", "hub"))
+    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status("caller", "hub"),
+                        TOPICS.received)
     caplog.set_level(logging.WARNING, logger="motcua.caller.daemon")
     thread.start()
     try:
@@ -100,11 +117,12 @@ def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_con
                         name="Xin mời tất cả ra về")
         genuine = Ticket(id=new_id(), service="dat-dai", number="1002", seq=1002, day=today,
                          issued_at=now.isoformat(), kiosk="k1", name="Trần Thị Bình")
-        listener.publish(TOPICS.ticket_from("k1"), encode(forged))
-        listener.publish(TOPICS.ticket_from("k1"), encode(replace(forged, id=new_id(), kiosk="k1")))
+        forgeries = [forged, replace(forged, id=new_id(), kiosk="k1"),
+                     replace(genuine, id=new_id(), number="1003", seq=1003)]
+        listener.publish(TOPICS.ticket_from("k1"), encode(forgeries[0]))
+        listener.publish(TOPICS.ticket_from("k1"), encode(forgeries[1]))
         # Another account's topic (the broker lets only kiosk k9 write it) claiming kiosk k1.
-        listener.publish(TOPICS.ticket_from("k9"), encode(replace(genuine, id=new_id(), number="1003",
-                                                                  seq=1003)))
+        listener.publish(TOPICS.ticket_from("k9"), encode(forgeries[2]))
         listener.publish(TOPICS.ticket_from("k1"), encode(genuine))
         for _ in range(2):
             listener.publish(TOPICS.counter_cmd("1"), encode(CounterCommand(id=new_id(), action="next")))
@@ -115,6 +133,15 @@ def test_the_caller_logs_counts_and_never_calls_a_forged_ticket(broker, site_con
 
         assert listener.wait_for(lambda li: forged_count(li) == 3, timeout=15), caller.counts
         assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
+
+        def confirmations(li: Listener) -> tuple[set[str], dict[str, str]]:
+            received = [Received.decode(p) for p in li.payloads(TOPICS.received)]
+            refused = {k: v for r in received for k, v in r.refused.items()}
+            return {i for r in received for i in r.ids}, refused
+
+        assert listener.wait_for(lambda li: genuine.id in confirmations(li)[0]
+                                 and {f.id for f in forgeries} <= confirmations(li)[0])
+        assert confirmations(listener)[1] == {f.id: "forged" for f in forgeries}  # the genuine: taken
         calls = [Called.decode(p) for p in listener.payloads(TOPICS.called)]
         assert [c.number for c in calls] == ["1002"]
         assert all("Xin mời tất cả" not in c.sentence for c in calls)

@@ -109,7 +109,7 @@ def test_a_priority_ticket_counts_only_who_is_really_ahead(start_kiosk, broker) 
     """Issue 15: one normal ticket waiting, a priority ticket is called first: "0" ahead,
     and the estimate scaled to the tickets really ahead (none: "dưới 1 phút")."""
     day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = start_kiosk()
     board = Board(seq=3, updated_at=day.isoformat(timespec="seconds"), day=str(kiosk.kiosk.day),
                   waiting={"tu-phap": 1, "dat-dai": 3}, wait_estimate_s={"tu-phap": 300, "dat-dai": 900},
@@ -233,7 +233,7 @@ def test_the_day_does_not_reset_on_an_unsynchronised_jump(start_kiosk, broker) -
 
 def test_the_led_says_no_hub_while_the_broker_is_away(start_kiosk, broker, printer) -> None:
     """Issue 15: the kiosk was silent with the hub away; tickets still print meanwhile."""
-    listener = Listener(broker.url, TOPICS.ticket)
+    listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     kiosk = start_kiosk()
     assert eventually(lambda: kiosk.kiosk.indicator.state == "ready")
     broker.stop()
