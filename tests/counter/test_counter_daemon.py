@@ -133,6 +133,7 @@ def test_presses_while_the_broker_is_down_arrive_after_it_returns(
     assert pad.connected()
     press(mock_factory, NEXT)
     caller.wait_for(CMD, CounterCommand, 1)
+    assert eventually(lambda: outbox_rows(config) == 0)     # the stand-in caller confirmed it
     broker.stop()
     assert eventually(lambda: not pad.daemon.link.connected.is_set())
     for pin in (DONE, NEXT, RECALL):
