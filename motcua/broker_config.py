@@ -12,6 +12,9 @@ call tickets and a counter cannot press another counter's buttons:
 - ``history``      the hub's history for the centre (``motcua central-publisher``, docs/central.md):
   publishes ``history/event`` and ``history/head``, reads the centre's requests and acks.
 - ``web``          the hub's web pages (web/): reads tickets, boards, states and statuses; rates.
+- ``buttons``      the hub's MQTT-button bridge (``motcua counter --mqtt-buttons``), only when
+                   ``[[counter_pad.mqtt_buttons]]`` is configured: reads its button topics, writes
+                   the commands (and ratings) of the counters those buttons serve.
 
 The broker makes a client's id its user name (``use_username_as_clientid``), so no two
 roles may share an account, and one password cannot take over another device's session.
@@ -109,6 +112,20 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
               topics.heartbeat, topics.received),
         write=(topics.counter_rating_all, topics.status("web", "hub")),
     ))
+    buttons = config.counter_pad.mqtt_buttons
+    if buttons:
+        # It reads every counter's state like a board does (its subscription has a wildcard,
+        # for the Pause/Resume toggle), but writes only for the counters its buttons name.
+        served = sorted({button.counter for button in buttons})
+        rated = sorted({button.counter for button in buttons if button.action.startswith("rate:")})
+        bridge_status = topics.status("counter", "buttons")
+        result.append(Account(
+            username="buttons",
+            read=(*dict.fromkeys(button.topic for button in buttons),
+                  f"{topics.root}/counter/+/state", topics.heartbeat, topics.received, bridge_status),
+            write=(*(topics.counter_cmd(counter) for counter in served),
+                   *(topics.counter_rating(counter) for counter in rated), bridge_status),
+        ))
     return result
 
 

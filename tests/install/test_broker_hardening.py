@@ -185,6 +185,9 @@ def test_the_shipped_limits_fit_an_office() -> None:
     day = 2_000 + 10_000                                      # a busy office's tickets and presses
     assert int(settings["max_queued_messages"]) >= 5 * day
     assert 0 < int(settings["max_queued_bytes"]) <= 128 * 2**20
+    # The caller's inbox stays small under a flood because the broker keeps at most this many
+    # unacknowledged messages in flight to it (Mosquitto's default 20; bench/caller_flood.py).
+    assert 0 < int(settings.get("max_inflight_messages", "20")) <= 20
     blocks = re.split(r"(?m)^listener ", text)[1:]
     assert len(blocks) == 2 and all("max_connections" in block for block in blocks)
     assert blocks[0].startswith("1883 127.0.0.1\n")          # plain MQTT for the hub only

@@ -138,6 +138,22 @@ def test_hub(tripwire) -> None:
     assert "|   local stratum 10" in output and "timesyncd" not in output
 
 
+
+def test_hub_gives_the_mqtt_button_bridge_its_own_account(tripwire, tmp_path: Path) -> None:
+    """With [[counter_pad.mqtt_buttons]] the bridge gets the ``buttons`` account, not the caller's."""
+    from test_buttons_account import BUTTONS
+
+    config = tmp_path / "site.toml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + BUTTONS, encoding="utf-8")
+    output = dry_run(tripwire, "caller", "--config", str(config))
+    assert ("install -m 0640 -o root -g motcua /etc/mosquitto/motcua/secrets/buttons "
+            "/etc/motcua/mqtt-password-buttons") in actions(output)
+    assert ("+ write /etc/motcua/buttons.env (mode 0644):\n"
+            "|   MOTCUA_BROKER_USERNAME=buttons\n"
+            "|   MOTCUA_BROKER_PASSWORD_FILE=/etc/motcua/mqtt-password-buttons\n") in output
+    assert "buttons" not in dry_run(tripwire, "caller", "--config", str(EXAMPLE))
+
+
 def test_display(tripwire, password: Path, ca: Path) -> None:
     done = actions(dry_run(tripwire, "display", "--config", str(EXAMPLE),
                            "--password-file", str(password), "--ca-file", str(ca)))
