@@ -15,6 +15,8 @@ call tickets and a counter cannot press another counter's buttons:
 - ``buttons``      the hub's MQTT-button bridge (``motcua counter --mqtt-buttons``), only when
                    ``[[counter_pad.mqtt_buttons]]`` is configured: reads its button topics, writes
                    the commands (and ratings) of the counters those buttons serve.
+- ``button-devices`` the wireless buttons' gateway (Zigbee2MQTT, Tasmota, ESPHome): reads and writes
+                   the base topics of the configured buttons (``zigbee2mqtt/#``), nothing of motcua's.
 
 The broker makes a client's id its user name (``use_username_as_clientid``), so no two
 roles may share an account, and one password cannot take over another device's session.
@@ -126,6 +128,11 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
             write=(*(topics.counter_cmd(counter) for counter in served),
                    *(topics.counter_rating(counter) for counter in rated), bridge_status),
         ))
+        # The buttons' own gateway (Zigbee2MQTT, Tasmota, ESPHome) needs an account too, or the
+        # broker refuses it: its base topics, never anything of motcua's.
+        bases = dict.fromkeys(f"{button.topic.split('/')[0]}/#" for button in buttons
+                              if button.topic.split("/")[0] not in ("motcua", "$SYS", ""))
+        result.append(Account(username="button-devices", read=tuple(bases), write=tuple(bases)))
     return result
 
 

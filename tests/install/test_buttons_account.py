@@ -146,3 +146,28 @@ def test_the_bridges_own_subscriptions_are_granted(button_broker, button_files: 
         link.stop()
         watcher.close()
 
+
+
+def test_the_button_gateway_presses_buttons_and_touches_nothing_of_motcua(
+        button_broker, button_files: BrokerFiles) -> None:
+    """Zigbee2MQTT or Tasmota logs in as ``button-devices``: its base topics only."""
+    block = button_files.acl.read_text().split("user button-devices\n")[1].split("\n\n")[0]
+    assert block.splitlines() == ["topic read zigbee2mqtt/#", "topic read tasmota/#",
+                                  "topic write zigbee2mqtt/#", "topic write tasmota/#"]
+    bridge = login(button_broker, button_files, "buttons")
+    caller = login(button_broker, button_files, "caller")
+    gateway = login(button_broker, button_files, "button-devices", client_id="caller")
+    try:
+        assert bridge.subscribe("zigbee2mqtt/quay-1-nut")
+        assert caller.subscribe(T.counter_cmd_all) and caller.subscribe(T.ticket_all)
+        gateway.publish(T.counter_cmd("1"), b"next, not through the bridge")   # dropped by the ACL
+        gateway.publish(T.ticket_from("k1"), b"forged ticket")                # dropped by the ACL
+        gateway.publish("zigbee2mqtt/quay-1-nut", b'{"action": "single"}')
+        assert bridge.receive_until("zigbee2mqtt/quay-1-nut") == [
+            ("zigbee2mqtt/quay-1-nut", b'{"action": "single"}')]
+        bridge.publish(T.counter_cmd("1"), b"fence")
+        assert caller.receive_until(T.counter_cmd("1")) == [(T.counter_cmd("1"), b"fence")]
+    finally:
+        gateway.close()
+        caller.close()
+        bridge.close()
