@@ -231,7 +231,9 @@ class Listener:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
                                   clean_session=True)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *args: self.connected.clear()
         self.client.on_message = self._on_message
+        self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.client.connect(host, int(port))
@@ -241,6 +243,7 @@ class Listener:
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         client.subscribe([(topic, 1) for topic in self.topics])
+        self.connected.set()
 
     def _on_message(self, client, userdata, message) -> None:
         with self.changed:
@@ -257,6 +260,8 @@ class Listener:
             return self.changed.wait_for(lambda: predicate(self), timeout=timeout)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        # After a broker restart paho reconnects in the background: publish once it has.
+        assert self.connected.wait(20), "the listener did not reconnect to the broker"
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
