@@ -208,9 +208,11 @@ class Engine:
         if ticket.service not in self.waiting:
             return Outcome.refused(f"no counter serves {ticket.service!r}")
         key = (ticket.day, ticket.service, ticket.number)
-        if key in self.numbers:
+        holder = self.tickets.get(self.numbers.get(key, ""))
+        if holder is not None and holder.status in OPEN:
             # A kiosk that lost its database, or two kiosks with one id: the citizen holding
-            # the first ticket with this number keeps it.
+            # the first ticket with this number keeps it. Once that ticket is closed the number
+            # may come again the same day: a kiosk's range wraps (on_exhausted = "wrap").
             return Outcome.refused(f"number {ticket.number} of {ticket.service} on {ticket.day} "
                                    "is already in the queue", code="duplicate_number")
         try:

@@ -22,8 +22,9 @@ from motcua.service_day import service_day
 # a ticket may be a service day old. One from the future is a wrong clock or a forgery.
 MAX_AGE = timedelta(hours=26)
 MAX_AHEAD = timedelta(minutes=10)
-NAME_MAX = 60           # characters; the longest names on CCCD cards are about 40
-NAME_WORDS = 8
+NAME_MAX = 100          # characters: the kiosk's own limit for a scanned name (kiosk/cccd.py)
+NAME_WORDS = 12
+NAME_JOINERS = "'-."    # H'Hen Niê, Y-Moan Ênuôl: names of the Central Highlands on CCCD cards
 
 
 class Refusal(Enum):
@@ -78,18 +79,25 @@ def check_ticket(ticket: Ticket, config: SiteConfig, now: datetime, *,
 
 
 def plausible_name(name: str) -> bool:
-    """Letters (Vietnamese: Latin with diacritics) and single spaces, a few words, bounded.
+    """Letters (Vietnamese: Latin with diacritics), single spaces and the joiners of names
+    (an apostrophe, a hyphen, a dot between letters), a few words, bounded.
 
-    A CCCD card's name passes; a sentence for the loudspeaker with digits, punctuation or
-    another script does not.
+    A CCCD card's name passes; a sentence for the loudspeaker with digits, other punctuation
+    or another script does not.
     """
     if not 2 <= len(name) <= NAME_MAX or name != name.strip() or "  " in name:
         return False
     words = name.split(" ")
     if len(words) > NAME_WORDS:
         return False
-    for char in unicodedata.normalize("NFC", name):
+    normal = unicodedata.normalize("NFC", name)
+    for i, char in enumerate(normal):
         if char == " ":
+            continue
+        if char in NAME_JOINERS:
+            # Between letters only: "H'Hen", "Y-Moan", not "'", "--" or a trailing dot.
+            if not (0 < i < len(normal) - 1 and normal[i - 1].isalpha() and normal[i + 1].isalpha()):
+                return False
             continue
         category = unicodedata.category(char)
         if category[0] not in "LM":

@@ -319,9 +319,9 @@ def test_two_days_never_share_a_queue() -> None:
     held = e.add_ticket(ticket("1001", "a", day=later), T0)
     assert (held.applied, held.code, held.board) == (True, "held", False)
     assert e.waiting["a"] == 1 and len(e.later) == 1
-    assert called(e, "1") == "1001" and called(e, "1") is None     # the held one is never called
-    twin = e.add_ticket(ticket("1001", "a"), T0)
+    twin = e.add_ticket(ticket("1001", "a"), T0)                   # while the first is waiting
     assert (twin.applied, twin.code) == (False, "duplicate_number")
+    assert called(e, "1") == "1001" and called(e, "1") is None     # the held one is never called
     assert e.add_ticket(ticket("1001", "b"), T0).applied              # another service's 1001
     started = e.start_day(later, T0 + timedelta(days=1))
     assert e.later == set() and e.waiting["a"] == 1
@@ -329,3 +329,17 @@ def test_two_days_never_share_a_queue() -> None:
     assert called(e, "1") == "1001"
     expired = e.add_ticket(ticket("1002", "a"), T0 + timedelta(days=1))   # yesterday's, late
     assert (expired.code, e.tickets[list(e.tickets)[-1]].status) == ("expired", EXPIRED)
+
+
+def test_a_number_comes_again_once_its_first_ticket_is_closed() -> None:
+    """A kiosk's range wraps on a busy day: the second 1001 is queued once the first is done,
+    refused while the first is waiting, served or skipped (two citizens would answer)."""
+    e = engine()
+    assert e.add_ticket(ticket("1001", "a"), T0).applied
+    assert e.add_ticket(ticket("1001", "a"), T0).code == "duplicate_number"       # still waiting
+    assert called(e, "1") == "1001"
+    assert e.add_ticket(ticket("1001", "a"), T0).code == "duplicate_number"       # being served
+    assert e.command("1", command("done"), T0).applied
+    wrapped = e.add_ticket(ticket("1001", "a"), T0)
+    assert wrapped.applied and e.waiting["a"] == 1
+    assert called(e, "1") == "1001"
