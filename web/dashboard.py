@@ -89,6 +89,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         return page("Không có quyền", f'<p class="notice box">{HEAD_ONLY}</p>', session, 403)
 
     # -- log in and out ----------------------------------------------------------------
+    login_turn = asyncio.Lock()
+
     async def login_page(request: Request) -> Response:
         token = request.cookies.get(LOGIN_COOKIE) or sessions_token()
         response = page("Đăng nhập", login_form(token, safe_next(request.query_params.get("next")), ""), None)
@@ -100,9 +102,19 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         token = request.cookies.get(LOGIN_COOKIE)
         target = safe_next(form.get("next") if form else None)
         if form is None or not token or form.get("csrf") != token:
-            return page("Đăng nhập", login_form(sessions_token(), target,
-                        "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."), None, 403)
+            fresh = sessions_token()     # the form's cookie lapsed: a new pair, so a retry works
+            expired = page("Đăng nhập", login_form(fresh, target,
+                           "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."), None, 403)
+            set_cookie(expired, LOGIN_COOKIE, fresh, 600)
+            return expired
         name, password = form.get("user", "")[:64], form.get("password", "")[:256]
+        # One password check at a time: the failure count is read and written with no other
+        # check between (guesses sent in parallel would each see the same count and never
+        # lock the account), and a flood of logins holds one scrypt (16 MiB), not one per thread.
+        async with login_turn:
+            return await check_login(name, password, token, target)
+
+    async def check_login(name: str, password: str, token: str, target: str) -> Response:
         user = store.user(name) if name else None
         now = time.time()
         if user is not None and user.locked_until > now:

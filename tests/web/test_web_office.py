@@ -213,3 +213,30 @@ def test_wrong_passwords_lock_the_account_out(office: WebOffice, users, chrome) 
     passwd(office, user[0], "mat-khau-moi-10", "--role", "head")
     log_in(chrome, office, user[0], "mat-khau-moi-10")
     assert eventually(lambda: chrome.current_url.endswith("/office"), WAIT)
+
+
+def test_guesses_sent_in_parallel_still_lock_the_account(office: WebOffice, users) -> None:
+    """Twelve wrong passwords at once: each check sees the failures before it, so the account
+    locks and the right password is refused too (each guess used to read the same count)."""
+    import threading
+    from urllib.parse import urlencode
+
+    user = ("song-song", "dung-mat-khau-12")
+    passwd(office, *user, "--role", "head")
+    token = "t" * 32                                    # the login form's double-submit token
+
+    def attempt(password: str) -> int:
+        body = urlencode({"csrf": token, "user": user[0], "password": password, "next": "/office"})
+        status, _, _ = office.request("/login", body.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"motcua_login={token}"})
+        return status
+
+    statuses: list[int] = []
+    guesses = [threading.Thread(target=lambda n=n: statuses.append(attempt(f"sai-{n}")))
+               for n in range(12)]
+    for guess in guesses:
+        guess.start()
+    for guess in guesses:
+        guess.join(60)
+    assert sorted(set(statuses)) == [401, 429], statuses
+    assert attempt(user[1]) == 429                      # locked: the right password is refused
