@@ -339,6 +339,7 @@ class ReportCache:
         self.reports: OrderedDict[tuple, Report] = OrderedDict()
         self.closed: tuple[date, date, Columns] | None = None
         self._loading = threading.Lock()
+        self._kept = threading.Lock()       # reports run in worker threads, side by side
 
     def load_closed(self, today: date) -> None:
         """Read the closed days' columns (a worker thread); a second call meanwhile returns."""
@@ -369,10 +370,11 @@ class ReportCache:
 
         if today is None or end >= today:
             return from_db()
-        for (s, e, t, groupings, with_hours), report in reversed(self.reports.items()):
-            if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
-                    and (with_hours or not hours):
-                return report
+        with self._kept:
+            for (s, e, t, groupings, with_hours), kept in reversed(self.reports.items()):
+                if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                        and (with_hours or not hours):
+                    return kept
         if self.closed is None and self._loading.locked():
             with self._loading:           # being read: wait for it rather than read it twice
                 pass
@@ -384,9 +386,10 @@ class ReportCache:
             report = from_db()
             if closed is None or closed[1] < today - timedelta(days=1):
                 self.load_in_background(today)
-        self.reports[(start, end, target, by, hours)] = report
-        while len(self.reports) > self.size:
-            self.reports.popitem(last=False)
+        with self._kept:
+            self.reports[(start, end, target, by, hours)] = report
+            while len(self.reports) > self.size:
+                self.reports.popitem(last=False)
         return report
 
 
