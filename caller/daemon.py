@@ -52,6 +52,7 @@ from motcua.protocol import (
     Ticket,
     Topics,
     encode,
+    message_id,
 )
 from motcua.service_day import ClockReading, DayKeeper, service_day
 
@@ -162,10 +163,12 @@ class Unsaved:
 
 
 @dataclass(frozen=True)
-class Forged:
-    """A ticket caller/intake.py refused: not logged, but confirmed so its sender drops it."""
+class Refused:
+    """A message that changes nothing and is not logged (a ticket caller/intake.py refused, or
+    one that does not decode), confirmed with ``code`` so that its sender stops resending it."""
 
     id: str
+    code: str
 
 
 @dataclass(frozen=True)
@@ -331,9 +334,9 @@ class Caller:
                 event = self.to_event(item, now)
                 if event is None:
                     continue
-                if isinstance(event, Forged):
+                if isinstance(event, Refused):
                     handled.ids.append(event.id)
-                    handled.refused[event.id] = "forged"
+                    handled.refused[event.id] = event.code
                     continue
                 handled.ids.append(event.id)
                 try:
@@ -489,7 +492,7 @@ class Caller:
             at=at, seq=self._beats, day=self.engine.day, accepting=self.refusing is None,
             reason=self.refusing[:200] if self.refusing else None)), qos=0)
 
-    def to_event(self, message: Inbound, now: datetime) -> Event | Forged | None:
+    def to_event(self, message: Inbound, now: datetime) -> Event | Refused | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""
         try:
             if message.retain:
@@ -505,7 +508,7 @@ class Caller:
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
                                 refusal.value)
-                    return Forged(ticket.id)
+                    return Refused(ticket.id, "forged")
                 return Event("ticket", ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):
@@ -516,7 +519,10 @@ class Caller:
         except ProtocolError as exc:
             self.counts["dropped"] += 1
             log.warning("dropped a message on %s: %s", message.topic, exc)
-            return None
+            # One with an id (a sender of a newer protocol version, say) is confirmed as
+            # refused, or its sender would send it again every few seconds.
+            msg_id = None if message.retain else message_id(message.payload)
+            return Refused(msg_id, "refused") if msg_id and len(msg_id) <= 64 else None
 
     def roll_day(self) -> None:
         """Start a new service day when the day keeper says so (days never go back), or when

@@ -30,6 +30,7 @@ from motcua.protocol import (
     CounterCommand,
     CounterState,
     Rating,
+    Received,
     Status,
     Topics,
     encode,
@@ -105,7 +106,7 @@ def test_ticket_and_next_publish_board_counter_state_and_call(broker, caller: Ca
 
 
 def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller) -> None:
-    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status_all)
+    listener = Listener(broker.url, TOPICS.called, TOPICS.board, TOPICS.status_all, TOPICS.received)
     try:
         listener.wait_for(lambda li: li.payloads(TOPICS.board))
         first = new_ticket("1001")
@@ -133,6 +134,9 @@ def test_duplicates_and_malformed_messages_change_nothing(broker, caller: Caller
         assert listener.wait_for(lambda li: len(li.payloads(TOPICS.called)) == 2)
         assert [Called.decode(p).recall for p in listener.payloads(TOPICS.called)] == [False, True]
         assert caller.counts["duplicates"] == 3
+        # A malformed message with an id is confirmed as refused, so its sender stops resending.
+        assert listener.wait_for(lambda li: any(Received.decode(p).refused.get("x") == "refused"
+                                                for p in li.payloads(TOPICS.received)))
         logged = sqlite3.connect(caller.store.path).execute("SELECT count(*) FROM events WHERE kind "
                                                             "= 'ticket'").fetchone()[0]
         assert logged == 1
