@@ -54,7 +54,6 @@ POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
 HELD_PRESS_S = 10.0       # a press waits this long for the record of issued numbers, then is refused
 TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
-TEST_HOLD_AFTER_COMMIT_ENV = "MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"   # older name of HOLD=allocated
 TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
 HOLD_STEPS = ("allocated", "intent", "printed")   # after the number's commit, the intent's, the bytes
 
@@ -583,8 +582,7 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     setup_logging("kiosk", settings.id, verbose=getattr(options, "verbose", False))
     stop = stop_on_signals()
 
-    hold_step = os.environ.get(TEST_HOLD_ENV) or ("allocated" if os.environ.get(TEST_HOLD_AFTER_COMMIT_ENV)
-                                                  else None)
+    hold_step = os.environ.get(TEST_HOLD_ENV) or None
     if hold_step is not None and hold_step not in HOLD_STEPS:
         raise ConfigError("environment", TEST_HOLD_ENV,
                           f"{hold_step!r} is not one of {', '.join(HOLD_STEPS)}")

@@ -11,8 +11,10 @@ import os
 import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -389,3 +391,37 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class KioskProcess:
+    """`motcua kiosk --keyboard` as its own process; ``hold``: a step of the print path it
+    pauses at (kiosk/daemon.py HOLD_STEPS), to be killed there."""
+
+    def __init__(self, config: Path, log: Path, hold: str | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_KIOSK_TEST_HOLD")}
+        if hold:
+            env["MOTCUA_KIOSK_TEST_HOLD"] = hold
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
+
+    def keys(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 20.0) -> bool:
+        deadline, pause = time.monotonic() + timeout, threading.Event()
+        while text not in self.text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            pause.wait(0.02)
+        return True
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)

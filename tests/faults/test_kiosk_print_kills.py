@@ -17,19 +17,15 @@ started again and given one more press. What must hold at every step:
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from rig import FakePrinter, Listener, write_site_config
+from rig import FakePrinter, KioskProcess, Listener, write_site_config
 
 from motcua.protocol import Ticket, Topics
 
@@ -80,37 +76,6 @@ class StallingPrinter(FakePrinter):
                 self.stalled.set()
                 while conn.recv(0) is not None and not self._stopped.wait(0.05):   # hold, never read
                     pass
-
-
-class KioskProcess:
-    def __init__(self, config: Path, log: Path, hold: str | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_KIOSK_TEST_HOLD")}
-        if hold:
-            env["MOTCUA_KIOSK_TEST_HOLD"] = hold
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
-
-    def keys(self, text: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(text.encode())
-        self.process.stdin.flush()
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_log(self, text: str, timeout: float = 20.0) -> bool:
-        deadline, pause = time.monotonic() + timeout, threading.Event()
-        while text not in self.text():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                return False
-            pause.wait(0.02)
-        return True
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
 
 
 def config_for(tmp_path: Path, broker_url: str, printer_spec: str) -> Path:

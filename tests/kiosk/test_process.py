@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 from kiosk_rig import kiosk_config
-from rig import Listener
+from rig import KioskProcess, Listener
 
 from motcua.protocol import Ticket, Topics
 
 TOPICS = Topics("liem-chung")
 CUT = b"\x1bd\x05\x1dV\x00"          # feed and full cut: one per ticket
-
-
-class KioskProcess:
-    def __init__(self, config: Path, log: Path, *, hold: bool = False) -> None:
-        env = dict(os.environ)
-        env.pop("MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT", None)
-        if hold:
-            env["MOTCUA_KIOSK_TEST_HOLD_AFTER_COMMIT"] = "1"
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
-
-    def keys(self, text: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(text.encode())
-        self.process.stdin.flush()
-
-    def wait_log(self, text: str, timeout: float = 15.0) -> bool:
-        deadline, pause = time.monotonic() + timeout, threading.Event()
-        while text not in self.log.read_text(encoding="utf-8", errors="replace"):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                return False
-            pause.wait(0.02)
-        return True
 
 
 def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, broker, printer,
@@ -52,7 +22,7 @@ def test_kill_9_between_commit_and_print_never_reuses_a_number(tmp_path: Path, b
     listener = Listener(broker.url, TOPICS.ticket_from("k1"))
     rounds = 100 if soak else 20
     for index in range(rounds):
-        kiosk = KioskProcess(config, tmp_path / f"kiosk-{index}.log", hold=True)
+        kiosk = KioskProcess(config, tmp_path / f"kiosk-{index}.log", hold="allocated")
         kiosk.keys("1" if index % 2 == 0 else "4")
         assert kiosk.wait_log("holding ticket"), (tmp_path / f"kiosk-{index}.log").read_text()
         kiosk.process.send_signal(signal.SIGKILL)
