@@ -238,6 +238,9 @@ class Listener:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: self.subscribed.set()
+        # paho's default backoff doubles to 120 s: after a broker stopped for 15 s the listener
+        # came back later than the test's wait (a flaky failure). A test broker is local.
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(host, int(port))
         self.client.loop_start()
         if not self.subscribed.wait(10):
