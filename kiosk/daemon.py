@@ -29,9 +29,17 @@ from motcua.web.settings import ticket_url
 
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, close_all, release, run_owner_loop, setup_logging, stop_on_signals
+from motcua.daemon import (
+    Drops,
+    Systemd,
+    close_all,
+    closing_on_error,
+    run_daemon,
+    setup_logging,
+    stop_on_signals,
+)
 from motcua.delivery import CallerWatch, Confirmed
-from motcua.errors import ConfigError, ProtocolError
+from motcua.errors import ConfigError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
 from motcua.protocol import Board, Heartbeat, Issued, Received, Status, Ticket, Topics, encode, new_id
 from motcua.service_day import ClockReading, DayKeeper
@@ -52,6 +60,7 @@ log = logging.getLogger(__name__)
 PRINTER_FAULTS = ("offline", "paper_out", "cover_open", "error")
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
+TICK_S = 1.0              # the day, opening hours, the printer's poll, resends
 HELD_PRESS_S = 10.0       # a press waits this long for the record of issued numbers, then is refused
 TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
 TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
@@ -115,7 +124,7 @@ class Kiosk:
         self.exhausted: set[str] = set()
         self.hub_away = False          # the link said LinkDown: the LED shows "no hub"
         self.board: Board | None = None
-        self.dropped = 0
+        self.drops = Drops(log)
         self.printer_state = _Printer()
         self.order = Confirmed(link)      # outbox rows to paho in order, kept until the caller confirms
         self.watch = CallerWatch()
@@ -165,8 +174,13 @@ class Kiosk:
             log.warning("ticket %s may have been printed (the kiosk stopped while printing it): sent "
                         "to the caller marked in doubt", intent.number)
 
-    def tick(self) -> None:
-        """Once a second or so: the day, opening hours, the printer, the status topic."""
+    @property
+    def dropped(self) -> int:
+        return self.drops.count
+
+    def tick(self, now: float | None = None) -> float:
+        """Once a second or so: the day, opening hours, the printer, the LED; the seconds
+        until the next tick."""
         reading = self.clock()
         self._observe_day(reading)
         local = datetime.fromtimestamp(reading.wall, self.config.site.tz)
@@ -188,6 +202,7 @@ class Kiosk:
             self._set_printer(self.printer.status(), reading.monotonic)
         self.order.resend_due(self.watch.accepting(time.monotonic()))
         self._show()
+        return TICK_S
 
     def _observe_day(self, reading: ClockReading) -> date:
         day = self.days.observe(reading)
@@ -256,12 +271,14 @@ class Kiosk:
             self.indicator.show("no_hub")
         else:
             self.indicator.show("ready")
-        self.link.set_health(printer=self.printer_state.state,
-                             printer_says=printer_says(self.printer_state.state), open=self.open,
-                             paper=self.settings.paper, day=str(self.day),
-                             exhausted=sorted(self.exhausted), outbox=self.outbox_size,
-                             dropped=self.dropped, storage=self.storage_fault or "ok",
-                             numbers="waiting for the broker's record" if self.learning else "ok")
+
+    def health(self) -> dict[str, object]:
+        return dict(printer=self.printer_state.state,
+                    printer_says=printer_says(self.printer_state.state), open=self.open,
+                    paper=self.settings.paper, day=str(self.day),
+                    exhausted=sorted(self.exhausted), outbox=self.outbox_size,
+                    dropped=self.dropped, storage=self.storage_fault or "ok",
+                    numbers="waiting for the broker's record" if self.learning else "ok")
 
     # -- events ------------------------------------------------------------------
     def handle(self, event: object) -> None:
@@ -493,14 +510,13 @@ class Kiosk:
 
     def _on_delivery(self, message: Inbound) -> None:
         """The caller's heartbeat, or its confirmation of tickets: their outbox rows go."""
-        try:
-            if message.topic == self.topics.heartbeat:
-                self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
-                return
-            received = Received.decode(message.payload)
-        except ProtocolError as exc:
-            self.dropped += 1
-            log.warning("dropped a message on %s: %s", message.topic, exc)
+        if message.topic == self.topics.heartbeat:
+            heartbeat = self.drops.decode(Heartbeat.decode, message, "a heartbeat")
+            if heartbeat is not None:
+                self.watch.offer(heartbeat, time.monotonic())
+            return
+        received = self.drops.decode(Received.decode, message, "a confirmation")
+        if received is None:
             return
         for ticket_id, code in received.refused.items():
             if self.order.row_of(ticket_id) is not None:
@@ -521,39 +537,17 @@ class Kiosk:
             self._on_delivery(message)
             return
         if message.topic == self.issued_topic:
-            try:
-                record = Issued.decode(message.payload)
-            except ProtocolError as exc:
-                self.dropped += 1
-                log.warning("dropped an issued-numbers record: %s", exc)
-                return
-            self._learn(record)
+            record = self.drops.decode(Issued.decode, message, "an issued-numbers record")
+            if record is not None:
+                self._learn(record)
             return
         if message.topic != self.topics.board:
             return
-        try:
-            board = Board.decode(message.payload)
-        except ProtocolError as exc:
-            self.dropped += 1
-            log.warning("dropped a board message: %s", exc)
+        board = self.drops.decode(Board.decode, message, "a board message")
+        if board is None:
             return
         if self.board is None or board.day != self.board.day or board.seq >= self.board.seq:
             self.board = board
-
-    # -- the owner loop ----------------------------------------------------------
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Systemd) -> None:
-        next_tick = 0.0
-        while not stop.is_set():
-            now = self.clock().monotonic
-            if now >= next_tick:
-                self.tick()
-                systemd.watchdog()
-                next_tick = now + 1.0
-            try:
-                event = inbox.get(timeout=max(0.0, min(next_tick - now, 1.0)))
-            except queue.Empty:
-                continue
-            self.handle(event)
 
 
 def start_inputs(settings: KioskSettings, inbox: queue.Queue, *, keyboard: bool,
@@ -612,8 +606,7 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
     inbox: queue.Queue = queue.Queue()
     topics = Topics(config.site.id)
     opened: list = []
-    link: Link | None = None
-    try:
+    with closing_on_error(opened):
         store = TicketStore(config.site.state_dir / f"kiosk-{settings.id}.db")
         opened.append(store)
         printer = open_printer(printer_spec, settings.paper)
@@ -630,13 +623,11 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
                       clock=clock, hold=hold)
         kiosk.start()
-        log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
-                 "open" if kiosk.open else "closed")
-        run_owner_loop(kiosk, link=link, inbox=inbox, stop=stop, systemd=systemd,
-                       ready=f"kiosk {settings.id}: day {kiosk.day}", started=started)
-    finally:
-        release(systemd, link, opened)
-    return 0
+    log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
+             "open" if kiosk.open else "closed")
+    return run_daemon(kiosk, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"kiosk {settings.id}: day {kiosk.day}", opened=opened,
+                             clock=lambda: clock().monotonic, started=started)
 
 
 def _in_doubt(payload: bytes) -> bytes:

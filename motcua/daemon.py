@@ -1,5 +1,14 @@
-"""What every long-running role shares: logging, signals, systemd's notify protocol, and
-the start and stop of a device daemon's owner loop."""
+"""The daemon frame every long-running role runs on: logging, signals, systemd's notify
+protocol, and one owner loop.
+
+A role builds its adapters and an *owner* (:class:`Owner`: ``handle`` one message,
+``tick`` on its schedule, ``health`` for the retained status) and hands it to :func:`run_daemon`:
+start the link → tell systemd it is ready → loop (wait for the inbox → handle, tick when
+due, ping the watchdog, publish the health) until ``stop`` → finish → release what was
+opened, in a ``finally``. Library threads (paho, gpiozero, key readers) only put messages
+on the inbox; everything else happens on the owner's thread. :class:`Drops` is the one
+decode-or-drop: a malformed message is counted and logged, never raised.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +19,18 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from .errors import ProtocolError
 
 log = logging.getLogger(__name__)
+
+WATCHDOG_S = 1.0        # the watchdog is pinged at least this often (more often if systemd asks)
+BATCH = 500             # messages handled in one turn at most, then the owner's timers run
 
 
 class Closable(Protocol):
@@ -22,6 +39,81 @@ class Closable(Protocol):
     def close(self) -> object: ...
 
 
+class Owner(Protocol):
+    """A daemon's owner: the one object that does the daemon's work, on one thread."""
+
+    def handle(self, message: object) -> object:
+        """One message from the inbox (broker events, presses, results of other threads)."""
+        ...
+
+    def tick(self, now: float) -> float:
+        """Timed work; returns how many seconds may pass before the next tick."""
+        ...
+
+    def health(self) -> Mapping[str, Any]:
+        """What the retained status says about this daemon (published when it changes)."""
+        ...
+
+
+class Connection(Protocol):
+    """What the frame uses of :class:`motcua.mqtt.Link`."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def poll(self, timeout: float) -> None: ...
+
+    def set_health(self, **health: Any) -> None: ...
+
+
+class Message(Protocol):
+    """A message from the broker (:class:`motcua.mqtt.Inbound`), as :class:`Drops` reads it."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a role's loop turns."""
+
+    health_s: float = 1.0               # the status's health is read this often
+    tick_every_turn: bool = False       # tick after every wait (messages, wake-up or timeout)
+    polled: bool = False                # the link's network loop runs on the owner (owner_polls)
+    batch: int = BATCH
+
+
+OwnerT = TypeVar("OwnerT", bound=Owner)
+T = TypeVar("T")
+
+
+class Drops:
+    """Decode or drop: a message that does not decode (or fails a check of the owner) is
+    counted and logged with its topic and the reason, never its payload, and never ends
+    the daemon (docs/protocol.md: no device is trusted)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.count = 0
+        self._log = logger
+
+    def decode(self, parse: Callable[[bytes], T], message: Message, what: str = "a message") -> T | None:
+        """``parse(message.payload)``, or None once the drop is counted and logged."""
+        with self.guard(message, what):
+            return parse(message.payload)
+        return None
+
+    @contextmanager
+    def guard(self, message: Message, what: str = "a message") -> Iterator[None]:
+        """A block that reads one message: a ProtocolError in it drops the message."""
+        try:
+            yield
+        except ProtocolError as exc:
+            self.count += 1
+            self._log.warning("dropped %s on %s: %s", what, message.topic, exc)
 def setup_logging(role: str, device: str, *, verbose: bool = False) -> None:
     """Log lines for the journal (no timestamp there) or a terminal (with one)."""
     under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
@@ -99,21 +191,84 @@ def close_all(things: Sequence[Closable]) -> None:
             log.warning("closing %s: %s", type(thing).__name__, exc)
 
 
-def run_owner_loop(owner: Any, *, link: Any, inbox: queue.Queue[Any], stop: threading.Event,
-                   systemd: Systemd, ready: str, started: Callable[[Any], None] | None = None) -> None:
-    """A device daemon's middle: connect, tell systemd it is ready, run until ``stop``.
+@contextmanager
+def closing_on_error(opened: list[Closable]) -> Iterator[list[Closable]]:
+    """A role's construction: if a step fails, what the steps before opened is closed."""
+    try:
+        yield opened
+    except BaseException:
+        close_all(opened)
+        raise
 
-    ``owner`` has ``run(inbox, stop, systemd)``; ``started`` is the tests' hook.
+
+def run_daemon(owner: OwnerT, *, link: Connection, inbox: queue.Queue[Any], stop: threading.Event,
+        systemd: Systemd, ready: str, opened: Sequence[Closable] = (), pace: Pace = Pace(),
+        clock: Callable[[], float] = time.monotonic, started: Callable[[OwnerT], None] | None = None,
+        finish: Callable[[], None] | None = None) -> int:
+    """A daemon's life: connect, tell systemd it is ready, run the owner until ``stop``,
+    then ``finish`` (only after a clean stop: work to end with the link still up), and in
+    any case tell systemd, leave the broker, close ``opened`` in reverse order.
+
+    ``started`` is the tests' hook: called with the owner once it is ready.
     """
-    link.start()
-    systemd.ready(ready)
-    if started is not None:
-        started(owner)
-    owner.run(inbox, stop, systemd)
+    try:
+        link.set_health(**owner.health())       # the first "online" status already has it
+        link.start()
+        systemd.ready(ready)
+        if started is not None:
+            started(owner)
+        owner_loop(owner, link=link, inbox=inbox, stop=stop, systemd=systemd, pace=pace, clock=clock)
+        if finish is not None:
+            finish()
+    finally:
+        release(systemd, link, opened)
+    return 0
 
 
-def release(systemd: Systemd, link: Any, opened: Sequence[Closable]) -> None:
-    """A device daemon's ``finally``: tell systemd, leave the broker, close the hardware."""
+def owner_loop(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], stop: threading.Event,
+         systemd: Systemd, pace: Pace = Pace(), clock: Callable[[], float] = time.monotonic) -> None:
+    """The owner loop: until ``stop``, tick when due, ping the watchdog, publish the health,
+    then wait for the inbox (or the link, when polled) until the next of those is due and
+    handle what came, up to ``pace.batch`` messages a turn."""
+    ping_s = min(WATCHDOG_S, systemd.watchdog_interval or WATCHDOG_S)
+    next_tick = next_ping = next_health = 0.0
+    while not stop.is_set():
+        now = clock()
+        if now >= next_tick:
+            next_tick = now + owner.tick(now)
+        if now >= next_ping:
+            systemd.watchdog()
+            next_ping = now + ping_s
+        if now >= next_health:
+            link.set_health(**owner.health())
+            next_health = now + pace.health_s
+        timeout = max(0.0, min(next_tick, next_ping, next_health) - clock())
+        take(owner, link=link, inbox=inbox, pace=pace, timeout=timeout)
+        if pace.tick_every_turn:
+            next_tick = 0.0
+
+
+def take(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], pace: Pace, timeout: float) -> int:
+    """Wait up to ``timeout`` for a message, then handle it and those already waiting."""
+    taken = 0
+    try:
+        if pace.polled:
+            link.poll(timeout)          # paho's callbacks run here and fill the inbox
+            message = inbox.get_nowait()
+        else:
+            message = inbox.get(timeout=timeout) if timeout > 0 else inbox.get_nowait()
+        while True:
+            owner.handle(message)
+            taken += 1
+            if taken >= pace.batch:
+                return taken
+            message = inbox.get_nowait()
+    except queue.Empty:
+        return taken
+
+
+def release(systemd: Systemd, link: Connection | None, opened: Sequence[Closable]) -> None:
+    """A daemon's ``finally``: tell systemd, leave the broker, close the hardware."""
     systemd.stopping()
     if link is not None:
         link.stop()
