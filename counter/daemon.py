@@ -10,7 +10,6 @@ then published (QoS 1); its row goes when the caller confirms it (``received``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import queue
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from motcua.config import Counter, SiteConfig
-from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
+from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
@@ -47,7 +46,8 @@ from .settings import CounterPadSettings
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.1      # LED timing resolution; also bounds the watchdog ping delay
+TICK_S = 0.1      # LED timing resolution
+BRIDGE_TICK_S = 1.0
 
 
 def pick_counter(config: SiteConfig, counter_id: str | None) -> Counter:
@@ -82,11 +82,15 @@ class CounterPad:
         self.service_names = {s.id: s.name for s in config.services}
         self.flash_until = 0.0
         self.sent = 0
-        self.dropped = 0
+        self.drops = Drops(log)
         self.refused = 0
         self.watch = CallerWatch()
         self.labels: dict[str, str] = {}     # message id -> what was pressed, until confirmed
         self._line = ""
+
+    @property
+    def dropped(self) -> int:
+        return self.drops.count
 
     def start(self) -> None:
         if self.outbox.pending:
@@ -164,31 +168,23 @@ class CounterPad:
 
     def _on_message(self, message: Inbound) -> None:
         if message.topic == self.topics.heartbeat:
-            try:
-                self.watch.offer(Heartbeat.decode(message.payload), self.clock())
-            except ProtocolError as exc:
-                self.dropped += 1
-                log.warning("dropped a heartbeat: %s", exc)
+            heartbeat = self.drops.decode(Heartbeat.decode, message, "a heartbeat")
+            if heartbeat is not None:
+                self.watch.offer(heartbeat, self.clock())
             return
         if message.topic == self.topics.received:
             self._on_received(message)
             return
         if message.topic != self.state_topic:
             return
-        try:
-            state = CounterState.decode(message.payload)
-        except ProtocolError as exc:
-            self.dropped += 1
-            log.warning("dropped a counter state message: %s", exc)
+        state = self.drops.decode(CounterState.decode, message, "a counter state message")
+        if state is None:
             return
         self.state.offer(state, retained=message.retain)
 
     def _on_received(self, message: Inbound) -> None:
-        try:
-            received = Received.decode(message.payload)
-        except ProtocolError as exc:
-            self.dropped += 1
-            log.warning("dropped a confirmation: %s", exc)
+        received = self.drops.decode(Received.decode, message, "a confirmation")
+        if received is None:
             return
         if self.outbox.confirmed(received.ids):
             self.sent += 1
@@ -202,7 +198,8 @@ class CounterPad:
                 self._print(refused_line(label, code))
 
     # -- LEDs, the state line, health ---------------------------------------------
-    def tick(self) -> None:
+    def tick(self, now: float | None = None) -> float:
+        """The LEDs, the state line and resends; the seconds until the next tick."""
         now = self.clock()
         self.outbox.resend_due(self.watch.accepting(now))
         self.pad_led.show(pad_led(self.state.status, pending=self.outbox.pending,
@@ -213,24 +210,15 @@ class CounterPad:
         if line != self._line:
             self._line = line
             self._print(line)
+        return TICK_S
+
+    def health(self) -> dict[str, object]:
+        return dict(pending=self.outbox.pending, sent=self.sent, dropped=self.dropped,
+                    refused=self.refused, state=self.state.status, caller_lost=self.lost())
 
     def _print(self, text: str) -> None:
         if self.show is not None:
             self.show(text)
-
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Systemd) -> None:
-        next_beat = 0.0
-        while not stop.is_set():
-            try:
-                self.handle(inbox.get(timeout=TICK_S))
-            except queue.Empty:
-                self.tick()
-            if self.clock() >= next_beat:
-                next_beat = self.clock() + 1.0
-                systemd.watchdog()
-                self.link.set_health(pending=self.outbox.pending, sent=self.sent,
-                                     dropped=self.dropped, refused=self.refused,
-                                     state=self.state.status, caller_lost=self.lost())
 
 
 class ButtonBridge:
@@ -252,7 +240,8 @@ class ButtonBridge:
         self.states: dict[str, StateKeeper] = {}
         self.watch = CallerWatch()
         self.sent = 0
-        self.ignored = 0
+        self.unmatched = 0
+        self.drops = Drops(log)
 
     @staticmethod
     def subscriptions(config: SiteConfig) -> list[tuple[str, int]]:
@@ -261,6 +250,11 @@ class ButtonBridge:
         topics = Topics(config.site.id)
         return [(topic, 1) for topic in buttons] + [
             (f"{topics.root}/counter/+/state", 1), (topics.heartbeat, 0), (topics.received, 1)]
+
+    @property
+    def ignored(self) -> int:
+        """Messages that became no command: malformed, or matching no button."""
+        return self.unmatched + self.drops.count
 
     def handle(self, event: object) -> None:
         if isinstance(event, Inbound):
@@ -280,19 +274,19 @@ class ButtonBridge:
         if self._is_state(message.topic):
             self._on_state(message)
             return
-        if message.topic in (self.topics.heartbeat, self.topics.received):
-            try:
-                if message.topic == self.topics.heartbeat:
-                    self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
-                else:
-                    self.sent += self.outbox.confirmed(Received.decode(message.payload).ids)
-            except ProtocolError as exc:
-                self.ignored += 1
-                log.warning("dropped a message on %s: %s", message.topic, exc)
+        if message.topic == self.topics.heartbeat:
+            heartbeat = self.drops.decode(Heartbeat.decode, message)
+            if heartbeat is not None:
+                self.watch.offer(heartbeat, time.monotonic())
+            return
+        if message.topic == self.topics.received:
+            received = self.drops.decode(Received.decode, message)
+            if received is not None:
+                self.sent += self.outbox.confirmed(received.ids)
             return
         hit = self.map.match(message.topic, message.payload)
         if hit is None:
-            self.ignored += 1
+            self.unmatched += 1
             log.info("ignored a message on %s: it matches no button (%r)",
                      message.topic, message.payload[:80])
             return
@@ -315,24 +309,18 @@ class ButtonBridge:
 
     def _on_state(self, message: Inbound) -> None:
         counter = self.topics.counter_of(message.topic)
-        try:
-            state = CounterState.decode(message.payload)
-        except ProtocolError as exc:
-            self.ignored += 1
-            log.warning("dropped a counter state message: %s", exc)
+        state = self.drops.decode(CounterState.decode, message, "a counter state message")
+        if state is None:
             return
         self.states.setdefault(counter, StateKeeper()).offer(state, retained=message.retain)
 
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Systemd) -> None:
-        next_beat = 0.0
-        while not stop.is_set():
-            with contextlib.suppress(queue.Empty):
-                self.handle(inbox.get(timeout=1.0))
-            self.outbox.resend_due(self.watch.accepting(time.monotonic()))
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + 1.0
-                systemd.watchdog()
-                self.link.set_health(pending=self.outbox.pending, sent=self.sent, ignored=self.ignored)
+    def tick(self, now: float) -> float:
+        """Presses the caller has not confirmed go again while it beats and takes work."""
+        self.outbox.resend_due(self.watch.accepting(time.monotonic()))
+        return BRIDGE_TICK_S
+
+    def health(self) -> dict[str, object]:
+        return dict(pending=self.outbox.pending, sent=self.sent, ignored=self.ignored)
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:
@@ -361,8 +349,7 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
     inbox: queue.Queue = queue.Queue()
     topics = Topics(config.site.id)
     opened: list = []
-    link: Link | None = None
-    try:
+    with closing_on_error(opened):
         link = Link(config.broker, topics, role="counter", device=counter.id, inbox=inbox,
                     subscriptions=[(topics.counter_state(counter.id), 1), (topics.heartbeat, 0),
                                    (topics.received, 1)], report_publishes=True)
@@ -384,12 +371,9 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
         pad = CounterPad(config, counter, link=link, outbox=outbox, pad_led=leds[0], thanks_led=leds[1],
                          show=show)
         pad.start()
-        log.info("counter %s ready (%s)", counter.id, "keyboard" if keyboard else "GPIO")
-        run_owner_loop(pad, link=link, inbox=inbox, stop=stop, systemd=systemd,
-                       ready=f"counter {counter.id}", started=started)
-    finally:
-        release(systemd, link, opened)
-    return 0
+    log.info("counter %s ready (%s)", counter.id, "keyboard" if keyboard else "GPIO")
+    return run_daemon(pad, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"counter {counter.id}", opened=opened, clock=pad.clock, started=started)
 
 
 def serve_bridge(config: SiteConfig, stop: threading.Event, *,
@@ -400,9 +384,8 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
     systemd = Systemd()
     inbox: queue.Queue = queue.Queue()
     topics = Topics(config.site.id)
-    link: Link | None = None
     opened: list = []
-    try:
+    with closing_on_error(opened):
         # A persistent session: QoS 1 button messages sent while the bridge restarts wait for it.
         link = Link(config.broker, topics, role="counter", device="buttons", inbox=inbox,
                     subscriptions=ButtonBridge.subscriptions(config), persistent_session=True,
@@ -410,11 +393,10 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
         outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
         opened.append(outbox)
         bridge = ButtonBridge(config, link=link, outbox=outbox)
-        if outbox.pending:
-            log.info("%d button presses from before will be sent again", outbox.pending)
-        log.info("MQTT button bridge ready: %s", ", ".join(bridge.map.topics()))
-        run_owner_loop(bridge, link=link, inbox=inbox, stop=stop, systemd=systemd,
-                       ready=f"MQTT buttons: {len(bridge.map.topics())} topics", started=started)
-    finally:
-        release(systemd, link, opened)
-    return 0
+    if outbox.pending:
+        log.info("%d button presses from before will be sent again", outbox.pending)
+    log.info("MQTT button bridge ready: %s", ", ".join(bridge.map.topics()))
+    # A resend check after every message or second, as the presses come.
+    return run_daemon(bridge, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"MQTT buttons: {len(bridge.map.topics())} topics", opened=opened,
+                      pace=Pace(tick_every_turn=True), started=started)
