@@ -4,9 +4,10 @@ One owner thread reads the inbox. Messages are handled as they come: each is log
 event log and applied to the engine. They are committed together once no message came for
 ``COMMIT_QUIET_S`` (or the oldest waited ``COMMIT_MAX_DELAY_S``), and only then are they
 acknowledged to the broker (manual ack), so a crash never eats a ticket or a press. The
-commit itself only writes the WAL; its fsync runs on the ``Syncer`` thread, and the acks
-(and calls) follow once it is done, so a press that arrives meanwhile is handled at once
-rather than held up behind the disk; nobody waits for the caller's acks but the broker.
+commit itself only writes the WAL; its fsync runs on the ``event-log-sync`` thread, and the
+acks (and calls) follow once it is done (caller/pipeline.py), so a press that arrives
+meanwhile is handled at once rather than held up behind the disk; nobody waits for the
+caller's acks but the broker. The loop itself is the daemon frame's (motcua/daemon.py).
 
 The board and the counters' states (retained views of the engine) go out just after the
 commit, before its fsync, so that the fsync is not on the way from a Next to the screen,
@@ -32,14 +33,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.daemon import Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
@@ -59,6 +60,7 @@ from motcua.service_day import ClockReading, DayKeeper, service_day
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
 from .intake import check_ticket
+from .pipeline import Pipeline, Unsaved
 from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
 from .store import DamagedLog, EventStore, StoreError, quick_check, set_aside, wal_damage
@@ -74,92 +76,9 @@ BATCH = 500                 # messages committed together at most
 COMMIT_QUIET_S = 0.0        # commit once no message came for this long...
 COMMIT_MAX_DELAY_S = 0.01   # ...or once the oldest uncommitted one waited this long
 HEALTH_INTERVAL_S = 2.0
-CHECKPOINT_EVERY = 400      # commits between checkpoints: ~1,000 WAL pages, SQLite's default
+TICK_S = 1.0                # the day, the disk's retry, the heartbeat: checked at least this often
 PROBE_S = 2.0               # while the event log refuses writes, try it again this often
 CHECK_MARK = ".check"       # next to the log: the last run met a damaged page, check it at start
-
-
-class Syncer:
-    """fsyncs the event log's WAL off the owner thread; many commits, one fsync. Every
-    ``checkpoint_every`` commits it also checkpoints, after the acks' wake-up.
-
-    ``done`` is the last commit generation on disk; the owner reads it each turn of its
-    loop (woken by ``wake``), so acks never queue behind a flood of messages."""
-
-    def __init__(self, store: EventStore, wake: Callable[[], None], *,
-                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
-        self.store = store
-        self.wake = wake
-        self.checkpoint_every = checkpoint_every
-        self.done = 0
-        self.failed = ""            # set once, by the thread, if the disk refused an fsync
-        self._wanted = 0
-        self._changed = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="event-log-sync", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def request(self, generation: int) -> None:
-        with self._changed:
-            self._wanted = max(self._wanted, generation)
-            self._changed.notify()
-
-    def raise_if_failed(self) -> None:
-        """The owner's check: a failed fsync ends the daemon (nothing after it is acked)."""
-        if self.failed:
-            raise StoreError(self.failed)
-
-    def stop(self) -> None:
-        with self._changed:
-            self._stopping = True
-            self._changed.notify()
-        if self._thread.is_alive():
-            self._thread.join(30)
-
-    def _run(self) -> None:
-        done = checkpointed = 0
-        while True:
-            with self._changed:
-                while self._wanted <= done and not self._stopping:
-                    self._changed.wait()
-                if self._wanted <= done:
-                    return
-                generation = self._wanted
-            try:
-                self.store.sync()
-            except OSError as exc:
-                # Never retried: after a failed fsync Linux may drop the dirty pages and
-                # report success next time, so a retry could ack what is not on disk. The
-                # owner stops; systemd restarts it; the broker redelivers what was not acked.
-                self.failed = f"event log: fsync failed: {exc}"
-                self.wake()
-                return
-            done = self.done = generation
-            self.wake()
-            if done - checkpointed >= self.checkpoint_every:
-                checkpointed = done
-                try:
-                    self.store.checkpoint()
-                except sqlite3.Error as exc:    # the WAL grows meanwhile; nothing is lost
-                    log.warning("event log: checkpoint failed: %s", exc)
-
-
-@dataclass
-class Unsaved:
-    """Messages handled together: acked, confirmed and announced together once on disk."""
-
-    inbound: list[Inbound] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)          # message ids the log now holds
-    refused: dict[str, str] = field(default_factory=dict)  # id -> protocol.REFUSALS
-
-    def extend(self, other: Unsaved) -> None:
-        self.inbound += other.inbound
-        self.outcomes += other.outcomes
-        self.ids += other.ids
-        self.refused.update(other.refused)
 
 
 @dataclass(frozen=True)
@@ -191,9 +110,6 @@ class Caller:
         self.max_press_age_s = max_press_age_s or queue_settings.max_press_age_s
         self.damage = ""                            # what was set aside at start, for the status
         self.store, self.engine, replayed = self.open_log(db)
-        self.syncer = Syncer(self.store, self.inbox.wake)
-        self._generation = 0
-        self._unsynced: list[tuple[int, Unsaved]] = []   # committed, not on disk yet
         log.info("event log %s: %d events replayed, day %s, %d waiting", db, replayed,
                  self.engine.day, sum(self.engine.waiting.values()))
         # The hub's clock may jump like any Pi's: the queue's day follows the same rules as
@@ -211,13 +127,14 @@ class Caller:
                                         (self.topics.counter_cmd_all, 1),
                                         (self.topics.counter_rating_all, 1)],
                          persistent_session=True, manual_ack=True, owner_polls=True)
+        self.pipeline = Pipeline(self.store, wake=self.inbox.wake, ack=self.link.ack,
+                                 confirm=self.confirm, announce=self.announce_calls)
         self.seq = 0
         self._unsaved = Unsaved()                   # handled, not yet committed nor acked
         self._first_unsaved = self._last_inbound = 0.0
         self._republish = False                     # every view, once the engine is saved
         self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
                        "stale": 0, "deferred": 0, "forged": 0}
-        self._health_due = 0.0
         self.refusing: str | None = None            # why the event log cannot be written now
         self._probe_due = 0.0
         self._beat_due = 0.0
@@ -277,98 +194,87 @@ class Caller:
 
     # -- lifecycle -------------------------------------------------------------------
     def serve(self, stop: threading.Event, systemd: Systemd | None = None) -> None:
+        """Run on the daemon frame until ``stop``; at a clean stop the last commits are put
+        on disk and acknowledged before the link goes."""
         systemd = systemd or Systemd()
-        self.roll_day()
-        if self.engine.day:
-            self.erase_names_safely(self.engine.day)
-        self.announcer.start()
-        self.syncer.start()
-        self.link.start()
-        systemd.ready(f"day {self.engine.day}")
-        tick = min(1.0, systemd.watchdog_interval or 1.0)
-        try:
-            while not stop.is_set():
-                # The network loop runs here too (owner_polls): a press is read, handled
-                # and its board written by this one thread.
-                self.link.poll(self.poll_timeout(tick))
-                batch: list[Any] = []
-                while len(batch) < BATCH:
-                    try:
-                        batch.append(self.inbox.get_nowait())
-                    except queue.Empty:
-                        break
-                self.handle(batch)
-                if self.commit_due():
-                    self.save()
-                self.synced(self.syncer.done)
-                self.syncer.raise_if_failed()
-                self.roll_day()
-                self.retry_storage()
-                self.beat()
-                self.report_health()
-                systemd.watchdog()
-            self.save()
-            self.syncer.stop()
-            self.syncer.raise_if_failed()
-            self.store.sync()                   # the last commits, then their acks
-            self.synced(self._generation)
-        finally:
-            systemd.stopping()
-            self.syncer.stop()
-            self.announcer.stop()
-            self.link.stop()
-            self.store.close()
+        opened: list = [self.store, self.announcer, self.pipeline]
+        with closing_on_error(opened):
+            self.roll_day()
+            if self.engine.day:
+                self.erase_names_safely(self.engine.day)
+            self.announcer.start()
+            self.pipeline.start()
+        # The network loop runs on the owner too (owner_polls): a press is read, handled
+        # and its board written by this one thread.
+        run_daemon(self, link=self.link, inbox=self.inbox, stop=stop, systemd=systemd,
+                   ready=f"day {self.engine.day}", opened=opened,
+                   pace=Pace(health_s=HEALTH_INTERVAL_S, tick_every_turn=True, polled=True, batch=BATCH),
+                   finish=self.finish)
+
+    def finish(self) -> None:
+        self.save()
+        self.pipeline.flush()
 
     # -- the owner loop's work -------------------------------------------------------
-    def handle(self, batch: list) -> None:
-        now = datetime.now().astimezone()
-        handled = Unsaved()
-        for item in batch:
-            if isinstance(item, Inbound):
-                if self.refusing:
-                    # Not acknowledged: the broker delivers it again after the reconnect
-                    # that follows the event log's recovery; senders keep it meanwhile.
-                    self.counts["deferred"] += 1
-                    continue
-                handled.inbound.append(item)
-                event = self.to_event(item, now)
-                if event is None:
-                    continue
-                if isinstance(event, Refused):
-                    handled.ids.append(event.id)
-                    handled.refused[event.id] = event.code
-                    continue
-                handled.ids.append(event.id)
-                try:
-                    fresh = self.store.append(event)
-                except sqlite3.Error as exc:
-                    self.storage_failed(exc)    # this batch is not acked either
-                    handled = Unsaved()
-                    continue
-                if not fresh:
-                    self.counts["duplicates"] += 1
-                    continue
-                self.counts["events"] += 1
-                outcome = self.engine.apply(event)
-                self.note(event, outcome)
-                if outcome.code in REFUSALS:
-                    handled.refused[event.id] = outcome.code
-                handled.outcomes.append(outcome)
-            elif isinstance(item, LinkUp):
-                log.info("broker connected (session kept: %s)", item.session_present)
-                self._republish = True
-            elif isinstance(item, LinkDown):
-                log.warning("broker lost: %s", item.reason)
-            elif isinstance(item, VoiceHealth):
-                self.link.set_health(**item.health)
-        if handled.inbound:
-            self._last_inbound = time.monotonic()
-            if not self._unsaved.inbound:
-                self._first_unsaved = self._last_inbound
-            self._unsaved.extend(handled)
-        elif self._republish and not self._unsaved.inbound:
+    def handle(self, item: object) -> None:
+        if isinstance(item, Inbound):
+            self.take(item)
+        elif isinstance(item, LinkUp):
+            log.info("broker connected (session kept: %s)", item.session_present)
+            self._republish = True
+        elif isinstance(item, LinkDown):
+            log.warning("broker lost: %s", item.reason)
+        elif isinstance(item, VoiceHealth):
+            self.link.set_health(**item.health)
+
+    def take(self, message: Inbound) -> None:
+        """Log one message and apply it; it is committed with its batch (``save``)."""
+        if self.refusing:
+            # Not acknowledged: the broker delivers it again after the reconnect
+            # that follows the event log's recovery; senders keep it meanwhile.
+            self.counts["deferred"] += 1
+            return
+        arrived = time.monotonic()
+        if not self._unsaved.inbound:
+            self._first_unsaved = arrived
+        self._last_inbound = arrived
+        handled = self._unsaved
+        handled.inbound.append(message)
+        event = self.to_event(message, datetime.now().astimezone())
+        if event is None:
+            return
+        handled.ids.append(event.id)
+        if isinstance(event, Refused):
+            handled.refused[event.id] = event.code
+            return
+        try:
+            fresh = self.store.append(event)
+        except sqlite3.Error as exc:
+            self.storage_failed(exc)    # nothing unsaved is acked: the broker sends it again
+            return
+        if not fresh:
+            self.counts["duplicates"] += 1
+            return
+        self.counts["events"] += 1
+        outcome = self.engine.apply(event)
+        self.note(event, outcome)
+        if outcome.code in REFUSALS:
+            handled.refused[event.id] = outcome.code
+        handled.outcomes.append(outcome)
+
+    def tick(self, now: float) -> float:
+        """After every turn: commit what is due, hand on what is on disk, the day, the
+        disk's retry, the heartbeat; how long the next wait may be."""
+        if self._republish and not self._unsaved.inbound:
             self._republish = False
             self.publish_views([], everything=True)
+        if self.commit_due():
+            self.save()
+        self.pipeline.deliver()
+        self.roll_day()
+        self.retry_storage()
+        self.beat()
+        return self.poll_timeout(TICK_S)
 
     def note(self, event: Event, outcome: Outcome) -> None:
         """Count and log what an event did not do."""
@@ -406,34 +312,22 @@ class Caller:
         return max(0.0, due - time.monotonic())
 
     def save(self) -> None:
-        """Commit what was handled and show it; the Syncer puts it on disk, then ``synced``
-        acks it, confirms it to its senders and announces its calls."""
+        """Commit what was handled and show it; the pipeline puts it on disk, then acks it,
+        confirms it to its senders and announces its calls."""
         if not self._unsaved.inbound:
             return
         unsaved, self._unsaved = self._unsaved, Unsaved()
         try:
-            self.store.save_tickets(r for o in unsaved.outcomes for r in o.tickets)
-            self.store.commit()
+            self.pipeline.commit(unsaved)
         except sqlite3.Error as exc:
             self.storage_failed(exc)
             return
-        self._generation += 1
-        self._unsynced.append((self._generation, unsaved))
-        self.syncer.request(self._generation)
         everything, self._republish = self._republish, False
         self.publish_views(unsaved.outcomes, everything=everything)
 
-    def synced(self, generation: int) -> None:
-        """Commits up to ``generation`` are on disk: acknowledge them, tell their senders,
-        announce their calls."""
-        while self._unsynced and self._unsynced[0][0] <= generation:
-            _, done = self._unsynced.pop(0)
-            for message in done.inbound:
-                self.link.ack(message)
-            if done.ids:
-                self.link.publish(self.topics.received,
-                                  encode(Received(ids=done.ids, refused=done.refused)))
-            self.announce_calls(done.outcomes)
+    def confirm(self, ids: list[str], refused: dict[str, str]) -> None:
+        """Tell the senders which of their ids the log holds (and which it refused)."""
+        self.link.publish(self.topics.received, encode(Received(ids=ids, refused=refused)))
 
     # -- a full disk, an I/O error ---------------------------------------------------
     def storage_failed(self, exc: sqlite3.Error) -> None:
@@ -462,7 +356,7 @@ class Caller:
 
     def retry_storage(self) -> None:
         """While refusing, try the disk every PROBE_S; once it writes, take work again."""
-        if self.refusing is None or time.monotonic() < self._probe_due or self._unsynced:
+        if self.refusing is None or time.monotonic() < self._probe_due or self.pipeline.pending:
             return          # (acks of earlier commits go on this connection, not the next one)
         self._probe_due = time.monotonic() + PROBE_S
         try:
@@ -635,15 +529,12 @@ class Caller:
         self.seq = max(self.seq + 1, time.time_ns() // 1_000_000)
         return self.seq
 
-    def report_health(self) -> None:
-        now = time.monotonic()
-        if now < self._health_due:
-            return
-        self._health_due = now + HEALTH_INTERVAL_S
+    def health(self) -> dict[str, object]:
+        health: dict[str, object] = dict(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
+                                         held=len(self.engine.later), **self.counts)
         if self.damage:
-            self.link.set_health(event_log_damaged=self.damage)
-        self.link.set_health(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
-                             held=len(self.engine.later), **self.counts)
+            health["event_log_damaged"] = self.damage
+        return health
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:

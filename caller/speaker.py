@@ -123,6 +123,10 @@ class SpeakerProcess:
             process.kill()
             process.wait(2)
 
+    def close(self) -> None:
+        """The daemon frame's release: ``stop``."""
+        self.stop()
+
     def _listen(self, process: subprocess.Popen, child: int, health: IO[bytes],
                 ready: threading.Event) -> None:
         """Health from the child, handed on (the callback only enqueues)."""

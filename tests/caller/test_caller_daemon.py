@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from caller_helpers import ticket
-from motcua.caller.daemon import Caller, Syncer
-from motcua.caller.engine import Engine, Event
+from motcua.caller.daemon import Caller
+from motcua.caller.engine import Engine
 from motcua.caller.store import EventStore, StoreError
 from motcua.caller.voice import spoken_sentence
 from rig import Listener, eventually
@@ -345,10 +345,10 @@ def test_calls_and_acks_wait_for_the_event_log_on_disk(broker, site_config: Path
         assert listener.wait_for(lambda li: (b := latest(li, TOPICS.board, Board)) is not None
                                  and b.calls and b.calls[0].number == "1001")
         assert not listener.wait_for(lambda li: li.payloads(TOPICS.called), timeout=0.5)
-        assert running._unsynced, "committed, waiting for the disk, not acknowledged"
+        assert running.pipeline.pending, "committed, waiting for the disk, not acknowledged"
         disk.set()
         assert listener.wait_for(lambda li: li.payloads(TOPICS.called))
-        assert eventually(lambda: not running._unsynced)
+        assert eventually(lambda: not running.pipeline.pending)
     finally:
         disk.set()
         stop.set()
@@ -383,58 +383,7 @@ def test_a_failed_fsync_ends_the_caller_before_any_ack_or_call(broker, site_conf
         listener.publish(TOPICS.counter_cmd("1"), press("next"))
         thread.join(10)
         assert not thread.is_alive() and raised and "fsync failed" in str(raised[0])
-        assert running._unsynced, "committed but never acknowledged"
+        assert running.pipeline.pending, "committed but never acknowledged"
         assert not listener.payloads(TOPICS.called)
     finally:
         listener.close()
-
-
-def test_syncer_fsyncs_then_wakes_the_owner_and_checkpoints_every_n_commits(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "caller.db", sync_apart=True)
-    database = tmp_path / "caller.db"
-    woken = threading.Event()
-    syncer = Syncer(store, woken.set, checkpoint_every=3)
-    syncer.start()
-    size_before = database.stat().st_size
-    try:
-        for generation in range(1, 7):
-            woken.clear()
-            store.append(Event("ticket", f"t{generation}", datetime.now().astimezone(),
-                               ticket=ticket(str(1000 + generation))))
-            store.commit()
-            syncer.request(generation)
-            assert woken.wait(10) and syncer.done == generation
-            if generation == 2:
-                assert database.stat().st_size == size_before, "checkpointed before 3 commits"
-        assert eventually(lambda: database.stat().st_size > size_before), "never checkpointed"
-    finally:
-        syncer.stop()
-        store.close()
-
-
-def test_a_failed_fsync_is_never_retried_nor_acknowledged(tmp_path: Path) -> None:
-    """After a failed fsync Linux may report the next one as a success: the Syncer stops."""
-    store = EventStore(tmp_path / "caller.db", sync_apart=True)
-    real_sync, calls = store.sync, []
-
-    def failing_once() -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OSError(5, "Input/output error")
-        real_sync()
-
-    store.sync = failing_once
-    woken = threading.Event()
-    syncer = Syncer(store, woken.set)
-    syncer.start()
-    try:
-        store.append(Event("ticket", "t1", datetime.now().astimezone(), ticket=ticket("1001")))
-        store.commit()
-        syncer.request(1)
-        assert woken.wait(10)
-        assert "fsync failed" in syncer.failed and syncer.done == 0
-        syncer.request(2)
-        syncer.stop()
-        assert calls == [1] and syncer.done == 0
-    finally:
-        store.close()
