@@ -4,8 +4,8 @@
    showing the example office's board, measured over ``--seconds`` (default 30) after a
    warm-up: CPU % of one core (user + system) and resident memory. Once with the example's
    ticker, once with ``ticker = ""``.
-2. Latency: the board's owner loop (run_loop, as the daemon runs it) on a 1920x1080 dummy
-   screen with a real Link; another client publishes boards that change one counter's
+2. Latency: the board's owner loop (the frame's owner_loop with Screen, as the daemon runs
+   it) on a 1920x1080 dummy screen with a real Link; another client publishes boards that change one counter's
    number; the figure is publish -> the flip whose rectangles include that counter's row
    (so it also counts the broker hop).
 
@@ -34,11 +34,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "display")]
 import psutil  # noqa: E402
 import pygame  # noqa: E402
 from board_samples import make_board  # noqa: E402
-from motcua.display.daemon import BoardApp, run_loop  # noqa: E402
+from motcua.display.daemon import SCREEN_PACE, BoardApp, Screen  # noqa: E402
 from motcua.display.fonts import FontBook  # noqa: E402
 from rig import Listener, Mosquitto, write_site_config  # noqa: E402
 
 from motcua.config import load_config  # noqa: E402
+from motcua.daemon import Systemd, owner_loop  # noqa: E402
 from motcua.mqtt import Link  # noqa: E402
 from motcua.protocol import Topics, encode  # noqa: E402
 
@@ -107,7 +108,8 @@ def latency(config_path: Path, broker_url: str, boards: int) -> None:
     thread = threading.Thread(target=publish)
     thread.start()
     try:
-        run_loop(app, inbox, stop, pygame, on_flip=on_flip)
+        owner_loop(Screen(app, pygame, stop, on_flip=on_flip), link=link, inbox=inbox, stop=stop,
+                   systemd=Systemd(), pace=SCREEN_PACE, clock=app.mono)
     finally:
         thread.join()
         link.stop()

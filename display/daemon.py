@@ -1,7 +1,8 @@
 """``motcua display``: the waiting-room board (or one counter's small screen) on a TV.
 
-The pygame loop is the owner loop: the MQTT link's callbacks only enqueue, and each
-pass drains the inbox, then redraws the regions that changed and flips only those.
+The daemon frame's loop (motcua/daemon.py) on pygame's main thread is the owner loop: the
+MQTT link's callbacks only enqueue, and each turn takes what the inbox holds, then
+redraws the regions that changed and flips only those (:class:`Screen`).
 It sleeps on the inbox until the next thing to draw (the ticker's next frame, the
 highlight's next blink, the clock's next second), so a board message is drawn as soon
 as it arrives.
@@ -22,8 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, setup_logging, stop_on_signals
-from motcua.errors import ConfigError, ProtocolError, require
+from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
+from motcua.errors import ConfigError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
 from motcua.protocol import Board, Heartbeat, Topics
 
@@ -61,23 +62,21 @@ class BoardApp:
         self.ticker_moves = counter is None and bool(config.board.ticker)
         self.frame_s = 1.0 / config.board.fps
         self.started = mono()
-        self.dropped = 0
+        self.drops = Drops(log)
+
+    @property
+    def dropped(self) -> int:
+        return self.drops.count
 
     def handle(self, event: object) -> None:
         if isinstance(event, Inbound) and event.topic == self.topics.board:
-            try:
-                board = Board.decode(event.payload)
-            except ProtocolError as exc:
-                self.dropped += 1
-                log.warning("dropped a board message (%d so far): %s", self.dropped, exc)
-                return
-            self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall())
+            board = self.drops.decode(Board.decode, event, "a board message")
+            if board is not None:
+                self.keeper.offer(board, retained=event.retain, mono=self.mono(), wall=self.wall())
         elif isinstance(event, Inbound) and event.topic == self.topics.heartbeat:
-            try:
-                self.keeper.heartbeat(Heartbeat.decode(event.payload), self.mono())
-            except ProtocolError as exc:
-                self.dropped += 1
-                log.warning("dropped a heartbeat (%d so far): %s", self.dropped, exc)
+            heartbeat = self.drops.decode(Heartbeat.decode, event, "a heartbeat")
+            if heartbeat is not None:
+                self.keeper.heartbeat(heartbeat, self.mono())
         elif isinstance(event, LinkUp):
             self.keeper.link_up(self.mono())
             log.info("broker connected: the retained board follows")
@@ -118,6 +117,52 @@ class BoardApp:
         return max(0.005, until)
 
 
+SCREEN_PACE = Pace(tick_every_turn=True)    # a board message is drawn as soon as it came
+
+
+class Screen:
+    """The board's owner on a display: :class:`BoardApp`, pygame's window events, the flips."""
+
+    def __init__(self, app: BoardApp, pygame: Any, stop: threading.Event, *,
+                 on_flip: Callable[[list[Rect]], None] = lambda rects: None) -> None:
+        self.app = app
+        self.pygame = pygame
+        self.stop = stop
+        self.on_flip = on_flip
+
+    def handle(self, event: object) -> None:
+        self.app.handle(event)
+
+    def tick(self, now: float) -> float:
+        """Window events, then redraw what changed and flip only that; the time until the
+        picture must change by itself."""
+        pygame = self.pygame
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
+                                             and event.key in (pygame.K_ESCAPE, pygame.K_q)):
+                self.stop.set()
+        dirty = self.app.frame()
+        if dirty:
+            pygame.display.update(dirty)
+            self.on_flip(dirty)
+        return self.app.wait_s()
+
+    def health(self) -> dict[str, object]:
+        app = self.app
+        return dict(dropped=app.dropped, has_board=app.keeper.board is not None,
+                    caller=app.keeper.caller_trouble(app.mono()) or "ok")
+
+
+class _Pygame:
+    """pygame, closed last (the frame's release)."""
+
+    def __init__(self, pygame: Any) -> None:
+        self.pygame = pygame
+
+    def close(self) -> None:
+        self.pygame.quit()
+
+
 def run(config: SiteConfig, options: argparse.Namespace) -> int:
     counter = options.counter
     if counter is not None:
@@ -143,16 +188,15 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     inbox: queue.Queue = queue.Queue()
     link = Link(config.broker, topics, role="display", device=device, inbox=inbox,
                 subscriptions=[(topics.board, 1), (topics.heartbeat, 0)])
-    # Before the link says online: a SIGTERM right after must find the handler in place.
-    stop = None if options.snapshot else stop_on_signals()
-    link.start()
-    try:
-        if stop is None:
+    if options.snapshot:
+        link.start()
+        try:
             return _snapshot(config, options, pygame, fonts, inbox)
-        return _show(config, options, pygame, fonts, inbox, link, stop)
-    finally:
-        link.stop()
-        pygame.quit()
+        finally:
+            link.stop()
+            pygame.quit()
+    # Before the link says online: a SIGTERM right after must find the handler in place.
+    return _show(config, options, pygame, fonts, inbox, link, stop_on_signals())
 
 
 def _snapshot(config: SiteConfig, options: argparse.Namespace, pygame: Any, fonts: FontBook,
@@ -176,48 +220,23 @@ def _snapshot(config: SiteConfig, options: argparse.Namespace, pygame: Any, font
 def _show(config: SiteConfig, options: argparse.Namespace, pygame: Any, fonts: FontBook,
           inbox: queue.Queue, link: Link, stop: threading.Event) -> int:
     systemd = Systemd()
-    pygame.display.init()     # SDL picks the driver: KMS/DRM on a Pi without X, else a window
-    if options.size:
-        screen = pygame.display.set_mode(options.size)
-    elif config.board.fullscreen:
-        screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
-    else:
-        screen = pygame.display.set_mode(WINDOW_SIZE)
-    pygame.display.set_caption(f"{config.board.title or config.site.name} – motcua")
-    pygame.mouse.set_visible(False)
-    log.info("board on %s at %dx%d", pygame.display.get_driver(), *screen.get_size())
-    app = BoardApp(config, screen, fonts, counter=options.counter)
-    pygame.display.flip()
-    systemd.ready(f"{screen.get_width()}x{screen.get_height()}")
-    run_loop(app, inbox, stop, pygame, on_second=lambda: _beat(systemd, link, app))
-    systemd.stopping()
-    return 0
-
-
-def run_loop(app: BoardApp, inbox: queue.Queue, stop: threading.Event, pygame: Any, *,
-             on_second: Callable[[], None] = lambda: None,
-             on_flip: Callable[[list[Rect]], None] = lambda rects: None) -> None:
-    """The owner loop: inbox, window events, redraw what changed, flip only that."""
-    next_beat = 0.0
-    while not stop.is_set():
-        app.drain(inbox, app.wait_s())
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN
-                                             and event.key in (pygame.K_ESCAPE, pygame.K_q)):
-                stop.set()
-        dirty = app.frame()
-        if dirty:
-            pygame.display.update(dirty)
-            on_flip(dirty)
-        if app.mono() >= next_beat:
-            next_beat = app.mono() + 1.0
-            on_second()
-
-
-def _beat(systemd: Systemd, link: Link, app: BoardApp) -> None:
-    systemd.watchdog()
-    link.set_health(dropped=app.dropped, has_board=app.keeper.board is not None,
-                    caller=app.keeper.caller_trouble(app.mono()) or "ok")
+    opened: list = [_Pygame(pygame)]
+    with closing_on_error(opened):
+        pygame.display.init()     # SDL picks the driver: KMS/DRM on a Pi without X, else a window
+        if options.size:
+            screen = pygame.display.set_mode(options.size)
+        elif config.board.fullscreen:
+            screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+        else:
+            screen = pygame.display.set_mode(WINDOW_SIZE)
+        pygame.display.set_caption(f"{config.board.title or config.site.name} – motcua")
+        pygame.mouse.set_visible(False)
+        log.info("board on %s at %dx%d", pygame.display.get_driver(), *screen.get_size())
+        app = BoardApp(config, screen, fonts, counter=options.counter)
+        pygame.display.flip()
+    return run_daemon(Screen(app, pygame, stop), link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"{screen.get_width()}x{screen.get_height()}", opened=opened,
+                      pace=SCREEN_PACE, clock=app.mono)
 
 
 def _warn_missing_glyphs(config: SiteConfig, fonts: FontBook) -> None:

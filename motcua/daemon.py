@@ -225,27 +225,48 @@ def run_daemon(owner: OwnerT, *, link: Connection, inbox: queue.Queue[Any], stop
     return 0
 
 
+class Rhythm:
+    """When the owner's tick, the watchdog's ping and the status's health are due: the one
+    schedule of every owner loop (the threaded one below, and the web role's asyncio one)."""
+
+    def __init__(self, owner: Owner, *, link: Connection, systemd: Systemd, pace: Pace = Pace(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.owner = owner
+        self.link = link
+        self.systemd = systemd
+        self.pace = pace
+        self.clock = clock
+        self.ping_s = min(WATCHDOG_S, systemd.watchdog_interval or WATCHDOG_S)
+        self.next_tick = self.next_ping = self.next_health = 0.0
+
+    def run_due(self) -> float:
+        """Do what is due; the seconds until the next thing is."""
+        now = self.clock()
+        if now >= self.next_tick:
+            self.next_tick = now + self.owner.tick(now)
+        if now >= self.next_ping:
+            self.systemd.watchdog()
+            self.next_ping = now + self.ping_s
+        if now >= self.next_health:
+            self.link.set_health(**self.owner.health())
+            self.next_health = now + self.pace.health_s
+        return max(0.0, min(self.next_tick, self.next_ping, self.next_health) - self.clock())
+
+    def tick_now(self) -> None:
+        self.next_tick = 0.0
+
+
 def owner_loop(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], stop: threading.Event,
-         systemd: Systemd, pace: Pace = Pace(), clock: Callable[[], float] = time.monotonic) -> None:
-    """The owner loop: until ``stop``, tick when due, ping the watchdog, publish the health,
-    then wait for the inbox (or the link, when polled) until the next of those is due and
-    handle what came, up to ``pace.batch`` messages a turn."""
-    ping_s = min(WATCHDOG_S, systemd.watchdog_interval or WATCHDOG_S)
-    next_tick = next_ping = next_health = 0.0
+               systemd: Systemd, pace: Pace = Pace(), clock: Callable[[], float] = time.monotonic) -> None:
+    """The owner loop: until ``stop``, do what is due (tick, watchdog, health), then wait
+    for the inbox (or the link, when polled) until the next of those and handle what came,
+    up to ``pace.batch`` messages a turn."""
+    rhythm = Rhythm(owner, link=link, systemd=systemd, pace=pace, clock=clock)
     while not stop.is_set():
-        now = clock()
-        if now >= next_tick:
-            next_tick = now + owner.tick(now)
-        if now >= next_ping:
-            systemd.watchdog()
-            next_ping = now + ping_s
-        if now >= next_health:
-            link.set_health(**owner.health())
-            next_health = now + pace.health_s
-        timeout = max(0.0, min(next_tick, next_ping, next_health) - clock())
+        timeout = rhythm.run_due()
         take(owner, link=link, inbox=inbox, pace=pace, timeout=timeout)
         if pace.tick_every_turn:
-            next_tick = 0.0
+            rhythm.tick_now()
 
 
 def take(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], pace: Pace, timeout: float) -> int:
