@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from motcua.daemon import Drops, Pace
 from motcua.errors import MotcuaError, ProtocolError
 from motcua.protocol import (
     HistoryAck,
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 5000
 BATCH_WAIT_S = 0.05
+IDLE_S = 0.2
+PACE = Pace(tick_every_turn=True)
 
 
 class Centre:
@@ -47,39 +49,42 @@ class Centre:
         self.sequencer = Sequencer(store.positions(), grace_s=grace_s, retry_s=retry_s)
         self.confirmed: dict[str, int] = {}
         self.written = 0
-        self.dropped = 0
+        self.drops = Drops(log)
+        self.batch: list[Any] = []
+        self.batch_since = 0.0
 
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Any) -> None:
+    @property
+    def dropped(self) -> int:
+        return self.drops.count
+
+    def handle(self, message: object) -> None:
+        """Messages wait in a batch (BATCH_WAIT_S after its first, BATCH_MAX at most)."""
         from motcua.mqtt import Inbound
 
-        next_watchdog = 0.0
-        while not stop.is_set():
-            batch: list[Inbound] = []
-            try:
-                item = inbox.get(timeout=0.2)
-                deadline = time.monotonic() + BATCH_WAIT_S
-                while True:
-                    if isinstance(item, Inbound):
-                        batch.append(item)
-                    if len(batch) >= BATCH_MAX:
-                        break
-                    item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pass
-            if batch:
-                self.handle(batch)
-            self.ask(time.monotonic())
-            if systemd.watchdog_interval and time.monotonic() >= next_watchdog:
-                systemd.watchdog()
-                next_watchdog = time.monotonic() + systemd.watchdog_interval
+        if isinstance(message, Inbound):
+            if not self.batch:
+                self.batch_since = time.monotonic()
+            self.batch.append(message)
 
-    def handle(self, batch: list[Any]) -> None:
+    def tick(self, now: float) -> float:
+        """After every turn of the daemon frame's loop (PACE): a batch that is due is
+        written, gaps are asked for again."""
+        if self.batch and (len(self.batch) >= BATCH_MAX or now - self.batch_since >= BATCH_WAIT_S):
+            batch, self.batch = self.batch, []
+            self.write(batch)
+        self.ask(now)
+        return max(0.0, self.batch_since + BATCH_WAIT_S - now) if self.batch else IDLE_S
+
+    def health(self) -> dict[str, object]:
+        return {}
+
+    def write(self, batch: list[Any]) -> None:
         """Decode, order, write in one transaction, then acknowledge and confirm."""
         ready: list[HistoryEvent] = []
         statuses: list[tuple[str, Status]] = []
         touched: set[str] = set()
         for message in batch:
-            try:
+            with self.drops.guard(message.topic):
                 site = HistoryTopics.site_of(message.topic)
                 if site == CENTRE_TOPICS:       # the centre's own status, heard back
                     continue
@@ -97,9 +102,6 @@ class Centre:
                 else:
                     raise ProtocolError("not a topic the centre reads")
                 touched.add(site)
-            except ProtocolError as exc:
-                self.dropped += 1
-                log.warning("dropped a message on %s: %s", message.topic, exc)
         positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
                      for site in touched}
         added = self.store.write(ready, positions, statuses)
@@ -140,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(options: argparse.Namespace) -> int:
     from motcua.config import BrokerSettings, parse_broker_url
-    from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
+    from motcua.daemon import Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
     from motcua.mqtt import Link
     from motcua.protocol import Topics
 
@@ -176,14 +178,12 @@ def main(options: argparse.Namespace) -> int:
     stop = stop_on_signals()
     systemd = Systemd()
     inbox: queue.Queue = queue.Queue()
-    link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
-                persistent_session=True, manual_ack=True,
-                subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                               ("motcua/+/status/#", 1)])
-    try:
+    with closing_on_error([store]):
+        link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
+                    persistent_session=True, manual_ack=True,
+                    subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                                   ("motcua/+/status/#", 1)])
         centre = Centre(store, link)
-        run_owner_loop(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
-                       ready=f"central: {len(centre.sequencer.sites)} sites known")
-    finally:
-        release(systemd, link, [store])
-    return 0
+    return run_daemon(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"central: {len(centre.sequencer.sites)} sites known", opened=[store],
+                      pace=PACE)

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from motcua.errors import MotcuaError, ProtocolError
+from motcua.daemon import Drops, Pace
+from motcua.errors import MotcuaError
 from motcua.protocol import (
     HistoryAck,
     HistoryEvent,
@@ -34,6 +35,7 @@ from motcua.protocol import (
 
 log = logging.getLogger(__name__)
 
+PACE = Pace(tick_every_turn=True)   # new rows go out after every turn of the loop
 WINDOW = 1000            # events handed to paho and not yet acknowledged by the local broker
 ANSWER_MAX = 5000        # rows in one answer to a request; the centre asks for the rest
 HEAD_EVERY_S = 1.0
@@ -144,34 +146,28 @@ class Publisher:
         self.head_at = 0.0
         self.answered = 0
         self.changed = threading.Condition()       # tests wait on it
+        self.drops = Drops(log)
 
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Any) -> None:
+    def handle(self, item: object) -> None:
         from motcua.mqtt import Inbound, LinkDown, LinkUp, Published
 
-        next_watchdog = 0.0
-        while not stop.is_set():
-            try:
-                item = inbox.get(timeout=self.poll_s)
-            except queue.Empty:
-                item = None
-            while item is not None:
-                if isinstance(item, Published):
-                    self._published(item.mid)
-                elif isinstance(item, Inbound):
-                    self._inbound(item.topic, item.payload)
-                elif isinstance(item, LinkUp):
-                    self.up = True
-                    self._rewind()
-                elif isinstance(item, LinkDown):
-                    self.up = False
-                try:
-                    item = inbox.get_nowait()
-                except queue.Empty:
-                    item = None
-            self.pump()
-            if systemd.watchdog_interval and time.monotonic() >= next_watchdog:
-                systemd.watchdog()
-                next_watchdog = time.monotonic() + systemd.watchdog_interval
+        if isinstance(item, Published):
+            self._published(item.mid)
+        elif isinstance(item, Inbound):
+            self._inbound(item.topic, item.payload)
+        elif isinstance(item, LinkUp):
+            self.up = True
+            self._rewind()
+        elif isinstance(item, LinkDown):
+            self.up = False
+
+    def tick(self, now: float) -> float:
+        """After every turn of the daemon frame's loop (PACE): new rows to the broker."""
+        self.pump()
+        return self.poll_s
+
+    def health(self) -> dict[str, object]:
+        return {"history_sent": self.sent, "history_confirmed": self.confirmed}
 
     def _rewind(self) -> None:
         # paho may or may not resend what it held; either way the centre drops copies by
@@ -219,7 +215,7 @@ class Publisher:
             self.changed.notify_all()
 
     def _inbound(self, topic: str, payload: bytes) -> None:
-        try:
+        with self.drops.guard(topic):
             if topic == self.topics.request:
                 self._answer(HistoryRequest.decode(payload))
             elif topic == self.topics.ack:
@@ -230,8 +226,6 @@ class Publisher:
                     self.link.set_health(history_sent=self.sent, history_confirmed=self.confirmed)
             else:
                 log.warning("message on %s ignored", topic)
-        except ProtocolError as exc:
-            log.warning("dropped a message on %s: %s", topic, exc)
 
     def _answer(self, request: HistoryRequest) -> None:
         events = self.history.between(request.first, request.last)
@@ -244,7 +238,7 @@ class Publisher:
 
 def run(config: Any, options: Any) -> int:
     """``motcua central-publisher``: on the hub, beside the caller."""
-    from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
+    from motcua.daemon import Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
     from motcua.mqtt import Link
     from motcua.protocol import Topics
 
@@ -254,8 +248,7 @@ def run(config: Any, options: Any) -> int:
     stop = stop_on_signals()
     systemd = Systemd()
     opened: list = []
-    link = None
-    try:
+    with closing_on_error(opened):
         history = HistoryLog(db, config.site.id)
         opened.append(history)
         state = PublisherState(config.site.state_dir / "history.db")
@@ -265,8 +258,6 @@ def run(config: Any, options: Any) -> int:
                     inbox=inbox, persistent_session=True, report_publishes=True,
                     subscriptions=[(history_topics.request, 1), (history_topics.ack, 1)])
         publisher = Publisher(history, state, link)
-        run_owner_loop(publisher, link=link, inbox=inbox, stop=stop, systemd=systemd,
-                       ready=f"history of {config.site.id} from row {publisher.sent}")
-    finally:
-        release(systemd, link, opened)
-    return 0
+    return run_daemon(publisher, link=link, inbox=inbox, stop=stop, systemd=systemd,
+                      ready=f"history of {config.site.id} from row {publisher.sent}", opened=opened,
+                      pace=PACE)

@@ -147,10 +147,11 @@ class Hub:
             "SELECT seq, kind, msg_id FROM events ORDER BY seq")]
 
     def start_publisher(self, broker_url: str) -> None:
+        from motcua.central.publisher import PACE as PUBLISHER_PACE
         from motcua.central.publisher import HistoryLog, Publisher, PublisherState
 
         from motcua.config import BrokerSettings, parse_broker_url
-        from motcua.daemon import Systemd
+        from motcua.daemon import Systemd, owner_loop
         from motcua.mqtt import Link
         from motcua.protocol import HistoryTopics, Topics
 
@@ -167,8 +168,9 @@ class Hub:
         self.publisher = Publisher(self.history, self.state, self.link, poll_s=0.05)
         self.stop_event = threading.Event()
         self.link.start()
-        self.thread = threading.Thread(target=self.publisher.run,
-                                       args=(inbox, self.stop_event, Systemd()), daemon=True)
+        self.thread = threading.Thread(target=owner_loop, args=(self.publisher,), daemon=True,
+                                       kwargs=dict(link=self.link, inbox=inbox, stop=self.stop_event,
+                                                   systemd=Systemd(), pace=PUBLISHER_PACE))
         self.thread.start()
 
     def stop_publisher(self) -> None:
@@ -190,11 +192,12 @@ class RunningCentre:
 
     def __init__(self, broker_url: str, dsn: str, *, password_file: Path | None = None,
                  grace_s: float = 0.5, retry_s: float = 2.0) -> None:
+        from motcua.central.centre import PACE as CENTRE_PACE
         from motcua.central.centre import Centre
         from motcua.central.store import CentralStore
 
         from motcua.config import BrokerSettings, parse_broker_url
-        from motcua.daemon import Systemd
+        from motcua.daemon import Systemd, owner_loop
         from motcua.mqtt import Link
         from motcua.protocol import Topics
 
@@ -212,8 +215,9 @@ class RunningCentre:
         self.centre = Centre(self.store, self.link, grace_s=grace_s, retry_s=retry_s)
         self.stop_event = threading.Event()
         self.link.start()
-        self.thread = threading.Thread(target=self.centre.run,
-                                       args=(inbox, self.stop_event, Systemd()), daemon=True)
+        self.thread = threading.Thread(target=owner_loop, args=(self.centre,), daemon=True,
+                                       kwargs=dict(link=self.link, inbox=inbox, stop=self.stop_event,
+                                                   systemd=Systemd(), pace=CENTRE_PACE))
         self.thread.start()
 
     def close(self) -> None:
