@@ -23,7 +23,7 @@ from typing import Any
 from motcua.counter.outbox import Outbox
 
 from motcua.config import SiteConfig
-from motcua.daemon import Systemd, setup_logging, stop_on_signals
+from motcua.daemon import Drops, Pace, Rhythm, Systemd, release, setup_logging, stop_on_signals
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, MotcuaError, ProtocolError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
@@ -90,7 +90,8 @@ class WebRole:
                          persistent_session=True, report_publishes=True)
         self.outbox = Outbox(state_dir / "web-outbox.db", self.link)   # kept until the caller confirms
         self.watch = CallerWatch()
-        self.counts = {"dropped": 0, "ratings": 0}
+        self.counts = {"ratings": 0}
+        self.drops = Drops(log)
         self.sessions = Sessions()
         self.counter_ids = {c.id for c in config.counters}
         self._status_topic = self.topics.status("", "").rstrip("/") + "/"
@@ -153,7 +154,7 @@ class WebRole:
 
     def on_message(self, message: Inbound) -> None:
         topic = message.topic
-        try:
+        with self.drops.guard(topic):
             if topic == self.topics.heartbeat:
                 # Ratings the caller has not confirmed go again while it beats and takes work.
                 self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
@@ -184,13 +185,14 @@ class WebRole:
                 if state.counter != counter:
                     raise ProtocolError(f"state of counter {state.counter!r} on {topic}")
                 self.store.save(self.office.counter_state(state, time.monotonic(), time.time()))
-        except ProtocolError as exc:
-            self.counts["dropped"] += 1
-            log.warning("dropped a message on %s: %s", topic, exc)
+
+    def tick(self, now: float) -> float:
+        """Nothing is timed here (the pages' own ticker is a task of the loop)."""
+        return HEALTH_INTERVAL_S
 
     def health(self) -> dict[str, Any]:
         return {"tickets": len(self.office.tickets), "pending_ratings": self.outbox.pending,
-                **self.counts}
+                "dropped": self.drops.count, **self.counts}
 
     def close(self) -> None:
         self.outbox.close()
@@ -223,26 +225,21 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop
         systemd.ready(f"listening on {host}:{port}")
         if started is not None:
             started(role)
-        next_health = 0.0
+        # The daemon frame's schedule (watchdog, health) on this loop: the owner is asyncio's.
+        rhythm = Rhythm(role, link=role.link, systemd=systemd, pace=Pace(health_s=HEALTH_INTERVAL_S))
         while not serving.done():
             if stop.is_set():
                 server.should_exit = True
             if pump.done():
                 pump.result()                 # an unexpected error ends the role: systemd restarts it
-            systemd.watchdog()
-            if time.monotonic() >= next_health:
-                next_health = time.monotonic() + HEALTH_INTERVAL_S
-                role.link.set_health(**role.health())
-            await asyncio.wait({serving}, timeout=min(1.0, systemd.watchdog_interval or 1.0))
+            await asyncio.wait({serving}, timeout=min(1.0, rhythm.run_due()))
     finally:
-        systemd.stopping()
         server.should_exit = True
         with contextlib.suppress(Exception):
             await serving
         pump.cancel()
         ticker.cancel()
-        role.link.stop()
-        role.close()
+        release(systemd, role.link, [role])
 
 
 def run(config: SiteConfig, options: argparse.Namespace) -> int:
