@@ -102,18 +102,18 @@ class Drops:
 
     def decode(self, parse: Callable[[bytes], T], message: Message, what: str = "a message") -> T | None:
         """``parse(message.payload)``, or None once the drop is counted and logged."""
-        with self.guard(message, what):
+        with self.guard(message.topic, what):
             return parse(message.payload)
         return None
 
     @contextmanager
-    def guard(self, message: Message, what: str = "a message") -> Iterator[None]:
-        """A block that reads one message: a ProtocolError in it drops the message."""
+    def guard(self, topic: str, what: str = "a message") -> Iterator[None]:
+        """A block that reads one message of ``topic``: a ProtocolError in it drops it."""
         try:
             yield
         except ProtocolError as exc:
             self.count += 1
-            self._log.warning("dropped %s on %s: %s", what, message.topic, exc)
+            self._log.warning("dropped %s on %s: %s", what, topic, exc)
 def setup_logging(role: str, device: str, *, verbose: bool = False) -> None:
     """Log lines for the journal (no timestamp there) or a terminal (with one)."""
     under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
