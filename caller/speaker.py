@@ -182,13 +182,11 @@ def _serve(calls: IO[bytes], health: IO[bytes]) -> None:
 
     announcer = Announcer(voice, audio, on_health=report)
     announcer.start()
-
-    def tell_ready() -> None:
+    try:
+        # The parent waits for this before it sends a call (or, after a restart, its calls
+        # wait in the pipe): reading them meanwhile would only queue them sooner.
         announcer.wait_ready(READY_TIMEOUT_S)
         report(READY)
-
-    threading.Thread(target=tell_ready, name="voice-ready", daemon=True).start()
-    try:
         while True:
             try:
                 call_id, sentence = pickle.load(calls)
