@@ -40,7 +40,7 @@ from typing import Any
 
 from motcua.clock import read_clock
 from motcua.config import SiteConfig
-from motcua.daemon import Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
+from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
@@ -133,7 +133,8 @@ class Caller:
         self._unsaved = Unsaved()                   # handled, not yet committed nor acked
         self._first_unsaved = self._last_inbound = 0.0
         self._republish = False                     # every view, once the engine is saved
-        self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
+        self.drops = Drops(log)
+        self.counts = {"events": replayed, "duplicates": 0, "refused": 0,
                        "stale": 0, "deferred": 0, "forged": 0}
         self.refusing: str | None = None            # why the event log cannot be written now
         self._probe_due = 0.0
@@ -388,7 +389,7 @@ class Caller:
 
     def to_event(self, message: Inbound, now: datetime) -> Event | Refused | None:
         """Decode one message; a malformed one is logged (without its payload) and dropped."""
-        try:
+        with self.drops.guard(message.topic):
             if message.retain:
                 raise ProtocolError("retained messages are not commands")
             sender = self.topics.kiosk_of(message.topic)
@@ -410,13 +411,10 @@ class Caller:
                 return Event("command", command.id, now, counter=counter, command=command)
             rating = Rating.decode(message.payload)
             return Event("rating", rating.id, now, counter=counter, rating=rating)
-        except ProtocolError as exc:
-            self.counts["dropped"] += 1
-            log.warning("dropped a message on %s: %s", message.topic, exc)
-            # One with an id (a sender of a newer protocol version, say) is confirmed as
-            # refused, or its sender would send it again every few seconds.
-            msg_id = None if message.retain else message_id(message.payload)
-            return Refused(msg_id, "refused") if msg_id and len(msg_id) <= 64 else None
+        # Dropped. One with an id (a sender of a newer protocol version, say) is confirmed as
+        # refused, or its sender would send it again every few seconds.
+        msg_id = None if message.retain else message_id(message.payload)
+        return Refused(msg_id, "refused") if msg_id and len(msg_id) <= 64 else None
 
     def roll_day(self) -> None:
         """Start a new service day when the day keeper says so (days never go back), or when
@@ -531,7 +529,8 @@ class Caller:
 
     def health(self) -> dict[str, object]:
         health: dict[str, object] = dict(day=self.engine.day, waiting=sum(self.engine.waiting.values()),
-                                         held=len(self.engine.later), **self.counts)
+                                         held=len(self.engine.later), dropped=self.drops.count,
+                                         **self.counts)
         if self.damage:
             health["event_log_damaged"] = self.damage
         return health
