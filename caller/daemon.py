@@ -71,8 +71,8 @@ log = logging.getLogger(__name__)
 DEVICE = "hub"
 BATCH = 500                 # messages committed together at most
 # The board waits for the commit that holds its state (it never shows an unsaved one), and a
-# commit only writes the WAL (its fsync is the Syncer's): so commit as soon as what has
-# arrived is handled; a burst still makes batches, of what one poll read.
+# commit only writes the WAL (the pipeline's thread fsyncs it): so commit as soon as what
+# has arrived is handled; a burst still makes batches, of what one poll read.
 COMMIT_QUIET_S = 0.0        # commit once no message came for this long...
 COMMIT_MAX_DELAY_S = 0.01   # ...or once the oldest uncommitted one waited this long
 HEALTH_INTERVAL_S = 2.0
