@@ -44,11 +44,11 @@ from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
 from motcua.protocol import (
-    REFUSALS,
     CounterCommand,
     Heartbeat,
     Rating,
     Received,
+    Refusal,
     Ticket,
     Topics,
     encode,
@@ -57,7 +57,7 @@ from motcua.protocol import (
 from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
-from .engine import Call, Engine, Event, Outcome, TicketRecord
+from .engine import Call, Engine, Event, EventKind, Held, Outcome, TicketRecord
 from .intake import check_ticket
 from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
@@ -153,7 +153,7 @@ class Unsaved:
     inbound: list[Inbound] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)          # message ids the log now holds
-    refused: dict[str, str] = field(default_factory=dict)  # id -> protocol.REFUSALS
+    refused: dict[str, Refusal] = field(default_factory=dict)
 
     def extend(self, other: Unsaved) -> None:
         self.inbound += other.inbound
@@ -168,7 +168,7 @@ class Refused:
     one that does not decode), confirmed with ``code`` so that its sender stops resending it."""
 
     id: str
-    code: str
+    code: Refusal
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ class Caller:
                 self.counts["events"] += 1
                 outcome = self.engine.apply(event)
                 self.note(event, outcome)
-                if outcome.code in REFUSALS:
+                if isinstance(outcome.code, Refusal):
                     handled.refused[event.id] = outcome.code
                 handled.outcomes.append(outcome)
             elif isinstance(item, LinkUp):
@@ -374,14 +374,14 @@ class Caller:
         """Count and log what an event did not do."""
         if outcome.duplicate:
             self.counts["duplicates"] += 1
-        elif outcome.code == "held":
+        elif outcome.code == Held.HELD:
             log.warning("ticket %s held: %s; it is called once that day begins here",
                         event.ticket.number if event.ticket else event.id, outcome.reason)
-        elif outcome.code in ("expired", "duplicate_number"):
+        elif outcome.code in (Refusal.EXPIRED, Refusal.DUPLICATE_NUMBER):
             self.counts["refused"] += 1
             log.warning("ticket %s %s: %s", event.ticket.number if event.ticket else event.id,
-                        outcome.code.replace("_", " "), outcome.reason)
-        elif outcome.code == "stale":
+                        str(outcome.code).replace("_", " "), outcome.reason)
+        elif outcome.code == Refusal.STALE:
             self.counts["stale"] += 1
             log.warning("counter %s: %s refused as stale (limit %g s)", event.counter,
                         outcome.reason, self.max_press_age_s)
@@ -508,21 +508,21 @@ class Caller:
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
                                 refusal.value)
-                    return Refused(ticket.id, "forged")
-                return Event("ticket", ticket.id, now, ticket=ticket)
+                    return Refused(ticket.id, Refusal.FORGED)
+                return Event(EventKind.TICKET, ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):
                 command = CounterCommand.decode(message.payload)
-                return Event("command", command.id, now, counter=counter, command=command)
+                return Event(EventKind.COMMAND, command.id, now, counter=counter, command=command)
             rating = Rating.decode(message.payload)
-            return Event("rating", rating.id, now, counter=counter, rating=rating)
+            return Event(EventKind.RATING, rating.id, now, counter=counter, rating=rating)
         except ProtocolError as exc:
             self.counts["dropped"] += 1
             log.warning("dropped a message on %s: %s", message.topic, exc)
             # One with an id (a sender of a newer protocol version, say) is confirmed as
             # refused, or its sender would send it again every few seconds.
             msg_id = None if message.retain else message_id(message.payload)
-            return Refused(msg_id, "refused") if msg_id and len(msg_id) <= 64 else None
+            return Refused(msg_id, Refusal.REFUSED) if msg_id and len(msg_id) <= 64 else None
 
     def roll_day(self) -> None:
         """Start a new service day when the day keeper says so (days never go back), or when
@@ -542,7 +542,7 @@ class Caller:
         now = datetime.now().astimezone()
         outcome = self.engine.start_day(day, now)
         try:
-            self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
+            self.store.append(Event(EventKind.DAY, f"day:{day}", now, day=day, carry=outcome.carry))
             self.store.save_tickets(outcome.tickets)
             self.store.commit()
         except sqlite3.Error as exc:

@@ -63,7 +63,7 @@ class Account:
 
 def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[Account]:
     """Every device account of the site with least-privilege topics."""
-    from motcua.protocol import Topics
+    from motcua.protocol import Rate, Topics
 
     topics = Topics(config.site.id)
     # Each device also reads its own status topic: a second device with the same account
@@ -119,7 +119,7 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
         # It reads every counter's state like a board does (its subscription has a wildcard,
         # for the Pause/Resume toggle), but writes only for the counters its buttons name.
         served = sorted({button.counter for button in buttons})
-        rated = sorted({button.counter for button in buttons if button.action.startswith("rate:")})
+        rated = sorted({button.counter for button in buttons if isinstance(button.action, Rate)})
         bridge_status = topics.status("counter", "buttons")
         result.append(Account(
             username="buttons",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config_reader import Table
 from .errors import ConfigError
+from .protocol import ACTIONS, Action
 
 if TYPE_CHECKING:
     from motcua.caller.settings import CallerSettings
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from motcua.kiosk.settings import KioskSettings
     from motcua.web.settings import WebSettings
 
-PAD_ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
+PAD_ACTIONS = ACTIONS
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 
 
@@ -81,7 +82,7 @@ class Counter:
     id: str
     name: str
     services: tuple[str, ...]
-    keys: dict[str, str] = field(default_factory=dict)  # pad action -> keyboard key
+    keys: dict[Action, str] = field(default_factory=dict)  # pad action -> keyboard key
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,19 @@ import enum
 from datetime import datetime
 from typing import Any
 
+from motcua.kiosk.printer_words import PrinterState
+
+from motcua.protocol import CounterStatus
+
 from .state import Office, Stage
 
-PRINTER_PROBLEMS = {"paper_out": "máy in hết giấy", "offline": "máy in mất kết nối",
-                    "cover_open": "nắp máy in đang mở", "error": "máy in báo lỗi"}
+PRINTER_PROBLEMS: dict[str, str] = {
+    PrinterState.PAPER_OUT: "máy in hết giấy", PrinterState.OFFLINE: "máy in mất kết nối",
+    PrinterState.COVER_OPEN: "nắp máy in đang mở", PrinterState.ERROR: "máy in báo lỗi"}
 ROLE_NAMES = {"kiosk": "Ki-ốt", "counter": "Bàn phím quầy", "caller": "Máy gọi số",
               "display": "Bảng hiển thị", "web": "Trang web", "rooms": "Phòng"}
-STATUS_NAMES = {"serving": "Đang phục vụ", "idle": "Đang chờ gọi số", "paused": "Tạm nghỉ"}
+STATUS_NAMES = {CounterStatus.SERVING: "Đang phục vụ", CounterStatus.IDLE: "Đang chờ gọi số",
+                CounterStatus.PAUSED: "Tạm nghỉ"}
 
 
 class AlertKind(enum.Enum):
