@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from motcua.errors import ConfigError, HardwareError, require
 
+from .printer_spec import File, Network, Png, Serial, Usb, parse_printer_spec
 from .printer_words import FAULT_STATES, PrinterState
 from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_blocks, render_image, slip_blocks, slip_bytes
 
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 STATUS_WAIT_S = 2.5             # each status answer may take this long (a busy printer took 1.3 s)
 SILENT_RETRY_S = 30.0           # a printer that never answered is asked again after this long
 WRITE_TIMEOUT_S = 10.0          # a ticket that cannot be handed over in this long has failed
-DEFAULT_NETWORK_PORT = 9100
-DEFAULT_BAUD = 9600
 
 PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR = b"\x10\x04\x01", b"\x10\x04\x02", b"\x10\x04\x04"
 
@@ -270,10 +269,14 @@ class TicketPrinter:
 
     def status(self) -> PrinterState:
         """The printer's state (UNKNOWN: the printer does not say)."""
+        return self.probe()[0]
+
+    def probe(self) -> tuple[PrinterState, str]:
+        """The printer's state, and why it could not be asked ("" when it could)."""
         try:
-            return self._session(self._query)
+            return self._session(self._query), ""
         except PrinterError as exc:
-            return exc.state
+            return exc.state, str(exc)
 
     def print_ticket(self, view: TicketView) -> Path | None:
         """Print one ticket (laid out for this printer's paper) or raise PrinterError.
@@ -367,6 +370,9 @@ class PngPrinter(TicketPrinter):
             return PrinterState.OFFLINE
         return PrinterState.OK if os.access(self.directory, os.W_OK) else PrinterState.OFFLINE
 
+    def probe(self) -> tuple[PrinterState, str]:
+        return self.status(), ""
+
     def print_ticket(self, view: TicketView) -> Path:
         view = view if view.paper == self.paper else replace(view, paper=self.paper)
         number = re.sub(r"[^A-Za-z0-9]", "_", view.number)
@@ -398,30 +404,24 @@ def open_printer(spec: str, paper: str) -> TicketPrinter:
     """
     if paper not in PAPER_DOTS:
         raise _bad_spec(spec, f"paper must be one of {', '.join(PAPER_DOTS)}, not {paper!r}", key="paper")
-    kind, _, rest = spec.partition(":")
-    if not rest:
-        raise _bad_spec(spec, "expected KIND:WHERE")
-    if kind == "png":
-        return PngPrinter(Path(rest), paper)
-    if kind == "file":
-        return TicketPrinter(FileConnection(rest), paper)
-    if kind == "network":
-        host, _, port = rest.partition(":")
-        return TicketPrinter(NetworkConnection(host, _number(spec, port or str(DEFAULT_NETWORK_PORT))), paper)
-    if kind == "serial":
-        device, _, baud = rest.rpartition(":") if re.search(r":\d+$", rest) else (rest, "", "")
-        return TicketPrinter(SerialConnection(device, _number(spec, baud or str(DEFAULT_BAUD))), paper)
-    if kind == "usb":
-        vendor, _, product = rest.partition(":")
-        return TicketPrinter(UsbConnection(_number(spec, vendor, 16), _number(spec, product, 16)), paper)
-    raise _bad_spec(spec, f"unknown printer kind {kind!r} (usb, serial, network, file or png)")
-
-
-def _number(spec: str, text: str, base: int = 10) -> int:
     try:
-        return int(text, base)
-    except ValueError:
-        raise _bad_spec(spec, f"{text!r} is not a number") from None
+        where = parse_printer_spec(spec)
+    except ValueError as exc:
+        raise _bad_spec(spec, str(exc)) from None
+    if isinstance(where, Png):
+        return PngPrinter(Path(where.directory), paper)
+    return TicketPrinter(connect(where), paper)
+
+
+def connect(where: Usb | Serial | Network | File) -> Connection:
+    """The python-escpos connection for a printer (not opened yet)."""
+    if isinstance(where, File):
+        return FileConnection(where.path)
+    if isinstance(where, Network):
+        return NetworkConnection(where.host, where.port)
+    if isinstance(where, Serial):
+        return SerialConnection(where.device, where.baud)
+    return UsbConnection(where.vendor, where.product)
 
 
 def _bad_spec(spec: str, reason: str, key: str = "printer") -> ConfigError:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from motcua.config_reader import Table, entry_name
 
 from .hours import OpeningHours, day_spans
+from .printer_spec import parse_printer_spec
 
 
 @dataclass(frozen=True)
@@ -106,35 +106,13 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     return tuple(kiosks)
 
 
-# The rates a USB-serial adapter and a thermal printer's DIP switches offer.
-BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
-
-
 def printer_spec_problem(spec: str) -> str | None:
     """Why a printer spec cannot work, or None; checked when the config is read, so a
     mistake is found by check-config and not on the first ticket (kiosk/printer.py opens it)."""
-    kind, _, rest = spec.partition(":")
-    if kind not in ("usb", "serial", "network", "file", "png"):
-        return f"unknown printer kind {kind!r} (usb, serial, network, file or png)"
-    if not rest.strip():
-        return f"expected {kind}:WHERE"
-    if kind == "usb":
-        parts = rest.split(":")
-        if len(parts) != 2 or not all(re.fullmatch(r"(0x)?[0-9A-Fa-f]{1,4}", p) for p in parts):
-            return "expected usb:VID:PID, two hexadecimal ids such as usb:0x0416:0x5011 (lsusb shows them)"
-    if kind == "serial":
-        device, _, baud = rest.rpartition(":")
-        if not device or "/" in baud or "." in baud or "-" in baud:
-            device, baud = rest, ""     # a colon inside the device's name (/dev/serial/by-path/...)
-        if baud and (not baud.isdigit() or int(baud) not in BAUD_RATES):
-            return (f"{baud!r} is not a baud rate; expected serial:DEVICE[:BAUD] with BAUD one of "
-                    f"{', '.join(map(str, BAUD_RATES))}")
-        if not device.startswith("/dev/"):
-            return f"{device!r} is not a serial device such as /dev/ttyUSB0 or /dev/serial0"
-    if kind == "network":
-        host, _, port = rest.partition(":")
-        if not host or (port and (not port.isdigit() or not 1 <= int(port) <= 65535)):
-            return "expected network:HOST[:PORT] with PORT 1 to 65535"
+    try:
+        parse_printer_spec(spec)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
