@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from motcua import sections
 from motcua.config_reader import Table
 
 from . import voice_settings
@@ -50,3 +51,7 @@ def parse(root: Table) -> CallerSettings:
     table.finish()
     return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings,
                           erase_names_after_days=erase_after)
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("caller", lambda root, site: parse(root))

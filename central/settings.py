@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from motcua import sections
 from motcua.config_reader import Table
 
 
@@ -42,3 +43,7 @@ def parse(root: Table, site_id: str) -> CentralSettings | None:
                                ca_file=Path(ca_file) if ca_file else None)
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("central", lambda root, site: parse(root, site.site.id))

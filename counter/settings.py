@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from motcua import sections
 from motcua.config_reader import Table
 from motcua.protocol import Action, PadAction, Rate
 
@@ -160,3 +161,7 @@ def _check_pins_unique(table: Table, settings: CounterPadSettings) -> None:
         if pin in used:
             raise table.error(key, f"pin {pin} is already {used[pin]}")
         used[pin] = key
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("counter_pad", lambda root, site: parse(root, site.counters))

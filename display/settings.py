@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from motcua import sections
 from motcua.config_reader import Table
 
 
@@ -35,3 +36,7 @@ def parse(root: Table) -> BoardSettings:
     )
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("board", lambda root, site: parse(root))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from motcua import sections
 from motcua.config_reader import Table, entry_name
 
 from .hours import OpeningHours, day_spans
@@ -195,3 +196,7 @@ def _parse_days_off(table: Table) -> frozenset[date]:
         except ValueError:
             raise table.error("days_off", f"{text!r} is not a date written YYYY-MM-DD") from None
     return frozenset(days)
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("kiosks", lambda root, site: parse(root, site.services))

@@ -44,6 +44,18 @@ TOOLS_HELP = {
 }
 
 
+# The rooms this program runs with, in the order their config sections are read. Importing a
+# room's settings module registers its section (motcua/sections.py); motcua/ itself imports no
+# room, so this list, at the program's edge, is the one place that names them all.
+ROOMS = ("kiosk", "counter", "caller", "display", "web", "central")
+
+
+def load_rooms() -> None:
+    """Register every room's config section; call before reading a site config."""
+    for room in ROOMS:
+        importlib.import_module(f"motcua.{room}.settings")
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))
@@ -148,6 +160,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    load_rooms()
     options = build_parser().parse_args(argv)
     _quiet_libraries(bool(getattr(options, "verbose", False)))
     _demo_config_if_no_site(options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from motcua import sections
 from motcua.config_reader import Table
 
 DEFAULT_REASONS = ("Thái độ phục vụ", "Thời gian chờ lâu", "Hướng dẫn chưa rõ", "Lý do khác")
@@ -68,3 +69,7 @@ def parse(root: Table) -> WebSettings:
     )
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("web", lambda root, site: parse(root))
