@@ -111,12 +111,21 @@ class SiteBase:
         raise KeyError(counter_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SiteConfig(SiteBase):
     """The whole site config: the site-wide part and every registered room's section, read
     as an attribute (``config.kiosks``, ``config.counter_pad``, …)."""
 
-    sections: dict[str, Any] = field(default_factory=dict, repr=False)
+    sections: dict[str, Any] = field(repr=False)
+
+    def __init__(self, file: Path, site: SiteInfo, broker: BrokerSettings, services: tuple[Service, ...],
+                 counters: tuple[Counter, ...], sections: dict[str, Any] | None = None,
+                 **more: Any) -> None:
+        # A section may be given by its name too, so dataclasses.replace(config, board=...) works.
+        for name, value in (("file", file), ("site", site), ("broker", broker),
+                            ("services", services), ("counters", counters),
+                            ("sections", {**(sections or {}), **more})):
+            object.__setattr__(self, name, value)
 
     if TYPE_CHECKING:
         @property
