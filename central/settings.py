@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from motcua import sections
-from motcua.config_reader import Table
+from motcua.config_reader import ID_PATTERN, Table
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def parse(root: Table, site_id: str) -> CentralSettings | None:
         host, port, tls = parse_broker_url(url)
     except ValueError as exc:
         raise table.error("url", str(exc)) from None
-    username = table.get_str("username", site_id, pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+    username = table.get_str("username", site_id, pattern=ID_PATTERN)
     if username != site_id:
         # The centre's ACL lets a user publish only under motcua/<its name>/ (pattern %u).
         raise table.error("username", f"must be the site id {site_id!r}: the central broker's "

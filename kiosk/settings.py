@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from motcua import sections
-from motcua.config_reader import Table, entry_name
+from motcua.config_reader import ID_PATTERN, Table, entry_name
 
 from .hours import OpeningHours, day_spans
 from .printer_spec import parse_printer_spec
@@ -59,7 +59,7 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     kiosks: list[KioskSettings] = []
     claimed: dict[str, list[tuple[int, int, str]]] = {}   # service -> (first, last, kiosk id)
     for table in root.tables("kiosks"):
-        kiosk_id = table.get_str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+        kiosk_id = table.get_str("id", pattern=ID_PATTERN)
         if any(k.id == kiosk_id for k in kiosks):
             raise table.error("id", f"kiosk {kiosk_id!r} is listed twice")
         buttons = _parse_buttons(table, by_id)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from motcua.config_reader import ID_PATTERN
 from motcua.errors import MotcuaError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_OUT = "/etc/mosquitto/motcua"
 DEFAULT_BRIDGE = "/etc/mosquitto/conf.d/motcua-bridge.conf"
-DISPLAY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+DISPLAY_PATTERN = ID_PATTERN
 # Mosquitto 2.x "$7$" hashes: PBKDF2-HMAC-SHA512, 12-byte salt, base64 (mosquitto_passwd's format).
 HASH_ITERATIONS = 1000
 SALT_BYTES = 12

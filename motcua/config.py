@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import sections
-from .config_reader import Table
+from .config_reader import ID_PATTERN, Table
 from .errors import ConfigError
 from .protocol import ACTIONS, Action
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from motcua.web.settings import WebSettings
 
 PAD_ACTIONS = ACTIONS
-ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 
 
 @dataclass(frozen=True)
