@@ -64,6 +64,20 @@ OPEN = (WAITING, SERVING, SKIPPED)
 EventKind = HistoryKind
 
 
+class Priority(enum.StrEnum):
+    """How priority tickets go first (``[queue] priority``)."""
+
+    STRICT = "strict"     # before every normal ticket
+    EVERY = "every"       # at most one in ``priority_every`` calls at a counter
+
+
+class Order(enum.StrEnum):
+    """Which waiting ticket a counter's Next takes (``[queue] order``)."""
+
+    OLDEST = "oldest"     # the first issued among the counter's services
+    SERVICE = "service"   # the counter's first service with anyone waiting
+
+
 class Held(enum.StrEnum):
     """An Outcome code that is not a refusal: the ticket waits for its day, nobody is told."""
 
@@ -179,13 +193,13 @@ class Outcome:
 class Engine:
     """The queue of one office for the current service day."""
 
-    def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: str = "strict",
-                 priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120,
+    def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: Priority = Priority.STRICT,
+                 priority_every: int = 3, order: Order = Order.OLDEST, rating_window_s: int = 120,
                  closed_kept: int = CLOSED_KEPT, max_press_age_s: float | None = None) -> None:
-        if priority not in ("strict", "every") or order not in ("oldest", "service"):
+        if priority not in tuple(Priority) or order not in tuple(Order):
             raise ValueError(f"unknown queue policy {priority!r}/{order!r}")
         self.priority = priority
-        self.priority_every = 1 if priority == "strict" else priority_every
+        self.priority_every = 1 if priority == Priority.STRICT else priority_every
         self.order = order
         self.rating_window = timedelta(seconds=rating_window_s)
         self.closed_kept = closed_kept
@@ -301,7 +315,7 @@ class Engine:
             record = self._head(queue, priority)
             if record is None:
                 continue
-            key = ((index, record.issued_at, record.seq) if self.order == "service"
+            key = ((index, record.issued_at, record.seq) if self.order == Order.SERVICE
                    else (record.issued_at, index, record.seq))
             if best_key is None or key < best_key:
                 best, best_key = record, key

@@ -8,14 +8,15 @@ from motcua import sections
 from motcua.config_reader import Table
 
 from . import voice_settings
+from .engine import Order, Priority
 from .voice_settings import VoiceSettings
 
 
 @dataclass(frozen=True)
 class QueueSettings:
-    priority: str            # "strict" or "every"
-    priority_every: int      # with "every": at most one priority ticket in this many calls
-    order: str = "oldest"    # "oldest" across a counter's services, or "service" order first
+    priority: Priority
+    priority_every: int      # with EVERY: at most one priority ticket in this many calls
+    order: Order = Order.OLDEST
     trust_clock: bool = False  # the hub has a battery RTC: a later day at boot is taken at once
     max_press_age_s: int = 15  # a command pressed longer ago than this is refused (stale)
 
@@ -36,9 +37,9 @@ class CallerSettings:
 def parse(root: Table) -> CallerSettings:
     table = root.table("queue")
     queue = QueueSettings(
-        priority=table.get_str("priority", "strict", choices=("strict", "every")),
+        priority=Priority(table.get_str("priority", Priority.STRICT, choices=tuple(Priority))),
         priority_every=table.get_int("priority_every", 3, min=1, max=100),
-        order=table.get_str("order", "oldest", choices=("oldest", "service")),
+        order=Order(table.get_str("order", Order.OLDEST, choices=tuple(Order))),
         trust_clock=table.get_bool("trust_clock", False),
         max_press_age_s=table.get_int("max_press_age_s", 15, min=2, max=3600),
     )

@@ -8,6 +8,7 @@ module imports no room. Every key is documented in docs/config.md.
 
 from __future__ import annotations
 
+import enum
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -69,6 +70,13 @@ class BrokerSettings:
         return self.password_file.read_text(encoding="utf-8").strip()
 
 
+class OnExhausted(enum.StrEnum):
+    """What a kiosk does when a service's numbers of the day are used up."""
+
+    WRAP = "wrap"       # start again at the first number
+    STOP = "stop"       # no more tickets of that service until the next day
+
+
 @dataclass(frozen=True)
 class Service:
     id: str
@@ -76,7 +84,7 @@ class Service:
     prefix: str
     first: int
     last: int
-    on_exhausted: str  # "wrap" or "stop"
+    on_exhausted: OnExhausted
 
 
 @dataclass(frozen=True)
@@ -267,7 +275,8 @@ def _parse_services(root: Table) -> tuple[Service, ...]:
             prefix=table.get_str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
             first=table.get_int("first", 1, min=0, max=99999),
             last=table.get_int("last", 999, min=0, max=99999),
-            on_exhausted=table.get_str("on_exhausted", "wrap", choices=("wrap", "stop")),
+            on_exhausted=OnExhausted(table.get_str("on_exhausted", OnExhausted.WRAP,
+                                                   choices=tuple(OnExhausted))),
         )
         if service.last < service.first:
             raise table.error("last", f"must not be below first ({service.first})")
