@@ -12,7 +12,6 @@ import enum
 from dataclasses import dataclass
 
 from motcua.protocol import (
-    ACTIONS,
     Action,
     CounterCommand,
     CounterState,
@@ -25,8 +24,6 @@ from motcua.protocol import (
     new_id,
     parse_pad_action,
 )
-
-PAD_ACTIONS = ACTIONS
 
 ACTION_LABELS = {
     Action.NEXT: "Gọi số tiếp theo",

@@ -11,9 +11,9 @@ from typing import Any
 
 from motcua import sections
 from motcua.config_reader import Table
-from motcua.protocol import Action, PadAction, Rate
+from motcua.protocol import ACTIONS, Action, PadAction, Rate
 
-from .pad import PAD_ACTIONS, parse_action
+from .pad import parse_action
 
 DEFAULT_LEVELS = ("Rất hài lòng", "Hài lòng", "Không hài lòng")
 MAX_LEVELS = 10          # protocol.Rating accepts scores 1..10
@@ -63,7 +63,7 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     targets = services | {f"counter:{counter.id}" for counter in counters}
     pins_table = table.table("pins")
     pins: dict[Action, int] = {}
-    for action in PAD_ACTIONS:
+    for action in ACTIONS:
         pin = pins_table.get_int(action, None, min=0, max=27)
         if pin is not None:
             pins[action] = pin

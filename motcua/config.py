@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from motcua.kiosk.settings import KioskSettings
     from motcua.web.settings import WebSettings
 
-PAD_ACTIONS = ACTIONS
 
 
 @dataclass(frozen=True)
@@ -332,7 +331,7 @@ def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter
                 raise table.error("services", f"unknown service {service_id!r}; known: "
                                   f"{', '.join(sorted(known))}")
         keys_table = table.table("keys")
-        keys = {action: keys_table.get_str(action, None) for action in PAD_ACTIONS}
+        keys = {action: keys_table.get_str(action, None) for action in ACTIONS}
         keys_table.finish()
         counters.append(Counter(
             id=counter_id,
