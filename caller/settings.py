@@ -39,16 +39,17 @@ def parse(root: Table) -> CallerSettings:
     queue = QueueSettings(
         priority=Priority(table.get_str("priority", Priority.STRICT, choices=tuple(Priority))),
         priority_every=table.get_int("priority_every", 3, min=1, max=100),
-        order=Order(table.get_str("order", Order.OLDEST, choices=tuple(Order))),
-        trust_clock=table.get_bool("trust_clock", False),
-        max_press_age_s=table.get_int("max_press_age_s", 15, min=2, max=3600),
+        order=Order(table.get_str("order", QueueSettings.order, choices=tuple(Order))),
+        trust_clock=table.get_bool("trust_clock", QueueSettings.trust_clock),
+        max_press_age_s=table.get_int("max_press_age_s", QueueSettings.max_press_age_s, min=2, max=3600),
     )
     table.finish()
     table = root.table("ratings")
     ratings = RatingSettings(window_s=table.get_int("window_s", 120, min=5, max=3600))
     table.finish()
     table = root.table("privacy")
-    erase_after = table.get_int("erase_names_after_days", 30, min=1, max=3650)
+    erase_after = table.get_int("erase_names_after_days", CallerSettings.erase_names_after_days,
+                                min=1, max=3650)
     table.finish()
     return CallerSettings(queue=queue, voice=voice_settings.parse(root), ratings=ratings,
                           erase_names_after_days=erase_after)

@@ -78,7 +78,7 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     rating = _parse_rating(table.table("rating"))
     settings = CounterPadSettings(
         pins=pins,
-        bounce_ms=table.get_int("bounce_ms", 50, min=0, max=2000),
+        bounce_ms=table.get_int("bounce_ms", CounterPadSettings.bounce_ms, min=0, max=2000),
         led_pin=table.get_int("led_pin", None, min=0, max=27),
         transfer_to=transfer_to,
         rating=rating,
@@ -102,7 +102,7 @@ def _parse_rating(table: Table) -> RatingSettings:
         raise table.error("keys", "must be distinct single characters")
     settings = RatingSettings(levels=levels, pins=pins, keys=keys,
                               led_pin=table.get_int("led_pin", None, min=0, max=27),
-                              thanks_s=table.get_float("thanks_s", 3.0, min=0, max=60))
+                              thanks_s=table.get_float("thanks_s", RatingSettings.thanks_s, min=0, max=60))
     table.finish()
     return settings
 

@@ -92,14 +92,14 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
             priority_window_s=priority.get_float("window_s", 10.0, min=1, max=120),
             footer=table.get_str("footer", "Xin cảm ơn!"),
             ranges=ranges,
-            hold_off_ms=table.get_int("hold_off_ms", 1500, min=0, max=60000),
-            bounce_ms=table.get_int("bounce_ms", 50, min=0, max=1000),
+            hold_off_ms=table.get_int("hold_off_ms", KioskSettings.hold_off_ms, min=0, max=60000),
+            bounce_ms=table.get_int("bounce_ms", KioskSettings.bounce_ms, min=0, max=1000),
             hours=OpeningHours(_parse_weekly(table), _parse_days_off(table)),
             led_pin=table.get_int("led_pin", None, min=0, max=27),
             buzzer_pin=table.get_int("buzzer_pin", None, min=0, max=27),
             input_devices=tuple(table.str_list("input_devices", [])),
-            name_window_s=table.get_float("name_window_s", 60.0, min=5, max=600),
-            trust_clock=table.get_bool("trust_clock", False),
+            name_window_s=table.get_float("name_window_s", KioskSettings.name_window_s, min=5, max=600),
+            trust_clock=table.get_bool("trust_clock", KioskSettings.trust_clock),
         ))
         priority.finish()
         _check_pins_and_keys(table, kiosks[-1])
