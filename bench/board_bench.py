@@ -38,10 +38,13 @@ from motcua.display.daemon import SCREEN_PACE, BoardApp, Screen  # noqa: E402
 from motcua.display.fonts import FontBook  # noqa: E402
 from rig import Listener, Mosquitto, write_site_config  # noqa: E402
 
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
 from motcua.daemon import Systemd, owner_loop  # noqa: E402
 from motcua.mqtt import Link  # noqa: E402
 from motcua.protocol import Topics, encode  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 TOPICS = Topics("liem-chung")
 

@@ -20,9 +20,12 @@ import pygame
 from motcua.display.daemon import BoardApp
 from motcua.display.fonts import FontBook
 
+from motcua.cli import load_rooms
 from motcua.config import load_config
 from motcua.mqtt import Inbound, LinkUp
 from motcua.protocol import Board, BoardCall, BoardCounter, Topics, encode
+
+load_rooms()     # this script reads a site config: every room's section
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -47,9 +47,12 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig import Mosquitto  # noqa: E402
 
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
 from motcua.protocol import Board, CounterCommand, Ticket, Topics, encode, new_id  # noqa: E402
 from motcua.service_day import service_day  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 TOPICS = Topics("liem-chung")
 EXAMPLE = ROOT / "examples" / "liem-chung.toml"

@@ -34,8 +34,11 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig import Mosquitto, resident_kb, start_daemon, write_site_config  # noqa: E402
 
 from motcua.broker_config import set_device_account, write_broker_files  # noqa: E402
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
 from motcua.protocol import Status, Topics  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 TOPICS = Topics("liem-chung")
 CALLER = TOPICS.status("caller", "hub")

@@ -29,7 +29,10 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig import Mosquitto, Subscriber  # noqa: E402
 
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 CMD = TOPICS.counter_cmd("1")
 

@@ -23,7 +23,10 @@ from gpiozero.pins.mock import MockFactory  # noqa: E402
 from kiosk_rig import RunningKiosk, kiosk_config  # noqa: E402
 from rig import FakePrinter, Mosquitto, eventually  # noqa: E402
 
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 CUT = b"\x1bd\x05\x1dV\x00"   # feed and full cut: one per ticket
 PINS = (17, 27, 22, 23)

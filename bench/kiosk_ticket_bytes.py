@@ -25,7 +25,10 @@ from motcua.kiosk.printer import open_printer  # noqa: E402
 from motcua.kiosk.ticket import Raster, TicketView, blocks, encode_block, escpos_bytes  # noqa: E402
 from rig import FakePrinter  # noqa: E402
 
+from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
+
+load_rooms()     # this script reads a site config: every room's section
 
 BAUDS = (9600, 19200, 115200)
 
@@ -83,14 +86,14 @@ def main() -> int:
         printer = open_printer(f"network:127.0.0.1:{silent.getsockname()[1]}", "80mm")
         started = time.perf_counter()
         state = printer.status()
-        print(f"status of a printer that never answers: {state!r} after "
+        print(f"status of a printer that never answers: {str(state)!r} after "
               f"{(time.perf_counter() - started) * 1000:.0f} ms")
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         printer = open_printer(f"network:127.0.0.1:{closed.getsockname()[1]}", "80mm")
         started = time.perf_counter()
         state = printer.status()
-        print(f"status of a switched-off printer (refused): {state!r} after "
+        print(f"status of a switched-off printer (refused): {str(state)!r} after "
               f"{(time.perf_counter() - started) * 1000:.1f} ms")
     return 0
 

@@ -6,7 +6,7 @@ import itertools
 import unicodedata
 from datetime import datetime
 
-from motcua.protocol import Board, BoardCall, BoardCounter, Called, CounterState, LastTicket
+from motcua.protocol import Board, BoardCall, BoardCounter, Called, CounterState, CounterStatus, LastTicket
 
 from .engine import Call, Engine
 
@@ -27,7 +27,7 @@ def _open_streaks(engine: Engine) -> dict[str, list[int]]:
     """Per service, the normal-call streaks of the counters open for it (one pass)."""
     streaks: dict[str, list[int]] = {service: [] for service in engine.waiting}
     for counter in engine.counters.values():
-        if counter.status != "paused":
+        if counter.status != CounterStatus.PAUSED:
             for service in counter.services:
                 streaks.setdefault(service, []).append(counter.normal_streak)
     return streaks

@@ -45,11 +45,11 @@ from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
 from motcua.protocol import (
-    REFUSALS,
     CounterCommand,
     Heartbeat,
     Rating,
     Received,
+    Refusal,
     Ticket,
     Topics,
     encode,
@@ -58,7 +58,7 @@ from motcua.protocol import (
 from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
-from .engine import Call, Engine, Event, Outcome, TicketRecord
+from .engine import Call, Engine, Event, EventKind, Held, Outcome, TicketRecord
 from .intake import check_ticket
 from .pipeline import Pipeline, Unsaved
 from .retention import erase_names, erase_recordings
@@ -87,7 +87,7 @@ class Refused:
     one that does not decode), confirmed with ``code`` so that its sender stops resending it."""
 
     id: str
-    code: str
+    code: Refusal
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ class Caller:
         self.counts["events"] += 1
         outcome = self.engine.apply(event)
         self.note(event, outcome)
-        if outcome.code in REFUSALS:
+        if isinstance(outcome.code, Refusal):
             handled.refused[event.id] = outcome.code
         handled.outcomes.append(outcome)
 
@@ -281,14 +281,14 @@ class Caller:
         """Count and log what an event did not do."""
         if outcome.duplicate:
             self.counts["duplicates"] += 1
-        elif outcome.code == "held":
+        elif outcome.code == Held.HELD:
             log.warning("ticket %s held: %s; it is called once that day begins here",
                         event.ticket.number if event.ticket else event.id, outcome.reason)
-        elif outcome.code in ("expired", "duplicate_number"):
+        elif outcome.code in (Refusal.EXPIRED, Refusal.DUPLICATE_NUMBER):
             self.counts["refused"] += 1
             log.warning("ticket %s %s: %s", event.ticket.number if event.ticket else event.id,
-                        outcome.code.replace("_", " "), outcome.reason)
-        elif outcome.code == "stale":
+                        str(outcome.code).replace("_", " "), outcome.reason)
+        elif outcome.code == Refusal.STALE:
             self.counts["stale"] += 1
             log.warning("counter %s: %s refused as stale (limit %g s)", event.counter,
                         outcome.reason, self.max_press_age_s)
@@ -326,7 +326,7 @@ class Caller:
         everything, self._republish = self._republish, False
         self.publish_views(unsaved.outcomes, everything=everything)
 
-    def confirm(self, ids: list[str], refused: dict[str, str]) -> None:
+    def confirm(self, ids: list[str], refused: dict[str, Refusal]) -> None:
         """Tell the senders which of their ids the log holds (and which it refused)."""
         self.link.publish(self.topics.received, encode(Received(ids=ids, refused=refused)))
 
@@ -403,18 +403,18 @@ class Caller:
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
                                 refusal.value)
-                    return Refused(ticket.id, "forged")
-                return Event("ticket", ticket.id, now, ticket=ticket)
+                    return Refused(ticket.id, Refusal.FORGED)
+                return Event(EventKind.TICKET, ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):
                 command = CounterCommand.decode(message.payload)
-                return Event("command", command.id, now, counter=counter, command=command)
+                return Event(EventKind.COMMAND, command.id, now, counter=counter, command=command)
             rating = Rating.decode(message.payload)
-            return Event("rating", rating.id, now, counter=counter, rating=rating)
+            return Event(EventKind.RATING, rating.id, now, counter=counter, rating=rating)
         # Dropped. One with an id (a sender of a newer protocol version, say) is confirmed as
         # refused, or its sender would send it again every few seconds.
         msg_id = None if message.retain else message_id(message.payload)
-        return Refused(msg_id, "refused") if msg_id and len(msg_id) <= 64 else None
+        return Refused(msg_id, Refusal.REFUSED) if msg_id and len(msg_id) <= 64 else None
 
     def roll_day(self) -> None:
         """Start a new service day when the day keeper says so (days never go back), or when
@@ -434,7 +434,7 @@ class Caller:
         now = datetime.now().astimezone()
         outcome = self.engine.start_day(day, now)
         try:
-            self.store.append(Event("day", f"day:{day}", now, day=day, carry=outcome.carry))
+            self.store.append(Event(EventKind.DAY, f"day:{day}", now, day=day, carry=outcome.carry))
             self.store.save_tickets(outcome.tickets)
             self.store.commit()
         except sqlite3.Error as exc:

@@ -28,6 +28,7 @@ Rules a clerk can rely on:
 
 from __future__ import annotations
 
+import enum
 import heapq
 import sys
 from collections import deque
@@ -36,14 +37,51 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from motcua.protocol import CounterCommand, Rating, Ticket
+from motcua.protocol import (
+    Action,
+    CounterCommand,
+    CounterStatus,
+    HistoryKind,
+    Rating,
+    Refusal,
+    Ticket,
+)
 
-WAITING = "waiting"
-SERVING = "serving"
-SKIPPED = "skipped"
-DONE = "done"
-EXPIRED = "expired"
+
+class TicketStatus(enum.StrEnum):
+    """Where a ticket is; the reports and the event log's snapshots store these words."""
+
+    WAITING = "waiting"
+    SERVING = "serving"
+    SKIPPED = "skipped"
+    DONE = "done"
+    EXPIRED = "expired"
+
+
+WAITING, SERVING, SKIPPED, DONE, EXPIRED = TicketStatus
 OPEN = (WAITING, SERVING, SKIPPED)
+# The event log's kinds are the history's kinds (the centre receives them as they are).
+EventKind = HistoryKind
+
+
+class Priority(enum.StrEnum):
+    """How priority tickets go first (``[queue] priority``)."""
+
+    STRICT = "strict"     # before every normal ticket
+    EVERY = "every"       # at most one in ``priority_every`` calls at a counter
+
+
+class Order(enum.StrEnum):
+    """Which waiting ticket a counter's Next takes (``[queue] order``)."""
+
+    OLDEST = "oldest"     # the first issued among the counter's services
+    SERVICE = "service"   # the counter's first service with anyone waiting
+
+
+class Held(enum.StrEnum):
+    """An Outcome code that is not a refusal: the ticket waits for its day, nobody is told."""
+
+    HELD = "held"
 
 RECENT_CALLS = 10            # calls kept for the board
 RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
@@ -65,7 +103,7 @@ class TicketRecord:
     kiosk: str
     priority: bool = False
     name: str | None = None
-    status: str = WAITING
+    status: TicketStatus = WAITING
     counter: str | None = None          # the counter that called it last
     first_service: str | None = None    # the service it was issued for, if transferred
     for_counter: str | None = None      # transferred to this counter: only it calls the ticket
@@ -90,6 +128,8 @@ class TicketRecord:
             value = body.get(f.name)
             if f.name.endswith("_at") and isinstance(value, str):
                 value = datetime.fromisoformat(value)
+            elif f.name == "status" and value is not None:
+                value = TicketStatus(value)
             values[f.name] = value
         return cls(**values)
 
@@ -98,7 +138,7 @@ class TicketRecord:
 class CounterRecord:
     id: str
     services: tuple[str, ...]
-    status: str = "idle"                 # idle, serving or paused
+    status: CounterStatus = CounterStatus.IDLE
     current: str | None = None           # ticket id being served
     last_finished: str | None = None     # ticket id a rating belongs to
     normal_streak: int = 0               # normal calls since the last priority call
@@ -119,7 +159,7 @@ class Call:
 class Event:
     """One input of the engine; ``id`` makes it unique within its kind."""
 
-    kind: str                     # "ticket", "command", "rating" or "day"
+    kind: EventKind
     id: str
     at: datetime
     counter: str | None = None
@@ -137,7 +177,7 @@ class Outcome:
     applied: bool = True
     duplicate: bool = False
     reason: str = ""                                  # why it was refused
-    code: str = ""                # protocol.REFUSALS for a refusal the sender is told; "held"
+    code: Refusal | Held | None = None     # a refusal the sender is told; or held
     calls: list[Call] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)   # records that changed
     counters: set[str] = field(default_factory=set)             # counters whose state changed
@@ -145,20 +185,21 @@ class Outcome:
     carry: tuple[TicketRecord, ...] = ()              # "day": what the event log must keep
 
     @classmethod
-    def refused(cls, reason: str, *, duplicate: bool = False, code: str = "refused") -> Outcome:
-        return cls(applied=False, duplicate=duplicate, reason=reason, code="" if duplicate else code)
+    def refused(cls, reason: str, *, duplicate: bool = False,
+                code: Refusal = Refusal.REFUSED) -> Outcome:
+        return cls(applied=False, duplicate=duplicate, reason=reason, code=None if duplicate else code)
 
 
 class Engine:
     """The queue of one office for the current service day."""
 
-    def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: str = "strict",
-                 priority_every: int = 3, order: str = "oldest", rating_window_s: int = 120,
+    def __init__(self, counters: Mapping[str, Sequence[str]], *, priority: Priority = Priority.STRICT,
+                 priority_every: int = 3, order: Order = Order.OLDEST, rating_window_s: int = 120,
                  closed_kept: int = CLOSED_KEPT, max_press_age_s: float | None = None) -> None:
-        if priority not in ("strict", "every") or order not in ("oldest", "service"):
+        if priority not in tuple(Priority) or order not in tuple(Order):
             raise ValueError(f"unknown queue policy {priority!r}/{order!r}")
         self.priority = priority
-        self.priority_every = 1 if priority == "strict" else priority_every
+        self.priority_every = 1 if priority == Priority.STRICT else priority_every
         self.order = order
         self.rating_window = timedelta(seconds=rating_window_s)
         self.closed_kept = closed_kept
@@ -191,13 +232,13 @@ class Engine:
 
     # -- the one entry point -----------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
-        if event.kind == "ticket" and event.ticket is not None:
+        if event.kind == EventKind.TICKET and event.ticket is not None:
             return self.add_ticket(event.ticket, event.at)
-        if event.kind == "command" and event.command is not None and event.counter is not None:
+        if event.kind == EventKind.COMMAND and event.command is not None and event.counter is not None:
             return self.command(event.counter, event.command, event.at)
-        if event.kind == "rating" and event.rating is not None and event.counter is not None:
+        if event.kind == EventKind.RATING and event.rating is not None and event.counter is not None:
             return self.rate(event.counter, event.rating, event.at)
-        if event.kind == "day" and event.day is not None:
+        if event.kind == EventKind.DAY and event.day is not None:
             return self.start_day(event.day, event.at, carry=event.carry)
         return Outcome.refused(f"malformed {event.kind} event")
 
@@ -214,7 +255,7 @@ class Engine:
             # the first ticket with this number keeps it. Once that ticket is closed the number
             # may come again the same day: a kiosk's range wraps (on_exhausted = "wrap").
             return Outcome.refused(f"number {ticket.number} of {ticket.service} on {ticket.day} "
-                                   "is already in the queue", code="duplicate_number")
+                                   "is already in the queue", code=Refusal.DUPLICATE_NUMBER)
         try:
             issued = datetime.fromisoformat(ticket.issued_at)
         except ValueError:
@@ -230,11 +271,11 @@ class Engine:
             # Printed on a day that is over (e.g. resent after a night-long outage).
             record.status, record.expired_at = EXPIRED, at
             self._closed(record)
-            return Outcome(tickets=[record], code="expired",
+            return Outcome(tickets=[record], code=Refusal.EXPIRED,
                            reason=f"printed for {ticket.day}, the queue is on {self.day}")
         if self.day is not None and ticket.day > self.day:
             self.later.add(record.id)
-            return Outcome(tickets=[record], code="held",
+            return Outcome(tickets=[record], code=Held.HELD,
                            reason=f"printed for {ticket.day}, the queue is still on {self.day}")
         self._enqueue(record)
         return Outcome(tickets=[record], counters=self._counters_of(record.service), board=True)
@@ -274,7 +315,7 @@ class Engine:
             record = self._head(queue, priority)
             if record is None:
                 continue
-            key = ((index, record.issued_at, record.seq) if self.order == "service"
+            key = ((index, record.issued_at, record.seq) if self.order == Order.SERVICE
                    else (record.issued_at, index, record.seq))
             if best_key is None or key < best_key:
                 best, best_key = record, key
@@ -307,39 +348,39 @@ class Engine:
         pressed = _press_time(command)
         if self.max_press_age is not None and pressed is not None and at - pressed > self.max_press_age:
             return Outcome.refused(f"{command.action} pressed {(at - pressed).total_seconds():.0f} s "
-                                   "before it arrived", code="stale")
+                                   "before it arrived", code=Refusal.STALE)
         outcome = Outcome(counters={counter_id})
         action = command.action
-        if action == "next":
-            if counter.status == "paused":
-                counter.status = "idle"
+        if action == Action.NEXT:
+            if counter.status == CounterStatus.PAUSED:
+                counter.status = CounterStatus.IDLE
             self._finish(counter, at, outcome)
             self._call(counter, self._pick(counter), command.id, at, outcome)
-        elif action == "recall" and command.target:
+        elif action == Action.RECALL and command.target:
             record = self._skipped(command.target)
             if record is None:
                 return Outcome.refused(f"no skipped ticket {command.target!r}")
-            if counter.status == "paused":
-                counter.status = "idle"
+            if counter.status == CounterStatus.PAUSED:
+                counter.status = CounterStatus.IDLE
             self._finish(counter, at, outcome)
             self._call(counter, record, command.id, at, outcome, recall=True)
-        elif action == "recall":
+        elif action == Action.RECALL:
             record = self._current(counter)
             if record is None:
                 return Outcome.refused("nothing to recall")
             record.recalled_at = record.last_call_at = at
             self._announce(Call(command.id, counter.id, record.id, at, recall=True), outcome)
-        elif action == "skip":
+        elif action == Action.SKIP:
             record = self._current(counter)
             if record is None:
                 return Outcome.refused("nothing to skip")
             record.status, record.skipped_at = SKIPPED, at
             self._release(counter, record, outcome)
-        elif action == "done":
+        elif action == Action.DONE:
             if self._current(counter) is None:
                 return Outcome.refused("nothing to finish")
             self._finish(counter, at, outcome)
-        elif action == "transfer":
+        elif action == Action.TRANSFER:
             record = self._current(counter)
             target = command.target or ""
             if record is None:
@@ -360,13 +401,13 @@ class Engine:
                 return Outcome.refused(f"no counter serves {target!r}")
             self._release(counter, record, outcome)
             self._enqueue(record)
-        elif action == "pause":
+        elif action == Action.PAUSE:
             self._finish(counter, at, outcome)
-            counter.status = "paused"
-        elif action == "resume":
-            if counter.status != "paused":
+            counter.status = CounterStatus.PAUSED
+        elif action == Action.RESUME:
+            if counter.status != CounterStatus.PAUSED:
                 return Outcome.refused("counter is not paused")
-            counter.status = "idle"
+            counter.status = CounterStatus.IDLE
         else:
             return Outcome.refused(f"unknown action {action!r}")
         outcome.board = True
@@ -398,7 +439,7 @@ class Engine:
         if recall:
             record.recalled_at = at
         record.last_call_at = at
-        counter.status, counter.current = "serving", record.id
+        counter.status, counter.current = CounterStatus.SERVING, record.id
         outcome.counters |= self._counters_of(record.service)
         self._announce(Call(call_id, counter.id, record.id, at, recall=recall), outcome)
 
@@ -408,7 +449,7 @@ class Engine:
         outcome.tickets.append(self.tickets[call.ticket])
 
     def _release(self, counter: CounterRecord, record: TicketRecord, outcome: Outcome) -> None:
-        counter.status, counter.current = "idle", None
+        counter.status, counter.current = CounterStatus.IDLE, None
         outcome.tickets.append(record)
 
     def _finish(self, counter: CounterRecord, at: datetime, outcome: Outcome) -> None:

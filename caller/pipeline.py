@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from motcua.mqtt import Inbound
+from motcua.protocol import Refusal
 
 from .engine import Outcome
 from .store import EventStore, StoreError
@@ -40,7 +41,7 @@ class Unsaved:
     inbound: list[Inbound] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)          # message ids the log now holds
-    refused: dict[str, str] = field(default_factory=dict)  # id -> protocol.REFUSALS
+    refused: dict[str, Refusal] = field(default_factory=dict)
 
     def extend(self, other: Unsaved) -> None:
         self.inbound += other.inbound
@@ -73,7 +74,7 @@ class Pipeline:
 
     def __init__(self, store: EventStore, *, wake: Callable[[], None],
                  ack: Callable[[Inbound], None],
-                 confirm: Callable[[list[str], dict[str, str]], None],
+                 confirm: Callable[[list[str], dict[str, Refusal]], None],
                  announce: Callable[[list[Outcome]], None],
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         self.store = store

@@ -21,7 +21,7 @@ from motcua.durable import open_durable
 from motcua.errors import MotcuaError
 from motcua.protocol import CounterCommand, Rating, Ticket, encode
 
-from .engine import Event, TicketRecord
+from .engine import Event, EventKind, TicketRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -215,31 +215,32 @@ class EventStore:
 
 
 def _body(event: Event) -> str:
-    if event.kind == "ticket" and event.ticket is not None:
+    if event.kind == EventKind.TICKET and event.ticket is not None:
         return encode(event.ticket).decode()
-    if event.kind == "command" and event.command is not None:
+    if event.kind == EventKind.COMMAND and event.command is not None:
         return encode(event.command).decode()
-    if event.kind == "rating" and event.rating is not None:
+    if event.kind == EventKind.RATING and event.rating is not None:
         return encode(event.rating).decode()
-    if event.kind == "day":
+    if event.kind == EventKind.DAY:
         return json.dumps({"day": event.day, "carry": [r.as_dict() for r in event.carry or ()]},
                           ensure_ascii=False)
     raise StoreError(f"cannot log a {event.kind} event without its message")
 
 
-def _event(kind: str, msg_id: str, at: datetime, counter: str | None, body: str) -> Event:
+def _event(text: str, msg_id: str, at: datetime, counter: str | None, body: str) -> Event:
     raw = body.encode()
-    if kind == "ticket":
+    if text not in EventKind.__members__.values():
+        raise StoreError(f"unknown event kind {text!r} in the log")
+    kind = EventKind(text)
+    if kind == EventKind.TICKET:
         return Event(kind, msg_id, at, ticket=Ticket.decode(raw))
-    if kind == "command":
+    if kind == EventKind.COMMAND:
         return Event(kind, msg_id, at, counter=counter, command=CounterCommand.decode(raw))
-    if kind == "rating":
+    if kind == EventKind.RATING:
         return Event(kind, msg_id, at, counter=counter, rating=Rating.decode(raw))
-    if kind == "day":
-        data = json.loads(body)
-        return Event(kind, msg_id, at, day=data["day"],
-                     carry=tuple(TicketRecord.from_dict(r) for r in data["carry"]))
-    raise StoreError(f"unknown event kind {kind!r} in the log")
+    data = json.loads(body)          # EventKind.DAY
+    return Event(kind, msg_id, at, day=data["day"],
+                 carry=tuple(TicketRecord.from_dict(r) for r in data["carry"]))
 
 
 def _ticket_row(record: TicketRecord) -> tuple:

@@ -64,15 +64,15 @@ def parse(root: Table) -> VoiceSettings:
         repeat=voice.get_int("repeat", 1, min=1, max=5),
         rate=voice.get_int("rate", 150, min=60, max=400),
         volume=voice.get_float("volume", 1.0, min=0.0, max=1.0),
-        voice=voice.get_str("voice", "vi", pattern=r"[A-Za-z0-9_/+-]{1,40}"),
+        voice=voice.get_str("voice", VoiceSettings.voice, pattern=r"[A-Za-z0-9_/+-]{1,40}"),
         variant=Variant(
             thousand=voice.get_str("thousand", "nghìn", choices=("nghìn", "ngàn")),
             zero_ten=voice.get_str("zero_ten", "linh", choices=("linh", "lẻ")),
             four=voice.get_str("four", "bốn", choices=("bốn", "tư")),
         ),
         digit_by_digit=voice.get_bool("digit_by_digit", None),
-        max_delay_s=voice.get_float("max_delay_s", 60.0, min=1.0, max=3600.0),
-        chime=voice.get_bool("chime", True),
+        max_delay_s=voice.get_float("max_delay_s", VoiceSettings.max_delay_s, min=1.0, max=3600.0),
+        chime=voice.get_bool("chime", VoiceSettings.chime),
         quiet=tuple(quiet),
     )
     voice.finish()

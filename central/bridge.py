@@ -96,7 +96,7 @@ def write_central_broker_files(out: Path, sites: Sequence[str]) -> dict[str, Pat
     import secrets as random
 
     from motcua.broker_config import _let_mosquitto_read, _write_private, hash_password
-    from motcua.config import ID_PATTERN
+    from motcua.config_reader import ID_PATTERN
 
     for site in sites:
         if not re.fullmatch(ID_PATTERN, site) or site in (CENTRE_USER, CENTRE_TOPICS):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from motcua.config_reader import Table
+from motcua import sections
+from motcua.config_reader import ID_PATTERN, Table
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def parse(root: Table, site_id: str) -> CentralSettings | None:
         host, port, tls = parse_broker_url(url)
     except ValueError as exc:
         raise table.error("url", str(exc)) from None
-    username = table.get_str("username", site_id, pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+    username = table.get_str("username", site_id, pattern=ID_PATTERN)
     if username != site_id:
         # The centre's ACL lets a user publish only under motcua/<its name>/ (pattern %u).
         raise table.error("username", f"must be the site id {site_id!r}: the central broker's "
@@ -42,3 +43,7 @@ def parse(root: Table, site_id: str) -> CentralSettings | None:
                                ca_file=Path(ca_file) if ca_file else None)
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("central", lambda root, site: parse(root, site.site.id))

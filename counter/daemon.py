@@ -23,7 +23,7 @@ from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, se
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, ProtocolError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
-from motcua.protocol import CounterCommand, CounterState, Heartbeat, Received, Topics, encode
+from motcua.protocol import Action, CounterCommand, CounterState, Heartbeat, Rate, Received, Topics, encode
 
 from .inputs import GpioButtons, Led, StdinKeys
 from .mqtt_buttons import ButtonMap
@@ -32,6 +32,7 @@ from .pad import (
     ACK_FLASH_S,
     KEPT_WHILE_LOST,
     LOST,
+    LedMode,
     Press,
     StateKeeper,
     describe,
@@ -126,8 +127,8 @@ class CounterPad:
         return self.watch.alive(now) and not self.watch.accepting(now)
 
     def _on_press(self, press: Press) -> None:
-        if press.action.startswith("rate:"):
-            self._on_rating(press)
+        if isinstance(press.action, Rate):
+            self._on_rating(press, press.action)
             return
         if ((self.lost() or self.refusing())
                 and self.outbox.pending - self._ratings_pending() >= KEPT_WHILE_LOST):
@@ -146,9 +147,9 @@ class CounterPad:
         except ValueError as exc:
             log.warning("press %s ignored: %s", press.action, exc)
             return
-        assert isinstance(command, CounterCommand)   # rate:N presses went to _on_rating above
+        assert isinstance(command, CounterCommand)   # Rate presses went to _on_rating above
         self.outbox.send(self.topics.counter_cmd(self.counter.id), encode(command))
-        label = describe(command.action if command.action != "transfer" else press.action, ())
+        label = describe(command.action if command.action != Action.TRANSFER else press.action, ())
         self.labels[command.id] = label
         log.info("%s pressed (%s)", label, press.source)
         self._print(f"→ {label}")
@@ -156,8 +157,8 @@ class CounterPad:
     def _ratings_pending(self) -> int:
         return sum(1 for r in self.outbox.order.rows.values() if r.topic.endswith("/rating"))
 
-    def _on_rating(self, press: Press) -> None:
-        rating = self.ratings.press(int(press.action.removeprefix("rate:")), press.at)
+    def _on_rating(self, press: Press, action: Rate) -> None:
+        rating = self.ratings.press(action.level, press.at)
         if rating is None:
             log.info("rating press ignored: the thank-you of the last one is still showing")
             return
@@ -204,7 +205,7 @@ class CounterPad:
         self.outbox.resend_due(self.watch.accepting(now))
         self.pad_led.show(pad_led(self.state.status, pending=self.outbox.pending,
                                   flash=now < self.flash_until))
-        self.thanks_led.show("on" if self.ratings.thanking(now) else "off")
+        self.thanks_led.show(LedMode.ON if self.ratings.thanking(now) else LedMode.OFF)
         line = state_line(self.counter.name, self.state.state, self.service_names,
                           lost=self.watch.lost(now), refusing=self.refusing())
         if line != self._line:
@@ -296,8 +297,7 @@ class ButtonBridge:
         command = message_for(action, status=keeper.status if keeper else None,
                               transfer_to=self.transfer_to, caller_at=caller_at, after_ms=after_ms,
                               pressed_at=datetime.now().astimezone().isoformat(timespec="milliseconds"))
-        kind = "rating" if action.startswith("rate:") else "cmd"
-        topic = (self.topics.counter_rating if kind == "rating" else self.topics.counter_cmd)(counter)
+        topic = (self.topics.counter_rating if isinstance(action, Rate) else self.topics.counter_cmd)(counter)
         self.outbox.send(topic, encode(command))
         log.info("button %s -> counter %s: %s", message.topic, counter, action)
 

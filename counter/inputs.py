@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from motcua.errors import HardwareError, require
+from motcua.protocol import PadAction
 
-from .pad import LED_MODES, Press
+from .pad import LED_MODES, LedMode, Press
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class GpioButtons:
     """One gpiozero Button per action (``rate:N`` for rating levels), with a bounce time."""
 
-    def __init__(self, pins: dict[str, int], bounce_ms: int, inbox: queue.Queue, *,
+    def __init__(self, pins: dict[PadAction, int], bounce_ms: int, inbox: queue.Queue, *,
                  pin_factory: Any = None) -> None:
         gpiozero = require("gpiozero", "counter", "python3-gpiozero")
         self.buttons: list = []
@@ -45,7 +46,7 @@ class GpioButtons:
             button.close()
 
 
-def _enqueuer(inbox: queue.Queue, action: str) -> Callable[[], None]:
+def _enqueuer(inbox: queue.Queue, action: PadAction) -> Callable[[], None]:
     def pressed() -> None:
         inbox.put(Press(action=action, at=time.monotonic(), source="gpio"))
     return pressed
@@ -54,7 +55,7 @@ def _enqueuer(inbox: queue.Queue, action: str) -> Callable[[], None]:
 class StdinKeys:
     """``--keyboard``: each character on standard input that has an action is one press."""
 
-    def __init__(self, keys: dict[str, str], inbox: queue.Queue, fd: int = 0) -> None:
+    def __init__(self, keys: dict[str, PadAction], inbox: queue.Queue, fd: int = 0) -> None:
         self.keys = keys
         self.inbox = inbox
         self.fd = fd
@@ -98,7 +99,7 @@ class Led:
     """A gpiozero LED driven by mode names (pad.LED_MODES); no pin: does nothing."""
 
     def __init__(self, pin: int | None, *, pin_factory: Any = None) -> None:
-        self.mode = "off"
+        self.mode = LedMode.OFF
         self.led = None
         if pin is None:
             return
@@ -108,7 +109,7 @@ class Led:
         except gpiozero.GPIOZeroError as exc:
             raise HardwareError(f"cannot use the LED on pin {pin}: {exc}") from exc
 
-    def show(self, mode: str) -> None:
+    def show(self, mode: LedMode) -> None:
         if mode == self.mode:
             return
         self.mode = mode
@@ -117,7 +118,7 @@ class Led:
         blink = LED_MODES[mode]
         if blink is not None:
             self.led.blink(on_time=blink[0], off_time=blink[1], background=True)
-        elif mode == "on":
+        elif mode == LedMode.ON:
             self.led.on()
         else:
             self.led.off()

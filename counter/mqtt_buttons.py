@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from motcua.protocol import MAX_PAYLOAD
+from motcua.protocol import MAX_PAYLOAD, PadAction
 
 from .settings import CounterPadSettings, MqttButton
 
@@ -34,7 +34,7 @@ class ButtonMap:
     def topics(self) -> list[str]:
         return list(self.by_topic)
 
-    def match(self, topic: str, payload: bytes) -> tuple[str, str] | None:
+    def match(self, topic: str, payload: bytes) -> tuple[str, PadAction] | None:
         """The (counter id, action) this message means, or None (unknown, unmatched or malformed)."""
         rules = self.by_topic.get(topic)
         if not rules or len(payload) > MAX_PAYLOAD:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from motcua import sections
 from motcua.config_reader import Table
+from motcua.protocol import ACTIONS, Action, PadAction, Rate
 
-from .pad import PAD_ACTIONS, parse_action
+from .pad import parse_action
 
 DEFAULT_LEVELS = ("Rất hài lòng", "Hài lòng", "Không hài lòng")
 MAX_LEVELS = 10          # protocol.Rating accepts scores 1..10
@@ -35,22 +37,22 @@ class MqttButton:
     topic: str
     payload: str | dict[str, Any]     # the exact text, or JSON fields that must all match
     counter: str
-    action: str                       # a pad action, "transfer:SERVICE" or "rate:N"
+    action: PadAction                 # written as a pad action, "transfer:SERVICE" or "rate:N"
 
 
 @dataclass(frozen=True)
 class CounterPadSettings:
-    pins: dict[str, int] = field(default_factory=dict)   # action -> BCM pin
+    pins: dict[Action, int] = field(default_factory=dict)   # action -> BCM pin
     bounce_ms: int = 50
     led_pin: int | None = None
     transfer_to: str | None = None    # service id the transfer button sends a ticket to
     rating: RatingSettings = field(default_factory=RatingSettings)
     mqtt_buttons: tuple[MqttButton, ...] = ()
 
-    def button_pins(self) -> dict[str, int]:
+    def button_pins(self) -> dict[PadAction, int]:
         """Every GPIO button of the Pi: pad actions, and ``rate:N`` for the rating levels."""
-        pins = dict(self.pins)
-        pins.update({f"rate:{n}": pin for n, pin in enumerate(self.rating.pins, start=1)})
+        pins: dict[PadAction, int] = {action: pin for action, pin in self.pins.items()}
+        pins.update({Rate(n): pin for n, pin in enumerate(self.rating.pins, start=1)})
         return pins
 
 
@@ -60,8 +62,8 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     # Where a transfer may send a ticket: a service, or one counter ("counter:3").
     targets = services | {f"counter:{counter.id}" for counter in counters}
     pins_table = table.table("pins")
-    pins = {}
-    for action in PAD_ACTIONS:
+    pins: dict[Action, int] = {}
+    for action in ACTIONS:
         pin = pins_table.get_int(action, None, min=0, max=27)
         if pin is not None:
             pins[action] = pin
@@ -70,12 +72,13 @@ def parse(root: Table, counters: tuple) -> CounterPadSettings:
     if transfer_to is not None and transfer_to not in targets:
         raise table.error("transfer_to", f"{transfer_to!r} is neither a service some counter "
                                          "serves nor counter:ID of a counter")
-    if transfer_to is None and ("transfer" in pins or any("transfer" in c.keys for c in counters)):
+    if transfer_to is None and (Action.TRANSFER in pins
+                                or any(Action.TRANSFER in c.keys for c in counters)):
         raise table.error("transfer_to", "is required for a transfer button or key")
     rating = _parse_rating(table.table("rating"))
     settings = CounterPadSettings(
         pins=pins,
-        bounce_ms=table.get_int("bounce_ms", 50, min=0, max=2000),
+        bounce_ms=table.get_int("bounce_ms", CounterPadSettings.bounce_ms, min=0, max=2000),
         led_pin=table.get_int("led_pin", None, min=0, max=27),
         transfer_to=transfer_to,
         rating=rating,
@@ -99,7 +102,7 @@ def _parse_rating(table: Table) -> RatingSettings:
         raise table.error("keys", "must be distinct single characters")
     settings = RatingSettings(levels=levels, pins=pins, keys=keys,
                               led_pin=table.get_int("led_pin", None, min=0, max=27),
-                              thanks_s=table.get_float("thanks_s", 3.0, min=0, max=60))
+                              thanks_s=table.get_float("thanks_s", RatingSettings.thanks_s, min=0, max=60))
     table.finish()
     return settings
 
@@ -158,3 +161,7 @@ def _check_pins_unique(table: Table, settings: CounterPadSettings) -> None:
         if pin in used:
             raise table.error(key, f"pin {pin} is already {used[pin]}")
         used[pin] = key
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("counter_pad", lambda root, site: parse(root, site.counters))

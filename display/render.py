@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from motcua.config import SiteConfig
+from motcua.protocol import CounterStatus
 
 from .fonts import FontBook
 from .layout import (
@@ -26,6 +27,9 @@ from .layout import (
     font_size,
 )
 from .state import LABELS, BoardView, CallRow, CounterRow, WaitRow
+
+# What a counter's number cell says when no ticket is served there.
+STATUS_LABELS: dict[str, str] = {CounterStatus.PAUSED: LABELS["paused"], CounterStatus.IDLE: LABELS["idle"]}
 
 Colour = tuple[int, int, int]
 BACKGROUND: Colour = (8, 32, 74)
@@ -190,8 +194,8 @@ class BoardPainter(Painter):
             self.text(row.number, cells.number, NUMBER, bold=True, align="center")
             self.text(row.person or "", cells.person, TEXT, size=font_size(cells.person, 0.4))
         else:
-            label = {"paused": LABELS["paused"], "idle": LABELS["idle"]}.get(row.status, "—")
-            self.text(label, cells.number, PAUSED if row.status == "paused" else DIM,
+            label = STATUS_LABELS.get(row.status, "—")
+            self.text(label, cells.number, PAUSED if row.status == CounterStatus.PAUSED else DIM,
                       size=font_size(cells.number, 0.4), align="center")
 
     def _call(self, cells: Any, call: CallRow | None, lit: bool) -> None:
@@ -272,8 +276,8 @@ class CounterPainter(Painter):
                       size=font_size(self.layout.number, 0.9))
             self.text(row.person or "", self.layout.person, TEXT, align="center")
         else:
-            label = {"paused": LABELS["paused"], "idle": LABELS["idle"]}.get(row.status, "—")
-            self.text(label, self.layout.number, PAUSED if row.status == "paused" else DIM,
+            label = STATUS_LABELS.get(row.status, "—")
+            self.text(label, self.layout.number, PAUSED if row.status == CounterStatus.PAUSED else DIM,
                       size=font_size(self.layout.number, 0.4), align="center")
 
     def _footer(self, rect: Rect, view: BoardView) -> None:

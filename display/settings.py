@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from motcua import sections
 from motcua.config_reader import Table
 
 
@@ -27,11 +28,15 @@ def parse(root: Table) -> BoardSettings:
         ticker=table.get_str("ticker", "", nonempty=False),
         recent_calls=table.get_int("recent_calls", 6, min=1, max=20),
         highlight_s=table.get_float("highlight_s", 8.0, min=0.0, max=120.0),
-        ticker_speed=table.get_float("ticker_speed", 3.0, min=0.1, max=50.0),
-        fps=table.get_int("fps", 25, min=1, max=60),
-        fullscreen=table.get_bool("fullscreen", True),
+        ticker_speed=table.get_float("ticker_speed", BoardSettings.ticker_speed, min=0.1, max=50.0),
+        fps=table.get_int("fps", BoardSettings.fps, min=1, max=60),
+        fullscreen=table.get_bool("fullscreen", BoardSettings.fullscreen),
         font=table.get_str("font", None),
         bold_font=table.get_str("bold_font", None),
     )
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("board", lambda root, site: parse(root))

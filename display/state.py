@@ -13,7 +13,7 @@ from datetime import datetime
 
 from motcua.config import SiteConfig
 from motcua.delivery import CallerWatch
-from motcua.protocol import Board, BoardCall, Heartbeat
+from motcua.protocol import Board, BoardCall, CounterStatus, Heartbeat
 from motcua.service_day import service_day
 from motcua.waits import minutes, wait_phrase
 
@@ -21,6 +21,8 @@ BLINK_S = 0.5          # the newest call's highlight is on, then off, this long 
 LATE_TOLERANCE_S = 30  # a call older than highlight_s plus this is not "new" on arrival
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+UNKNOWN = "unknown"       # a counter the board does not list, or with a status of a newer caller
 
 # Every text the board itself writes (the config adds names, services and the ticker).
 LABELS = {
@@ -46,7 +48,7 @@ class CounterRow:
     name: str
     number: str | None
     person: str | None   # masked name
-    status: str          # "serving", "idle", "paused" or "unknown"
+    status: str          # a CounterStatus, or UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -205,9 +207,9 @@ class BoardKeeper:
         if self.board is not None:
             state = next((c for c in self.board.counters if c.counter == counter_id), None)
         if state is None:
-            return CounterRow(name=name, number=None, person=None, status="unknown")
-        status = state.status if state.status in ("serving", "idle", "paused") else "unknown"
-        number = state.number if status == "serving" else None
+            return CounterRow(name=name, number=None, person=None, status=UNKNOWN)
+        status = state.status if state.status in CounterStatus.__members__.values() else UNKNOWN
+        number = state.number if status == CounterStatus.SERVING else None
         return CounterRow(name=name, number=number, person=state.name if number else None,
                           status=status)
 

@@ -41,23 +41,34 @@ from motcua.daemon import (
 from motcua.delivery import CallerWatch, Confirmed
 from motcua.errors import ConfigError
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
-from motcua.protocol import Board, Heartbeat, Issued, Received, Status, Ticket, Topics, encode, new_id
+from motcua.protocol import (
+    Board,
+    Heartbeat,
+    Issued,
+    Presence,
+    Received,
+    Status,
+    Ticket,
+    Topics,
+    encode,
+    new_id,
+)
 from motcua.service_day import ClockReading, DayKeeper
 from motcua.waits import ahead_of_new_ticket, estimate_for, minutes
 
 from .cccd import ScanError, name_from_scan
-from .inputs import EvdevKeys, GpioButtons, Indicator, StdinKeys
+from .inputs import Beep, EvdevKeys, GpioButtons, Indicator, Light, StdinKeys
 from .numbering import NumberRange, RangeExhausted
 from .presses import Accepted, KeyStream, Press, PressGate, Refused, Scan
 from .printer import PrinterError, TicketPrinter, open_printer
-from .printer_words import printer_says
+from .printer_words import FAULT_STATES, PrinterState, printer_says
 from .settings import KioskSettings
 from .store import Allocation, StorageError, TicketStore
 from .ticket import TicketView
 
 log = logging.getLogger(__name__)
 
-PRINTER_FAULTS = ("offline", "paper_out", "cover_open", "error")
+PRINTER_FAULTS = FAULT_STATES
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
 TICK_S = 1.0              # the day, opening hours, the printer's poll, resends
@@ -93,7 +104,7 @@ def number_ranges(config: SiteConfig, settings: KioskSettings) -> dict[str, Numb
 
 @dataclass
 class _Printer:
-    state: str = "unknown"
+    state: PrinterState = PrinterState.UNKNOWN
     next_poll: float = 0.0
 
 
@@ -192,7 +203,7 @@ class Kiosk:
             press = self.held.pop(0)
             log.warning("no ticket for %s: the broker's record of today's numbers could not be read "
                         "(the database is new)", press.service)
-            self.indicator.beep("refused")
+            self.indicator.beep(Beep.REFUSED)
         is_open = self.settings.hours.is_open(local)
         if is_open != self.open:
             self.open = is_open
@@ -250,7 +261,7 @@ class Kiosk:
         log.info("the ticket database can be written again: tickets are given")
         self.storage_fault = None
 
-    def _set_printer(self, state: str, now: float) -> None:
+    def _set_printer(self, state: PrinterState, now: float) -> None:
         if state != self.printer_state.state:
             if state in PRINTER_FAULTS:
                 log.error("printer %s: %s: no tickets until it is fixed", self.settings.printer,
@@ -262,15 +273,15 @@ class Kiosk:
 
     def _show(self) -> None:
         if not self.open:
-            self.indicator.show("closed")
+            self.indicator.show(Light.CLOSED)
         elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None or self.learning:
-            self.indicator.show("fault")
+            self.indicator.show(Light.FAULT)
         elif self.exhausted:
-            self.indicator.show("exhausted")
+            self.indicator.show(Light.EXHAUSTED)
         elif self.hub_away:
-            self.indicator.show("no_hub")
+            self.indicator.show(Light.NO_HUB)
         else:
-            self.indicator.show("ready")
+            self.indicator.show(Light.READY)
 
     def health(self) -> dict[str, object]:
         return dict(printer=self.printer_state.state,
@@ -302,7 +313,7 @@ class Kiosk:
                 # The broker sends retained messages right after the SUBACK, before it handles
                 # anything we send next: once this republished status is acknowledged, a
                 # record of ours would have arrived.
-                status = Status(role="kiosk", device=self.settings.id, state="online",
+                status = Status(role="kiosk", device=self.settings.id, state=Presence.ONLINE,
                                 at=datetime.now(self.config.site.tz).isoformat(timespec="seconds"),
                                 health=self.link.health)
                 self.marker = self.link.publish(self.link.status_topic, encode(status), qos=1,
@@ -321,10 +332,10 @@ class Kiosk:
             name = name_from_scan(scan.text)
         except ScanError as exc:
             log.warning("QR scan refused: %s; the buttons still give an anonymous ticket", exc)
-            self.indicator.beep("scan_refused")
+            self.indicator.beep(Beep.SCAN_REFUSED)
             return
         self.gate.name_scanned(name, scan.at)
-        self.indicator.beep("scan_ok")
+        self.indicator.beep(Beep.SCAN_OK)
         log.info("CCCD scanned: the next ticket carries the citizen's name")
 
     def _on_press(self, press: Press) -> None:
@@ -341,7 +352,7 @@ class Kiosk:
         refusal = self._why_not(press.service)
         if refusal:
             log.warning("no ticket for %s: %s", press.service, refusal)
-            self.indicator.beep("refused")
+            self.indicator.beep(Beep.REFUSED)
             return
         decision = self.gate.decide(press.service, press.at)
         if isinstance(decision, Refused):
@@ -376,11 +387,11 @@ class Kiosk:
         except RangeExhausted as exc:
             self.exhausted.add(request.service)
             log.error("%s", exc)
-            self.indicator.beep("refused")
+            self.indicator.beep(Beep.REFUSED)
             return
         except StorageError as exc:
             self._storage_failed(exc)
-            self.indicator.beep("refused")
+            self.indicator.beep(Beep.REFUSED)
             return
         log.info("ticket %s (%s%s) allocated", ticket.number, request.service,
                  ", priority" if ticket.priority else "")
@@ -394,16 +405,16 @@ class Kiosk:
             self.store.begin_print(ticket.id, payload)
         except StorageError as exc:        # no byte went out: the number is voided once writes work
             self._storage_failed(exc)
-            self.indicator.beep("refused")
+            self.indicator.beep(Beep.REFUSED)
             return
         self._hold_at("intent", ticket)
-        self.indicator.show("printing")
+        self.indicator.show(Light.PRINTING)
         try:
             self.printer.print_ticket(self._view(ticket, request, issued_at))
         except PrinterError as exc:
             self.gate.printing_ended(self.clock().monotonic)
             self._set_printer(exc.state, self.clock().monotonic)
-            self.indicator.beep("print_failed")
+            self.indicator.beep(Beep.PRINT_FAILED)
             if exc.sent:
                 log.error("ticket %s may be on paper, in part or whole (%s: %s): sent to the caller "
                           "marked in doubt", ticket.number, exc.state, exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import enum
 import logging
 import os
 import queue
@@ -184,20 +185,38 @@ class EvdevKeys(_KeyReader):
             self.device.close()
 
 
+class Light(enum.StrEnum):
+    """What the kiosk's LED tells the citizen."""
+
+    READY = "ready"              # steady on: press a button
+    PRINTING = "printing"
+    CLOSED = "closed"            # a short blink every 3 s: outside opening hours
+    FAULT = "fault"              # printer offline, paper out, cover open
+    EXHAUSTED = "exhausted"      # a service's numbers are used up (stop)
+    NO_HUB = "no_hub"            # tickets still print, but the hub is away: a dark blink every 3 s
+
+
+class Beep(enum.StrEnum):
+    SCAN_OK = "scan_ok"
+    SCAN_REFUSED = "scan_refused"
+    REFUSED = "refused"          # closed, printer fault or range used up: no ticket
+    PRINT_FAILED = "print_failed"
+
+
 # LED patterns (on seconds, off seconds; None: steady) and buzzer patterns (on, off, count).
-LED_PATTERNS: dict[str, tuple[float, float] | None] = {
-    "ready": None,               # steady on: press a button
-    "printing": (0.05, 0.05),
-    "closed": (0.2, 2.8),        # a short blink every 3 s: outside opening hours
-    "fault": (0.15, 0.35),       # printer offline, paper out, cover open
-    "exhausted": (1.0, 1.0),     # a service's numbers are used up (stop)
-    "no_hub": (2.5, 0.5),        # tickets still print, but the hub is away: a dark blink every 3 s
+LED_PATTERNS: dict[Light, tuple[float, float] | None] = {
+    Light.READY: None,
+    Light.PRINTING: (0.05, 0.05),
+    Light.CLOSED: (0.2, 2.8),
+    Light.FAULT: (0.15, 0.35),
+    Light.EXHAUSTED: (1.0, 1.0),
+    Light.NO_HUB: (2.5, 0.5),
 }
-BEEPS: dict[str, tuple[float, float, int]] = {
-    "scan_ok": (0.08, 0.0, 1),
-    "scan_refused": (0.4, 0.2, 2),
-    "refused": (0.1, 0.1, 3),    # closed, printer fault or range used up: no ticket
-    "print_failed": (0.6, 0.3, 3),
+BEEPS: dict[Beep, tuple[float, float, int]] = {
+    Beep.SCAN_OK: (0.08, 0.0, 1),
+    Beep.SCAN_REFUSED: (0.4, 0.2, 2),
+    Beep.REFUSED: (0.1, 0.1, 3),
+    Beep.PRINT_FAILED: (0.6, 0.3, 3),
 }
 
 
@@ -206,8 +225,8 @@ class Indicator:
 
     def __init__(self, led_pin: int | None = None, buzzer_pin: int | None = None, *,
                  pin_factory: Any = None) -> None:
-        self.state = ""
-        self.beeps: list[str] = []
+        self.state: Light | None = None
+        self.beeps: list[Beep] = []
         self.led = self.buzzer = None
         if led_pin is not None or buzzer_pin is not None:
             gpiozero = require("gpiozero", "kiosk", "python3-gpiozero")
@@ -220,7 +239,7 @@ class Indicator:
                 self.close()
                 raise HardwareError(f"cannot use the kiosk LED/buzzer: {exc}") from exc
 
-    def show(self, state: str) -> None:
+    def show(self, state: Light) -> None:
         if state == self.state:
             return
         self.state = state
@@ -231,7 +250,7 @@ class Indicator:
             else:
                 self.led.blink(on_time=pattern[0], off_time=pattern[1], background=True)
 
-    def beep(self, pattern: str) -> None:
+    def beep(self, pattern: Beep) -> None:
         self.beeps = [*self.beeps[-19:], pattern]
         if self.buzzer is not None:
             on, off, count = BEEPS[pattern]

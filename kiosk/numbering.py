@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from motcua.config import OnExhausted
 from motcua.errors import MotcuaError
 
 
@@ -28,7 +29,7 @@ class NumberRange:
     first: int
     last: int
     prefix: str = ""
-    on_exhausted: str = "wrap"      # "wrap" or "stop"
+    on_exhausted: OnExhausted = OnExhausted.WRAP
     width: int = 0                  # digits of the service's last number, for padding
 
     def label(self, seq: int) -> str:
@@ -43,6 +44,6 @@ class NumberRange:
             return self.first
         if previous < self.last:
             return previous + 1
-        if self.on_exhausted == "stop":
+        if self.on_exhausted == OnExhausted.STOP:
             raise RangeExhausted(self.service, self.first, self.last)
         return self.first

@@ -10,6 +10,7 @@ priority button or a scanned name applying to the next service press.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,10 +41,17 @@ class Accepted:
     name: str | None = field(default=None, repr=False)
 
 
+class Why(enum.StrEnum):
+    """Why a press gave no ticket."""
+
+    PRINTING = "printing"        # pressed while a ticket was printing: presses do not stack
+    HOLD_OFF = "hold-off"        # the same button again within its hold-off
+
+
 @dataclass(frozen=True)
 class Refused:
     service: str
-    reason: str          # "printing" or "hold-off"
+    reason: Why
 
 
 class KeyStream:
@@ -119,14 +127,11 @@ class PressGate:
         """Presses made before this instant were made while printing: they do not stack."""
         self._busy_until = max(self._busy_until, at)
 
-    def priority_armed(self, now: float) -> bool:
-        return now <= self._priority_until
-
     def decide(self, service: str, at: float) -> Accepted | Refused:
         if at < self._busy_until:
-            return Refused(service, "printing")
+            return Refused(service, Why.PRINTING)
         if at < self._held_until.get(service, float("-inf")):
-            return Refused(service, "hold-off")
+            return Refused(service, Why.HOLD_OFF)
         self._held_until[service] = at + self.hold_off_s.get(service, 0.0)
         priority = at <= self._priority_until
         name = self._name if at <= self._name_until else None

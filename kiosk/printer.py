@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 from motcua.errors import ConfigError, HardwareError, require
 
+from .printer_spec import File, Network, Png, Serial, Usb, parse_printer_spec
+from .printer_words import FAULT_STATES, PrinterState
 from .ticket import PAPER_DOTS, TicketView, escpos_bytes, render_blocks, render_image, slip_blocks, slip_bytes
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,8 @@ log = logging.getLogger(__name__)
 STATUS_WAIT_S = 2.5             # each status answer may take this long (a busy printer took 1.3 s)
 SILENT_RETRY_S = 30.0           # a printer that never answered is asked again after this long
 WRITE_TIMEOUT_S = 10.0          # a ticket that cannot be handed over in this long has failed
-DEFAULT_NETWORK_PORT = 9100
-DEFAULT_BAUD = 9600
 
 PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR = b"\x10\x04\x01", b"\x10\x04\x02", b"\x10\x04\x04"
-FAULT_STATES = ("offline", "paper_out", "cover_open", "error")
 
 T = TypeVar("T")
 
@@ -52,13 +51,15 @@ class PrinterError(HardwareError):
     citizen may hold it: such a ticket is in doubt, never void.
     """
 
-    def __init__(self, message: str, state: str = "error", *, sent: bool = False) -> None:
+    def __init__(self, message: str, state: PrinterState = PrinterState.ERROR, *,
+                 sent: bool = False) -> None:
         super().__init__(message)
         self.state = state
         self.sent = sent
 
 
-def state_from_status(printer: int | None, cause: int | None = None, paper: int | None = None) -> str:
+def state_from_status(printer: int | None, cause: int | None = None,
+                      paper: int | None = None) -> PrinterState:
     """The printer's state from its real-time status bytes (DLE EOT 1, 2, 4); None = no answer.
 
     Every status byte has bits 1 and 4 set and bits 0 and 7 clear; anything else is noise.
@@ -68,16 +69,16 @@ def state_from_status(printer: int | None, cause: int | None = None, paper: int 
 
     printer, cause, paper = valid(printer), valid(cause), valid(paper)
     if printer is None:
-        return "unknown"
+        return PrinterState.UNKNOWN
     if cause is not None and cause & 0x04:
-        return "cover_open"
+        return PrinterState.COVER_OPEN
     if (paper is not None and paper & 0x60) or (cause is not None and cause & 0x20):
-        return "paper_out"
+        return PrinterState.PAPER_OUT
     if cause is not None and cause & 0x40:
-        return "error"
+        return PrinterState.ERROR
     if printer & 0x08:
-        return "offline"
-    return "ok"
+        return PrinterState.OFFLINE
+    return PrinterState.OK
 
 
 # -- connections: thin adapters over python-escpos ------------------------------------
@@ -86,7 +87,7 @@ class Connection:
     """One printer connection through a python-escpos printer object.
 
     Subclasses build the object and know how to read with a timeout. Every failure comes
-    out as PrinterError("offline"); the caller closes and opens again.
+    out as PrinterError(PrinterState.OFFLINE); the caller closes and opens again.
     """
 
     answers = True              # the printer can answer real-time status on this connection
@@ -112,7 +113,7 @@ class Connection:
             raise
         except (OSError, self.errors) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise PrinterError(f"printer {self.describe}: {reason}", "offline") from exc
+            raise PrinterError(f"printer {self.describe}: {reason}", PrinterState.OFFLINE) from exc
 
     @property
     def is_open(self) -> bool:
@@ -173,7 +174,7 @@ class NetworkConnection(Connection):
         finally:
             sock.settimeout(WRITE_TIMEOUT_S)
         if not data:
-            raise PrinterError(f"printer {self.describe} closed the connection", "offline")
+            raise PrinterError(f"printer {self.describe} closed the connection", PrinterState.OFFLINE)
         return data
 
 
@@ -241,7 +242,7 @@ class FileConnection(Connection):
 
     def ask(self, request: bytes, timeout: float) -> bytes:
         if not os.path.exists(self.path):        # an unplugged USB printer's device file is gone
-            raise PrinterError(f"printer {self.describe}: no such file", "offline")
+            raise PrinterError(f"printer {self.describe}: no such file", PrinterState.OFFLINE)
         return b""
 
 
@@ -252,7 +253,7 @@ class TicketPrinter:
 
     Status checks are never switched off for good. A printer that has answered a status
     request since the kiosk started must answer every later one: no answer means it is off,
-    busy booting, or not reading ("offline"), and no ticket goes to it. A printer that has
+    busy booting, or not reading (PrinterState.OFFLINE), and no ticket goes to it. A printer that has
     never answered is taken as one that cannot (a file, a forward): its tickets count as
     printed once written, and it is asked again every ``SILENT_RETRY_S`` (so a printer that
     was still booting at start is checked from its first answer on).
@@ -266,12 +267,16 @@ class TicketPrinter:
         self.answered = False           # it has answered a status request since we started
         self._silent_until = float("-inf")  # never answered: do not wait for it again before this
 
-    def status(self) -> str:
-        """"ok", "offline", "paper_out", "cover_open", "error" or "unknown" (the printer does not say)."""
+    def status(self) -> PrinterState:
+        """The printer's state (UNKNOWN: the printer does not say)."""
+        return self.probe()[0]
+
+    def probe(self) -> tuple[PrinterState, str]:
+        """The printer's state, and why it could not be asked ("" when it could)."""
         try:
-            return self._session(self._query)
+            return self._session(self._query), ""
         except PrinterError as exc:
-            return exc.state
+            return exc.state, str(exc)
 
     def print_ticket(self, view: TicketView) -> Path | None:
         """Print one ticket (laid out for this printer's paper) or raise PrinterError.
@@ -298,7 +303,7 @@ class TicketPrinter:
             self.connection.write(data)
         except PrinterError as exc:
             raise PrinterError(str(exc), exc.state, sent=True) from exc
-        if before == "unknown" or not checked:
+        if before == PrinterState.UNKNOWN or not checked:
             return
         # It answered before: an answer after the bytes shows it read them (real-time requests
         # are handled in stream order); no answer, or a fault, leaves the ticket in doubt.
@@ -324,11 +329,11 @@ class TicketPrinter:
             if self.connection.per_job:
                 self.connection.close()
 
-    def _query(self, extra: float = 0.0) -> str:
+    def _query(self, extra: float = 0.0) -> PrinterState:
         """The printer's state from its status bytes; "offline" when a printer that answers
         before stops answering, "unknown" for one that never has."""
         if not self.answered and self.clock() < self._silent_until:
-            return "unknown"
+            return PrinterState.UNKNOWN
         answers: list[int | None] = []
         for request in (PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR):
             reply = self.connection.ask(request, STATUS_WAIT_S + (extra if not answers else 0.0))
@@ -337,15 +342,15 @@ class TicketPrinter:
                     break
                 if self.answered:
                     raise PrinterError(f"printer {self.connection.describe} stopped answering status "
-                                       f"requests (no answer in {STATUS_WAIT_S:g} s)", "offline")
+                                       f"requests (no answer in {STATUS_WAIT_S:g} s)", PrinterState.OFFLINE)
                 if self.connection.answers:
                     log.warning("printer %s does not answer status requests: printing without checks, "
                                 "asking again in %g s", self.connection.describe, SILENT_RETRY_S)
                 self._silent_until = self.clock() + SILENT_RETRY_S
-                return "unknown"
+                return PrinterState.UNKNOWN
             answers.append(reply[-1])
         state = state_from_status(*answers)
-        if state != "unknown" and not self.answered:
+        if state != PrinterState.UNKNOWN and not self.answered:
             self.answered = True
             log.info("printer %s answers status requests: every ticket is checked", self.connection.describe)
         return state
@@ -358,12 +363,15 @@ class PngPrinter(TicketPrinter):
         self.directory = directory
         self.paper = paper
 
-    def status(self) -> str:
+    def status(self) -> PrinterState:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError:
-            return "offline"
-        return "ok" if os.access(self.directory, os.W_OK) else "offline"
+            return PrinterState.OFFLINE
+        return PrinterState.OK if os.access(self.directory, os.W_OK) else PrinterState.OFFLINE
+
+    def probe(self) -> tuple[PrinterState, str]:
+        return self.status(), ""
 
     def print_ticket(self, view: TicketView) -> Path:
         view = view if view.paper == self.paper else replace(view, paper=self.paper)
@@ -373,7 +381,7 @@ class PngPrinter(TicketPrinter):
             self.directory.mkdir(parents=True, exist_ok=True)
             render_image(view).save(path)
         except OSError as exc:
-            raise PrinterError(f"cannot write the ticket image {path}: {exc}", "offline") from exc
+            raise PrinterError(f"cannot write the ticket image {path}: {exc}", PrinterState.OFFLINE) from exc
         return path
 
     def print_slip(self, lines: list[str]) -> Path:
@@ -382,7 +390,7 @@ class PngPrinter(TicketPrinter):
             self.directory.mkdir(parents=True, exist_ok=True)
             render_blocks(slip_blocks(lines, self.paper), PAPER_DOTS[self.paper]).save(path)
         except OSError as exc:
-            raise PrinterError(f"cannot write the slip image {path}: {exc}", "offline") from exc
+            raise PrinterError(f"cannot write the slip image {path}: {exc}", PrinterState.OFFLINE) from exc
         return path
 
     def close(self) -> None:
@@ -396,30 +404,24 @@ def open_printer(spec: str, paper: str) -> TicketPrinter:
     """
     if paper not in PAPER_DOTS:
         raise _bad_spec(spec, f"paper must be one of {', '.join(PAPER_DOTS)}, not {paper!r}", key="paper")
-    kind, _, rest = spec.partition(":")
-    if not rest:
-        raise _bad_spec(spec, "expected KIND:WHERE")
-    if kind == "png":
-        return PngPrinter(Path(rest), paper)
-    if kind == "file":
-        return TicketPrinter(FileConnection(rest), paper)
-    if kind == "network":
-        host, _, port = rest.partition(":")
-        return TicketPrinter(NetworkConnection(host, _number(spec, port or str(DEFAULT_NETWORK_PORT))), paper)
-    if kind == "serial":
-        device, _, baud = rest.rpartition(":") if re.search(r":\d+$", rest) else (rest, "", "")
-        return TicketPrinter(SerialConnection(device, _number(spec, baud or str(DEFAULT_BAUD))), paper)
-    if kind == "usb":
-        vendor, _, product = rest.partition(":")
-        return TicketPrinter(UsbConnection(_number(spec, vendor, 16), _number(spec, product, 16)), paper)
-    raise _bad_spec(spec, f"unknown printer kind {kind!r} (usb, serial, network, file or png)")
-
-
-def _number(spec: str, text: str, base: int = 10) -> int:
     try:
-        return int(text, base)
-    except ValueError:
-        raise _bad_spec(spec, f"{text!r} is not a number") from None
+        where = parse_printer_spec(spec)
+    except ValueError as exc:
+        raise _bad_spec(spec, str(exc)) from None
+    if isinstance(where, Png):
+        return PngPrinter(Path(where.directory), paper)
+    return TicketPrinter(connect(where), paper)
+
+
+def connect(where: Usb | Serial | Network | File) -> Connection:
+    """The python-escpos connection for a printer (not opened yet)."""
+    if isinstance(where, File):
+        return FileConnection(where.path)
+    if isinstance(where, Network):
+        return NetworkConnection(where.host, where.port)
+    if isinstance(where, Serial):
+        return SerialConnection(where.device, where.baud)
+    return UsbConnection(where.vendor, where.product)
 
 
 def _bad_spec(spec: str, reason: str, key: str = "printer") -> ConfigError:

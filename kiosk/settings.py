@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from motcua.config_reader import Table, entry_name
+from motcua import sections
+from motcua.config_reader import ID_PATTERN, Table, entry_name
 
 from .hours import OpeningHours, day_spans
+from .printer_spec import parse_printer_spec
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     kiosks: list[KioskSettings] = []
     claimed: dict[str, list[tuple[int, int, str]]] = {}   # service -> (first, last, kiosk id)
     for table in root.tables("kiosks"):
-        kiosk_id = table.get_str("id", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+        kiosk_id = table.get_str("id", pattern=ID_PATTERN)
         if any(k.id == kiosk_id for k in kiosks):
             raise table.error("id", f"kiosk {kiosk_id!r} is listed twice")
         buttons = _parse_buttons(table, by_id)
@@ -91,14 +92,14 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
             priority_window_s=priority.get_float("window_s", 10.0, min=1, max=120),
             footer=table.get_str("footer", "Xin cảm ơn!"),
             ranges=ranges,
-            hold_off_ms=table.get_int("hold_off_ms", 1500, min=0, max=60000),
-            bounce_ms=table.get_int("bounce_ms", 50, min=0, max=1000),
+            hold_off_ms=table.get_int("hold_off_ms", KioskSettings.hold_off_ms, min=0, max=60000),
+            bounce_ms=table.get_int("bounce_ms", KioskSettings.bounce_ms, min=0, max=1000),
             hours=OpeningHours(_parse_weekly(table), _parse_days_off(table)),
             led_pin=table.get_int("led_pin", None, min=0, max=27),
             buzzer_pin=table.get_int("buzzer_pin", None, min=0, max=27),
             input_devices=tuple(table.str_list("input_devices", [])),
-            name_window_s=table.get_float("name_window_s", 60.0, min=5, max=600),
-            trust_clock=table.get_bool("trust_clock", False),
+            name_window_s=table.get_float("name_window_s", KioskSettings.name_window_s, min=5, max=600),
+            trust_clock=table.get_bool("trust_clock", KioskSettings.trust_clock),
         ))
         priority.finish()
         _check_pins_and_keys(table, kiosks[-1])
@@ -106,35 +107,13 @@ def parse(root: Table, services: tuple) -> tuple[KioskSettings, ...]:
     return tuple(kiosks)
 
 
-# The rates a USB-serial adapter and a thermal printer's DIP switches offer.
-BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
-
-
 def printer_spec_problem(spec: str) -> str | None:
     """Why a printer spec cannot work, or None; checked when the config is read, so a
     mistake is found by check-config and not on the first ticket (kiosk/printer.py opens it)."""
-    kind, _, rest = spec.partition(":")
-    if kind not in ("usb", "serial", "network", "file", "png"):
-        return f"unknown printer kind {kind!r} (usb, serial, network, file or png)"
-    if not rest.strip():
-        return f"expected {kind}:WHERE"
-    if kind == "usb":
-        parts = rest.split(":")
-        if len(parts) != 2 or not all(re.fullmatch(r"(0x)?[0-9A-Fa-f]{1,4}", p) for p in parts):
-            return "expected usb:VID:PID, two hexadecimal ids such as usb:0x0416:0x5011 (lsusb shows them)"
-    if kind == "serial":
-        device, _, baud = rest.rpartition(":")
-        if not device or "/" in baud or "." in baud or "-" in baud:
-            device, baud = rest, ""     # a colon inside the device's name (/dev/serial/by-path/...)
-        if baud and (not baud.isdigit() or int(baud) not in BAUD_RATES):
-            return (f"{baud!r} is not a baud rate; expected serial:DEVICE[:BAUD] with BAUD one of "
-                    f"{', '.join(map(str, BAUD_RATES))}")
-        if not device.startswith("/dev/"):
-            return f"{device!r} is not a serial device such as /dev/ttyUSB0 or /dev/serial0"
-    if kind == "network":
-        host, _, port = rest.partition(":")
-        if not host or (port and (not port.isdigit() or not 1 <= int(port) <= 65535)):
-            return "expected network:HOST[:PORT] with PORT 1 to 65535"
+    try:
+        parse_printer_spec(spec)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -217,3 +196,7 @@ def _parse_days_off(table: Table) -> frozenset[date]:
         except ValueError:
             raise table.error("days_off", f"{text!r} is not a date written YYYY-MM-DD") from None
     return frozenset(days)
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("kiosks", lambda root, site: parse(root, site.services))

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from motcua.config_reader import ID_PATTERN
 from motcua.errors import MotcuaError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_OUT = "/etc/mosquitto/motcua"
 DEFAULT_BRIDGE = "/etc/mosquitto/conf.d/motcua-bridge.conf"
-DISPLAY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+DISPLAY_PATTERN = ID_PATTERN
 # Mosquitto 2.x "$7$" hashes: PBKDF2-HMAC-SHA512, 12-byte salt, base64 (mosquitto_passwd's format).
 HASH_ITERATIONS = 1000
 SALT_BYTES = 12
@@ -63,7 +64,7 @@ class Account:
 
 def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[Account]:
     """Every device account of the site with least-privilege topics."""
-    from motcua.protocol import Topics
+    from motcua.protocol import Rate, Topics
 
     topics = Topics(config.site.id)
     # Each device also reads its own status topic: a second device with the same account
@@ -119,7 +120,7 @@ def accounts(config: SiteConfig, displays: Sequence[str] = ("board",)) -> list[A
         # It reads every counter's state like a board does (its subscription has a wildcard,
         # for the Pause/Resume toggle), but writes only for the counters its buttons name.
         served = sorted({button.counter for button in buttons})
-        rated = sorted({button.counter for button in buttons if button.action.startswith("rate:")})
+        rated = sorted({button.counter for button in buttons if isinstance(button.action, Rate)})
         bridge_status = topics.status("counter", "buttons")
         result.append(Account(
             username="buttons",

@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
@@ -19,29 +20,16 @@ log = logging.getLogger("motcua")
 
 DEFAULT_CONFIG = "/etc/motcua/site.toml"
 
-# role -> module whose run(config, options) -> int runs that daemon
-ROLES = {
-    "kiosk": "motcua.kiosk.daemon",
-    "counter": "motcua.counter.daemon",
-    "caller": "motcua.caller.daemon",
-    "display": "motcua.display.daemon",
-    "web": "motcua.web.daemon",
-    "central-publisher": "motcua.central.publisher",
-}
+# The rooms this program runs with, in the order their config sections are read. Importing a
+# room's settings module registers its section (motcua/sections.py); motcua/ itself imports no
+# room, so this list, at the program's edge, is the one place that names them all.
+ROOMS = ("kiosk", "counter", "caller", "display", "web", "central")
 
-# command -> module with add_arguments(parser) and main(options) -> int
-TOOLS = {
-    "broker-config": "motcua.broker_config",
-    "doctor": "motcua.doctor",
-    "report": "motcua.caller.report",
-    "central": "motcua.central.centre",
-}
-TOOLS_HELP = {
-    "broker-config": "write Mosquitto's password file and ACL for this site",
-    "doctor": "check this Pi's set-up and print a checklist",
-    "report": "the office's figures: tickets, waiting times, ratings",
-    "central": "the centre: every hub's history into PostgreSQL (docs/central.md)",
-}
+
+def load_rooms() -> None:
+    """Register every room's config section; call before reading a site config."""
+    for room in ROOMS:
+        importlib.import_module(f"motcua.{room}.settings")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -54,20 +42,42 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="motcua", description="Queue system for a one-stop office (bộ phận một cửa).")
-    parser.add_argument("--version", action="version", version=f"motcua {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+@dataclass(frozen=True)
+class Command:
+    """One ``motcua`` command: its help line, its flags and what runs it."""
 
-    def role(name: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help)
+    help: str
+    setup: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _role(help: str, module: str, add_flags: Callable[[argparse.ArgumentParser], None]) -> Command:
+    """A daemon's command: the flags every role has and its own; ``module.run(site, options)``."""
+    def setup(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--config", default=DEFAULT_CONFIG, help="site config (TOML)")
         sub.add_argument("--broker", metavar="mqtt://HOST:PORT", help="override broker.url")
         sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-        return sub
+        add_flags(sub)
 
-    kiosk = role("kiosk", "run the ticket kiosk")
+    def run(options: argparse.Namespace) -> int:
+        site: SiteConfig = load_config(options.config, broker_url=options.broker)
+        return int(importlib.import_module(module).run(site, options))
+
+    return Command(help, setup, run)
+
+
+def _tool(help: str, module: str) -> Command:
+    """A technician's tool: ``module.add_arguments(parser)`` and ``module.main(options)``."""
+    def setup(sub: argparse.ArgumentParser) -> None:
+        importlib.import_module(module).add_arguments(sub)
+
+    def run(options: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).main(options))
+
+    return Command(help, setup, run)
+
+
+def _kiosk_flags(kiosk: argparse.ArgumentParser) -> None:
     kiosk.add_argument("--kiosk", metavar="ID", help="which [[kiosks]] entry (default: the only one)")
     kiosk.add_argument("--printer", metavar="SPEC",
                        help="usb:VID:PID, serial:DEVICE[:BAUD], network:HOST[:PORT], file:PATH "
@@ -75,19 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--keyboard", action="store_true",
                        help="characters on standard input press the buttons")
 
-    counter = role("counter", "run one counter's pad")
+
+def _counter_flags(counter: argparse.ArgumentParser) -> None:
     counter.add_argument("--counter", metavar="ID", help="which counter this pad is")
     counter.add_argument("--mqtt-buttons", action="store_true",
                          help="on the hub: turn wireless MQTT buttons into counter commands")
     counter.add_argument("--keyboard", action="store_true",
                          help="characters on standard input press the buttons")
 
-    caller = role("caller", "run the caller (queue, voice, board state) on the hub")
+
+def _caller_flags(caller: argparse.ArgumentParser) -> None:
     caller.add_argument("--audio", metavar="SPEC", default="speaker",
                         help="speaker, wav:DIR or none (default: speaker)")
     caller.add_argument("--db", metavar="PATH", help="event log (default: STATE_DIR/caller.db)")
 
-    display = role("display", "run the waiting-room board")
+
+def _display_flags(display: argparse.ArgumentParser) -> None:
     display.add_argument("--snapshot", metavar="FILE.png",
                          help="wait for the board, render one frame to FILE.png, exit")
     display.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1920x1080")
@@ -95,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     display.add_argument("--timeout", type=float, default=10.0,
                          help="with --snapshot: seconds to wait for the board (default 10)")
 
-    web = role("web", "run the hub's web pages (counter tablets, citizens' phones), or pair a tablet")
+
+def _web_flags(web: argparse.ArgumentParser) -> None:
     web.add_argument("action", nargs="?", choices=("serve", "pair", "tokens", "revoke", "passwd"),
                      default="serve", help="serve (default); pair --counter ID: a tablet's URL; "
                           "tokens: list; revoke --token ID; passwd USER [--role head|clerk] [--counter ID]")
@@ -106,23 +120,69 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
     web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")
     web.add_argument("--url", metavar="URL", help="with pair: the hub's address (default: [web] url)")
-    publisher = role("central-publisher", "on the hub: send the caller's history to the centre")
+
+
+def _publisher_flags(publisher: argparse.ArgumentParser) -> None:
     publisher.add_argument("--db", metavar="PATH", help="caller's event log (default: STATE_DIR/caller.db)")
 
-    check = commands.add_parser("check-config", help="check a site config and exit")
+
+def _check_config_flags(check: argparse.ArgumentParser) -> None:
     check.add_argument("file")
 
-    # Tools for technicians; each module adds its own flags and runs with main(options).
-    for name, help in TOOLS_HELP.items():
-        sub = commands.add_parser(name, help=help)
-        importlib.import_module(TOOLS[name]).add_arguments(sub)
 
-    demo = commands.add_parser("demo", help="the whole office on this machine, no hardware")
+def _check_config(options: argparse.Namespace) -> int:
+    config = load_config(options.file)
+    from .checks import check_site
+
+    for problem in check_site(config):
+        raise problem
+    print(f"{options.file}: ok ({len(config.services)} services, "
+          f"{len(config.counters)} counters, {len(config.kiosks)} kiosks)")
+    return 0
+
+
+def _demo_flags(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--config", help="site config (default: the built-in example office)")
     demo.add_argument("--out", default="motcua-demo", help="folder for tickets, sounds, snapshots")
     demo.add_argument("--audio", help="speaker, wav:DIR or none (default: speaker if any)")
     demo.add_argument("--embedded-broker", action="store_true",
                       help="use the pure-Python broker even when Mosquitto is installed")
+
+
+def _demo(options: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(options)
+
+
+# Every command, in the order ``motcua --help`` lists them: the daemons (roles), then the tools.
+COMMANDS: dict[str, Command] = {
+    "kiosk": _role("run the ticket kiosk", "motcua.kiosk.daemon", _kiosk_flags),
+    "counter": _role("run one counter's pad", "motcua.counter.daemon", _counter_flags),
+    "caller": _role("run the caller (queue, voice, board state) on the hub", "motcua.caller.daemon",
+                    _caller_flags),
+    "display": _role("run the waiting-room board", "motcua.display.daemon", _display_flags),
+    "web": _role("run the hub's web pages (counter tablets, citizens' phones), or pair a tablet",
+                 "motcua.web.daemon", _web_flags),
+    "central-publisher": _role("on the hub: send the caller's history to the centre",
+                               "motcua.central.publisher", _publisher_flags),
+    "check-config": Command("check a site config and exit", _check_config_flags, _check_config),
+    "broker-config": _tool("write Mosquitto's password file and ACL for this site", "motcua.broker_config"),
+    "doctor": _tool("check this Pi's set-up and print a checklist", "motcua.doctor"),
+    "report": _tool("the office's figures: tickets, waiting times, ratings", "motcua.caller.report"),
+    "central": _tool("the centre: every hub's history into PostgreSQL (docs/central.md)",
+                     "motcua.central.centre"),
+    "demo": Command("the whole office on this machine, no hardware", _demo_flags, _demo),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="motcua", description="Queue system for a one-stop office (bộ phận một cửa).")
+    parser.add_argument("--version", action="version", version=f"motcua {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        command.setup(commands.add_parser(name, help=command.help))
     return parser
 
 
@@ -148,6 +208,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    load_rooms()
     options = build_parser().parse_args(argv)
     _quiet_libraries(bool(getattr(options, "verbose", False)))
     _demo_config_if_no_site(options)
@@ -161,24 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(options: argparse.Namespace) -> int:
-    if options.command == "check-config":
-        config = load_config(options.file)
-        from .checks import check_site
-
-        for problem in check_site(config):
-            raise problem
-        print(f"{options.file}: ok ({len(config.services)} services, "
-              f"{len(config.counters)} counters, {len(config.kiosks)} kiosks)")
-        return 0
-    if options.command in TOOLS:
-        return int(importlib.import_module(TOOLS[options.command]).main(options))
-    if options.command == "demo":
-        from .demo import run_demo
-
-        return run_demo(options)
-    site: SiteConfig = load_config(options.config, broker_url=options.broker)
-    module = importlib.import_module(ROLES[options.command])
-    return int(module.run(site, options))
+    return COMMANDS[options.command].run(options)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 Site-wide keys (site, broker, services, counters) are read here; each room reads
 its own section with its ``settings`` module, so the rules for a key live beside
-the code that uses it. Every key is documented in docs/config.md.
+the code that uses it: the room registers that reader (motcua/sections.py) and this
+module imports no room. Every key is documented in docs/config.md.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -16,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .config_reader import Table
+from . import sections
+from .config_reader import ID_PATTERN, Table
 from .errors import ConfigError
+from .protocol import ACTIONS, Action
 
 if TYPE_CHECKING:
+    # Types only: the rooms' sections are filled at run time by what the rooms registered.
     from motcua.caller.settings import CallerSettings
     from motcua.central.settings import CentralSettings
     from motcua.counter.settings import CounterPadSettings
@@ -27,8 +32,6 @@ if TYPE_CHECKING:
     from motcua.kiosk.settings import KioskSettings
     from motcua.web.settings import WebSettings
 
-PAD_ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
-ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,13 @@ class BrokerSettings:
         return self.password_file.read_text(encoding="utf-8").strip()
 
 
+class OnExhausted(enum.StrEnum):
+    """What a kiosk does when a service's numbers of the day are used up."""
+
+    WRAP = "wrap"       # start again at the first number
+    STOP = "stop"       # no more tickets of that service until the next day
+
+
 @dataclass(frozen=True)
 class Service:
     id: str
@@ -73,7 +83,7 @@ class Service:
     prefix: str
     first: int
     last: int
-    on_exhausted: str  # "wrap" or "stop"
+    on_exhausted: OnExhausted
 
 
 @dataclass(frozen=True)
@@ -81,22 +91,18 @@ class Counter:
     id: str
     name: str
     services: tuple[str, ...]
-    keys: dict[str, str] = field(default_factory=dict)  # pad action -> keyboard key
+    keys: dict[Action, str] = field(default_factory=dict)  # pad action -> keyboard key
 
 
 @dataclass(frozen=True)
-class SiteConfig:
+class SiteBase:
+    """The site-wide part of the config, which every room's section may refer to."""
+
     file: Path
     site: SiteInfo
     broker: BrokerSettings
     services: tuple[Service, ...]
     counters: tuple[Counter, ...]
-    kiosks: tuple[KioskSettings, ...]
-    counter_pad: CounterPadSettings
-    caller: CallerSettings
-    board: BoardSettings
-    web: WebSettings
-    central: CentralSettings | None = None   # [central]: the hub reports to a centre
 
     def service(self, service_id: str) -> Service:
         for service in self.services:
@@ -109,6 +115,44 @@ class SiteConfig:
             if counter.id == counter_id:
                 return counter
         raise KeyError(counter_id)
+
+
+@dataclass(frozen=True, init=False)
+class SiteConfig(SiteBase):
+    """The whole site config: the site-wide part and every registered room's section, read
+    as an attribute (``config.kiosks``, ``config.counter_pad``, …)."""
+
+    sections: dict[str, Any] = field(repr=False)
+
+    def __init__(self, file: Path, site: SiteInfo, broker: BrokerSettings, services: tuple[Service, ...],
+                 counters: tuple[Counter, ...], sections: dict[str, Any] | None = None,
+                 **more: Any) -> None:
+        # A section may be given by its name too, so dataclasses.replace(config, board=...) works.
+        for name, value in (("file", file), ("site", site), ("broker", broker),
+                            ("services", services), ("counters", counters),
+                            ("sections", {**(sections or {}), **more})):
+            object.__setattr__(self, name, value)
+
+    if TYPE_CHECKING:
+        @property
+        def kiosks(self) -> tuple[KioskSettings, ...]: ...
+        @property
+        def counter_pad(self) -> CounterPadSettings: ...
+        @property
+        def caller(self) -> CallerSettings: ...
+        @property
+        def board(self) -> BoardSettings: ...
+        @property
+        def web(self) -> WebSettings: ...
+        @property
+        def central(self) -> CentralSettings | None: ...   # [central]: the hub reports to a centre
+    else:
+        def __getattr__(self, name: str) -> Any:
+            # Only for names that are not fields; a room that did not register has no section.
+            sections = self.__dict__.get("sections")
+            if sections is not None and name in sections:
+                return sections[name]
+            raise AttributeError(f"the site config has no {name!r} (no room registered it)")
 
 
 def parse_broker_url(url: str) -> tuple[str, int, bool]:
@@ -155,32 +199,18 @@ def load_config(path: str | Path, *, broker_url: str | None = None) -> SiteConfi
 
 def parse_config(data: dict[str, Any], file: str, *, broker_url: str | None = None,
                  text: str | None = None) -> SiteConfig:
-    # Imported here: the room settings modules import config_reader, not this module.
-    from motcua.caller import settings as caller_settings
-    from motcua.central import settings as central_settings
-    from motcua.counter import settings as counter_settings
-    from motcua.display import settings as board_settings
-    from motcua.kiosk import settings as kiosk_settings
-    from motcua.web import settings as web_settings
-
+    readers = sections.registered()
+    if not readers:
+        raise RuntimeError("no room has registered its config section: the program's entry "
+                           "calls motcua.cli.load_rooms() before reading a config")
     root = Table(data, "", file, text=text)
     site = _parse_site(root.table("site", required=True))
     broker = _parse_broker(root.table("broker", required=True), broker_url)
     services = _parse_services(root)
     counters = _parse_counters(root, services)
-    config = SiteConfig(
-        file=Path(file),
-        site=site,
-        broker=broker,
-        services=services,
-        counters=counters,
-        kiosks=kiosk_settings.parse(root, services),
-        counter_pad=counter_settings.parse(root, counters),
-        caller=caller_settings.parse(root),
-        board=board_settings.parse(root),
-        web=web_settings.parse(root),
-        central=central_settings.parse(root, site.id),
-    )
+    base = SiteBase(file=Path(file), site=site, broker=broker, services=services, counters=counters)
+    config = SiteConfig(file=base.file, site=site, broker=broker, services=services, counters=counters,
+                        sections={section.name: section.read(root, base) for section in readers})
     root.finish()
     return config
 
@@ -244,7 +274,8 @@ def _parse_services(root: Table) -> tuple[Service, ...]:
             prefix=table.get_str("prefix", "", pattern=r"[A-Z]{0,2}", nonempty=False),
             first=table.get_int("first", 1, min=0, max=99999),
             last=table.get_int("last", 999, min=0, max=99999),
-            on_exhausted=table.get_str("on_exhausted", "wrap", choices=("wrap", "stop")),
+            on_exhausted=OnExhausted(table.get_str("on_exhausted", OnExhausted.WRAP,
+                                                   choices=tuple(OnExhausted))),
         )
         if service.last < service.first:
             raise table.error("last", f"must not be below first ({service.first})")
@@ -300,7 +331,7 @@ def _parse_counters(root: Table, services: tuple[Service, ...]) -> tuple[Counter
                 raise table.error("services", f"unknown service {service_id!r}; known: "
                                   f"{', '.join(sorted(known))}")
         keys_table = table.table("keys")
-        keys = {action: keys_table.get_str(action, None) for action in PAD_ACTIONS}
+        keys = {action: keys_table.get_str(action, None) for action in ACTIONS}
         keys_table.finish()
         counters.append(Counter(
             id=counter_id,

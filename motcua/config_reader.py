@@ -19,6 +19,10 @@ from typing import Any, overload
 
 from .errors import ConfigError
 
+# An id of the site, a service, a counter, a kiosk or a display: it goes into MQTT topics,
+# broker account names and file names, so letters, digits, '_' and '-' only.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+
 _REQUIRED: Any = object()
 
 

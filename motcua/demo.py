@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .config import SiteConfig, load_config
 from .errors import MotcuaError
-from .protocol import Board, Called, Rating, Received, Status, Ticket, Topics
+from .protocol import Board, Called, Presence, Rating, Received, Status, Ticket, Topics
 
 QUIT_KEYS = {"\x1b", "\x03", "\x04"}   # Esc, Ctrl-C, Ctrl-D
 RATING_KEYS = "789"                    # free beside the kiosk's digits and the counters' letters
@@ -272,7 +272,7 @@ class Watcher:
                 status = Status.decode(payload)
                 with self.ready:
                     name = f"{status.role}/{status.device}"
-                    (self.online.add if status.state == "online" else self.online.discard)(name)
+                    (self.online.add if status.state == Presence.ONLINE else self.online.discard)(name)
                     self.ready.notify_all()
         except Exception as exc:  # the demo's watcher must never stop the demo
             say(f"(watcher: {exc})")

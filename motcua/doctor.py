@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from paho.mqtt.reasoncodes import ReasonCode
 
     from motcua.config import SiteConfig
+    from motcua.kiosk.printer_spec import Network, Usb
     from motcua.kiosk.settings import KioskSettings
 
 ROLES = ("kiosk", "counter", "caller", "display", "web")
@@ -33,10 +34,6 @@ ROLES = ("kiosk", "counter", "caller", "display", "web")
 VIETNAMESE_SAMPLE = ("ĂÂĐÊÔƠƯăâđêôơưÀẢÃÁẠẰẲẴẮẶẦẨẪẤẬỀỂỄẾỆỒỔỖỐỘỜỞỠỚỢỪỬỮỨỰỲỶỸÝỴ"
                      "àảãáạằẳẵắặầẩẫấậềểễếệồổỗốộờởỡớợừửữứựỳỷỹýỵ")
 FONT_CANDIDATES = REGULAR_FONTS + BOLD_FONTS
-# Real-time status (DLE EOT n) as ESC/POS printers answer it.
-PRINTER_STATUS_REQUEST = b"\x10\x04\x01"
-CAUSE_STATUS_REQUEST = b"\x10\x04\x02"
-PAPER_STATUS_REQUEST = b"\x10\x04\x04"
 
 
 @dataclass(frozen=True)
@@ -104,9 +101,6 @@ def check_config(path: str) -> tuple[Check, SiteConfig | None]:
 
 def check_broker(config: SiteConfig, env: Environment) -> Check:
     """The broker answers, and takes this Pi's user name and password."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     broker = config.broker
     title = "Máy chủ MQTT / Broker"
     where = f"{broker.host}:{broker.port}"
@@ -116,24 +110,21 @@ def check_broker(config: SiteConfig, env: Environment) -> Check:
         return Check(title, False, f"{where}: {exc.strerror or exc}",
                      "kiểm tra mạng, tên máy hub và mosquitto trên hub / check the network, "
                      "the hub's name and `systemctl status mosquitto` on the hub")
-    try:
-        password = broker.password()
-    except OSError as exc:
-        return Check(title, False, f"{broker.password_file}: {exc.strerror}",
-                     "chép tệp mật khẩu của thiết bị này / copy this device's password file")
     # The broker names a client after its account (use_username_as_clientid), so this login
     # replaces the running daemon's for a moment: resume its session (never clean it: the
     # caller's holds queued tickets) and acknowledge nothing, so everything is redelivered to
     # the daemon when it reconnects a second later.
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="motcua-doctor", clean_session=False,
-                         protocol=mqtt.MQTTv311, manual_ack=True)
-    if broker.username:
-        client.username_pw_set(broker.username, password)
-    if broker.tls:
-        import ssl
+    from motcua.mqtt import login_client
 
-        client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                       cert_reqs=ssl.CERT_REQUIRED)
+    try:
+        broker.password()
+    except OSError as exc:
+        return Check(title, False, f"{broker.password_file}: {exc.strerror}",
+                     "chép tệp mật khẩu của thiết bị này / copy this device's password file")
+    try:
+        client = login_client(broker, client_id="motcua-doctor", clean_session=False, manual_ack=True)
+    except (OSError, ValueError) as exc:
+        return Check(title, False, f"{where}: {exc}", "kiểm tra TLS / check the TLS settings")
     answers: list[ReasonCode] = []
     client.on_connect = lambda c, userdata, flags, reason, properties: answers.append(reason)
     try:
@@ -175,60 +166,52 @@ def check_printer(config: SiteConfig, env: Environment) -> Check:
 
 
 def printer_state(spec: str, env: Environment) -> str:
-    """"ok", "ok (…)" or what is wrong, for a printer spec of the kiosk config."""
-    kind, _, rest = spec.partition(":")
-    if kind == "network":
-        host, _, port = rest.partition(":")
-        return _network_printer_state(host, int(port or 9100), env.timeout)
-    if kind == "usb":
-        vendor, _, product = rest.partition(":")
-        return _usb_printer_state(vendor, product, env.usb_devices)
-    if kind in ("serial", "file"):
-        device = rest.split(":")[0] if kind == "serial" else rest
+    """"ok", "ok (…)" or what is wrong, for a printer spec of the kiosk config.
+
+    The spec is read and the printer asked by the kiosk's own code (kiosk/printer_spec.py,
+    kiosk/printer.py), its answer told in the kiosk's words (kiosk/printer_words.py), so the
+    doctor, the kiosk's log and its status topic say the same thing.
+    """
+    from motcua.kiosk.printer_spec import File, Network, Serial, Usb, parse_printer_spec
+
+    try:
+        where = parse_printer_spec(spec)
+    except ValueError as exc:
+        return str(exc)
+    if isinstance(where, Network):
+        return _network_printer_state(where)
+    if isinstance(where, Usb):
+        return _usb_printer_state(where, env.usb_devices)
+    if isinstance(where, Serial | File):
+        device = where.device if isinstance(where, Serial) else where.path
         if not os.path.exists(device):
             return f"{device} does not exist"
         if not os.access(device, os.W_OK):
             return f"{device} is not writable by this user (group lp/dialout?)"
         return "ok (paper not checked on this connection)"
-    if kind == "png":
-        return "ok (images, no printer)" if os.access(rest, os.W_OK) else f"{rest} is not writable"
-    return f"unknown printer kind {kind!r}"
+    directory = where.directory
+    return "ok (images, no printer)" if os.access(directory, os.W_OK) else f"{directory} is not writable"
 
 
-def _network_printer_state(host: str, port: int, timeout: float) -> str:
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except OSError as exc:
-        return f"no printer at {host}:{port} ({exc.strerror or exc})"
-    # The kiosk's own reading of the status bytes and its words (kiosk/printer_words.py), so
-    # doctor, the kiosk's log and its status topic say the same thing.
-    from motcua.kiosk.printer import state_from_status
-    from motcua.kiosk.printer_words import printer_says
+def _network_printer_state(where: Network) -> str:
+    # A network printer takes a connection per job, so asking it does not disturb the kiosk.
+    from motcua.kiosk.printer import TicketPrinter, connect
+    from motcua.kiosk.printer_words import PrinterState, printer_says
 
-    with sock:
-        try:
-            sock.settimeout(1.0)
-            replies = []
-            for request in (PRINTER_STATUS_REQUEST, CAUSE_STATUS_REQUEST, PAPER_STATUS_REQUEST):
-                sock.sendall(request)
-                replies.append(sock.recv(1))
-        except TimeoutError:
-            return "ok (connected; it does not answer status requests)"
-        except OSError as exc:
-            return f"the connection to {host}:{port} broke ({exc.strerror or exc})"
-    if not all(replies):
-        return "closed the connection"
-    state = state_from_status(*(reply[0] for reply in replies))
-    if state == "ok":
+    printer = TicketPrinter(connect(where), "80mm")
+    state, why = printer.probe()
+    if why:
+        return f"no printer at {where.host}:{where.port} ({why})"
+    if state == PrinterState.OK:
         return "ok (paper present)"
+    if state == PrinterState.UNKNOWN:
+        return "ok (connected; it does not answer status requests)"
     return printer_says(state)
 
 
-def _usb_printer_state(vendor: str, product: str, usb_devices: Path) -> str:
-    try:
-        wanted = (int(vendor, 16), int(product, 16))
-    except ValueError:
-        return f"usb:{vendor}:{product} is not usb:0xVID:0xPID"
+def _usb_printer_state(where: Usb, usb_devices: Path) -> str:
+    # Not opened: the kiosk holds the device; the kernel's list says whether it is plugged in.
+    wanted = (where.vendor, where.product)
     for device in sorted(usb_devices.glob("*")):
         try:
             ids = (int((device / "idVendor").read_text(), 16), int((device / "idProduct").read_text(), 16))

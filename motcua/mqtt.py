@@ -497,3 +497,18 @@ def _moment(stamp: str | None) -> datetime:
         return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
+
+
+def login_client(broker: BrokerSettings, *, client_id: str, clean_session: bool,
+                 manual_ack: bool = False) -> mqtt.Client:
+    """A paho client that logs in as this Pi's account, over TLS where the config says so
+    (not connected yet). ``motcua doctor`` tries its login with it; the link's client is set up
+    the same way."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+                         protocol=mqtt.MQTTv311, manual_ack=manual_ack)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password())
+    if broker.tls:
+        client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED)
+    return client

@@ -19,8 +19,64 @@ from typing import Any
 from .errors import ProtocolError
 
 VERSION = 1
-ACTIONS = ("next", "recall", "skip", "done", "transfer", "pause", "resume")
 MAX_PAYLOAD = 64 * 1024
+
+
+class Action(enum.StrEnum):
+    """What a counter's press asks of the caller (``action`` of a Command)."""
+
+    NEXT = "next"
+    RECALL = "recall"
+    SKIP = "skip"
+    DONE = "done"
+    TRANSFER = "transfer"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+ACTIONS = tuple(Action)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A button that transfers to one place: ``transfer:SERVICE`` or ``transfer:counter:ID``."""
+
+    target: str
+
+    def __str__(self) -> str:
+        return f"transfer:{self.target}"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rating button: ``rate:N``, N = 1 for the best level."""
+
+    level: int
+
+    def __str__(self) -> str:
+        return f"rate:{self.level}"
+
+
+# What one button of a pad or one wireless button does; written in the config as ``next``,
+# ``transfer`` (to the pad's transfer_to), ``transfer:SERVICE`` or ``rate:N``.
+PadAction = Action | Transfer | Rate
+
+
+def parse_pad_action(text: str) -> PadAction:
+    """The one reading of a button's action text; ValueError says what is wrong (the
+    config's own checks, such as the rating levels, are the caller's)."""
+    kind, colon, argument = text.partition(":")
+    if colon and not argument:
+        raise ValueError(f"{text!r}: nothing after the colon")
+    if kind == "rate":
+        if not argument.isdigit():
+            raise ValueError(f"{text!r}: a rating is rate:N")
+        return Rate(int(argument))
+    if kind == Action.TRANSFER and argument:
+        return Transfer(argument)
+    if kind not in ACTIONS or argument:
+        raise ValueError(f"{text!r} is not one of {', '.join(ACTIONS)}, transfer:SERVICE, rate:N")
+    return Action(kind)
 
 
 class Topics:
@@ -225,7 +281,7 @@ class CounterCommand:
     """
 
     id: str
-    action: str
+    action: Action
     target: str | None = None   # transfer: a service id or "counter:<id>"; recall: a ticket number
     pressed_at: str | None = None
     caller_at: str | None = None
@@ -247,14 +303,15 @@ class CounterCommand:
         at-least-once, not deduplicated (docs/protocol.md).
         """
         word = payload.strip().decode("utf-8", "replace").lower()
-        if word in ACTIONS and word != "transfer":
-            return cls(id=new_id(), action=word)
+        if word in ACTIONS and word != Action.TRANSFER:
+            return cls(id=new_id(), action=Action(word))
         f = _Fields(decode_object(payload), "command")
-        action = f.text("action", max_len=16)
-        if action not in ACTIONS:
-            raise ProtocolError(f"command: unknown action {action!r}")
+        text = f.text("action", max_len=16)
+        if text not in ACTIONS:
+            raise ProtocolError(f"command: unknown action {text!r}")
+        action = Action(text)
         target = f.text("target", optional=True, max_len=32)
-        if action == "transfer" and target is None:
+        if action == Action.TRANSFER and target is None:
             raise ProtocolError("command: transfer needs a target")
         after_ms = f.get("after_ms", int, optional=True)
         if after_ms is not None and not 0 <= after_ms <= 10 ** 10:
@@ -305,12 +362,20 @@ class LastTicket:
                    rated=f.get("rated", bool, optional=True, default=False))
 
 
+class CounterStatus(enum.StrEnum):
+    """A counter's state, as the caller tells it (CounterState and the board)."""
+
+    IDLE = "idle"
+    SERVING = "serving"
+    PAUSED = "paused"
+
+
 @dataclass(frozen=True)
 class CounterState:
     """caller -> counter, retained, on ``counter/<id>/state``."""
 
     counter: str
-    status: str                 # "idle", "serving" or "paused"
+    status: CounterStatus
     number: str | None = None   # ticket being served
     service: str | None = None
     name: str | None = None     # masked name, e.g. "Nguyễn V. A."
@@ -324,11 +389,11 @@ class CounterState:
         f = _Fields(decode_object(payload), "counter state")
         last = f.body.get("last")
         status = f.text("status", max_len=16)
-        if status not in ("idle", "serving", "paused"):
+        if status not in CounterStatus.__members__.values():
             raise ProtocolError(f"counter state: unknown status {status!r}")
         return cls(
             counter=f.text("counter", max_len=32),
-            status=status,
+            status=CounterStatus(status),
             number=f.text("number", optional=True, max_len=16),
             service=f.text("service", optional=True, max_len=32),
             name=f.text("name", optional=True, max_len=100),
@@ -438,13 +503,20 @@ class Called:
                    recall=f.get("recall", bool, optional=True, default=False))
 
 
+class Presence(enum.StrEnum):
+    """A daemon's ``state`` in its Status."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
 @dataclass(frozen=True)
 class Status:
     """every daemon -> anyone, retained, with a Last Will saying offline."""
 
     role: str
     device: str
-    state: str                  # "online" or "offline"
+    state: str                  # a Presence (the link still writes it as text)
     at: str | None = None
     health: dict[str, Any] = field(default_factory=dict)
     instance: str | None = None     # this run of the daemon (a second device with one identity)
@@ -455,10 +527,10 @@ class Status:
     def decode(cls, payload: bytes) -> Status:
         f = _Fields(decode_object(payload), "status")
         state = f.text("state", max_len=16)
-        if state not in ("online", "offline"):
+        if state not in Presence.__members__.values():
             raise ProtocolError(f"status: unknown state {state!r}")
         return cls(role=f.text("role", max_len=16), device=f.text("device", max_len=32),
-                   state=state, at=f.get("at", str, optional=True),
+                   state=Presence(state), at=f.get("at", str, optional=True),
                    health=f.get("health", dict, optional=True, default={}),
                    instance=f.text("instance", optional=True, max_len=64),
                    started=f.timestamp("started") if f.body.get("started") is not None else None,
@@ -489,7 +561,17 @@ class Heartbeat:
                    reason=f.text("reason", optional=True, max_len=200))
 
 
-REFUSALS = ("stale", "refused", "expired", "duplicate_number", "forged")
+class Refusal(enum.StrEnum):
+    """Why the caller changed nothing for a message it lists as refused in Received."""
+
+    STALE = "stale"                          # a press older than caller.max_press_age_s
+    REFUSED = "refused"                      # it did not apply, or its id does not decode
+    EXPIRED = "expired"                      # a ticket of a day that has passed
+    DUPLICATE_NUMBER = "duplicate_number"    # a second ticket with a number already queued
+    FORGED = "forged"                        # no kiosk could have printed this ticket
+
+
+REFUSALS = tuple(Refusal)
 
 
 @dataclass(frozen=True)
@@ -500,7 +582,7 @@ class Received:
     changed nothing (one of REFUSALS), so that a pad can show a refused press."""
 
     ids: list[str]
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, Refusal] = field(default_factory=dict)
 
     @classmethod
     def decode(cls, payload: bytes) -> Received:
@@ -511,7 +593,7 @@ class Received:
         refused = f.get("refused", dict, optional=True, default={})
         if not all(code in REFUSALS for code in refused.values()):
             raise ProtocolError("received: unknown refusal")
-        return cls(ids=list(ids), refused=dict(refused))
+        return cls(ids=list(ids), refused={key: Refusal(code) for key, code in refused.items()})
 
 
 def message_id(payload: bytes) -> str | None:

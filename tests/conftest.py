@@ -16,6 +16,11 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 from hypothesis import HealthCheck, settings
 from rig import FakePrinter, Mosquitto, write_site_config
 
+from motcua.cli import load_rooms
+
+# The tests are a program's edge like the motcua command: every room's config section is read.
+load_rooms()
+
 # Speed is measured in bench/, not asserted by tests: on a loaded 2-core machine (or tests run
 # side by side) hypothesis' per-example deadline and its "generation too slow" check fail on
 # timing alone. What each example asserts is unchanged.

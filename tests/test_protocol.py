@@ -264,3 +264,39 @@ def test_each_kiosk_has_its_own_ticket_topic() -> None:
     assert topics.kiosk_of(topics.ticket) is None
     assert topics.kiosk_of("motcua/liem-chung/ticket/k1/x") is None
     assert topics.kiosk_of("motcua/other/ticket/k1") is None
+
+
+def test_enum_members_go_on_the_wire_as_the_contract_words():
+    from motcua.protocol import Action, CounterStatus, Refusal
+
+    assert encode(CounterCommand(id="x", action=Action.NEXT)) == (
+        b'{"v":1,"id":"x","action":"next","target":null,"pressed_at":null,"caller_at":null,"after_ms":null}')
+    assert encode(Received(ids=["a"], refused={"a": Refusal.DUPLICATE_NUMBER})) == (
+        b'{"v":1,"ids":["a"],"refused":{"a":"duplicate_number"}}')
+    state = CounterState.decode(b'{"v":1,"counter":"1","status":"paused"}')
+    assert state.status is CounterStatus.PAUSED
+    assert b'"status":"paused"' in encode(state)
+    decoded = Received.decode(b'{"v":1,"ids":["a"],"refused":{"a":"stale"}}')
+    assert decoded.refused["a"] is Refusal.STALE
+    assert CounterCommand.decode(b"skip").action is Action.SKIP
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("next", "Action.NEXT"), ("transfer", "Action.TRANSFER"), ("rate:2", "Rate(level=2)"),
+    ("transfer:dat-dai", "Transfer(target='dat-dai')"),
+    ("transfer:counter:3", "Transfer(target='counter:3')"),
+])
+def test_a_button_action_is_read_once_into_its_kind(text, expected):
+    from motcua.protocol import parse_pad_action
+
+    action = parse_pad_action(text)
+    assert repr(action).startswith(f"<{expected}") or repr(action) == expected
+    assert str(action) == text
+
+
+@pytest.mark.parametrize("text", ["", "NEXT", "next:1", "rate", "rate:x", "call", "transfer:"])
+def test_a_bad_button_action_is_refused(text):
+    from motcua.protocol import parse_pad_action
+
+    with pytest.raises(ValueError):
+        parse_pad_action(text)

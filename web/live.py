@@ -13,13 +13,19 @@ import enum
 from datetime import datetime
 from typing import Any
 
+from motcua.kiosk.printer_words import PrinterState
+
+from motcua.protocol import CounterStatus, Presence
+
 from .state import Office, Stage
 
-PRINTER_PROBLEMS = {"paper_out": "máy in hết giấy", "offline": "máy in mất kết nối",
-                    "cover_open": "nắp máy in đang mở", "error": "máy in báo lỗi"}
+PRINTER_PROBLEMS: dict[str, str] = {
+    PrinterState.PAPER_OUT: "máy in hết giấy", PrinterState.OFFLINE: "máy in mất kết nối",
+    PrinterState.COVER_OPEN: "nắp máy in đang mở", PrinterState.ERROR: "máy in báo lỗi"}
 ROLE_NAMES = {"kiosk": "Ki-ốt", "counter": "Bàn phím quầy", "caller": "Máy gọi số",
               "display": "Bảng hiển thị", "web": "Trang web", "rooms": "Phòng"}
-STATUS_NAMES = {"serving": "Đang phục vụ", "idle": "Đang chờ gọi số", "paused": "Tạm nghỉ"}
+STATUS_NAMES = {CounterStatus.SERVING: "Đang phục vụ", CounterStatus.IDLE: "Đang chờ gọi số",
+                CounterStatus.PAUSED: "Tạm nghỉ"}
 
 
 class AlertKind(enum.Enum):
@@ -73,14 +79,15 @@ def live_view(office: Office, now: float, *, services: dict[str, str], counters:
     devices = []
     alerts: list[dict[str, Any]] = []
     for (role, device), status in sorted(office.devices.items()):
-        printer = status.health.get("printer") if role == "kiosk" and status.state == "online" else None
+        online = status.state == Presence.ONLINE
+        printer = status.health.get("printer") if role == "kiosk" and online else None
         name = counters.get(device, device) if role == "counter" else device
         label = f"{ROLE_NAMES.get(role, role)} {name}"
-        devices.append({"role": role, "device": device, "label": label, "online": status.state == "online",
+        devices.append({"role": role, "device": device, "label": label, "online": online,
                         "at": epoch(status.at), "printer": printer,
                         "printer_text": PRINTER_PROBLEMS.get(printer or "", "máy in bình thường"
-                                                             if printer == "ok" else printer)})
-        if status.state != "online":
+                                                             if printer == PrinterState.OK else printer)})
+        if not online:
             alerts.append({"kind": AlertKind.OFFLINE.value, "key": f"offline:{role}/{device}",
                            "text": f"{label} mất kết nối", "since": epoch(status.at)})
         elif printer in PRINTER_PROBLEMS:

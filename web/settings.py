@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from motcua import sections
 from motcua.config_reader import Table
 
 DEFAULT_REASONS = ("Thái độ phục vụ", "Thời gian chờ lâu", "Hướng dẫn chưa rõ", "Lý do khác")
@@ -48,7 +49,7 @@ def parse(root: Table) -> WebSettings:
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise table.error("url", f"{url!r} is not http://HOST[:PORT], e.g. http://motcua-hub.local:8080")
         url = url.rstrip("/")
-    listen = table.get_str("listen", f"0.0.0.0:{DEFAULT_PORT}")
+    listen = table.get_str("listen", WebSettings.listen)
     try:
         parse_listen(listen)
     except ValueError as exc:
@@ -62,9 +63,13 @@ def parse(root: Table) -> WebSettings:
         listen=listen,
         reasons=reasons,
         reason_levels=table.get_int("reason_levels", None, min=0, max=10),
-        thanks_s=table.get_float("thanks_s", 8.0, min=1, max=120),
-        conduct=table.get_str("conduct", "", nonempty=False),
-        target_wait_min=table.get_float("target_wait_min", 15.0, min=1, max=240),
+        thanks_s=table.get_float("thanks_s", WebSettings.thanks_s, min=1, max=120),
+        conduct=table.get_str("conduct", WebSettings.conduct, nonempty=False),
+        target_wait_min=table.get_float("target_wait_min", WebSettings.target_wait_min, min=1, max=240),
     )
     table.finish()
     return settings
+
+
+# The site config reads this section through the registry (motcua/sections.py).
+sections.register("web", lambda root, site: parse(root))

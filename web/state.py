@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from motcua.protocol import Board, CounterState, Status, Ticket
+from motcua.protocol import Board, CounterState, Presence, Status, Ticket
 
 
 class Stage(enum.Enum):
@@ -151,7 +151,7 @@ class Office:
         """A daemon's retained status (``status/<role>/<device>``)."""
         self.devices[(status.role, status.device)] = status
         if status.role == "caller":
-            self.caller_online = status.state == "online"
+            self.caller_online = status.state == Presence.ONLINE
         self.changed()
 
     def set_online(self, *, link_up: bool | None = None, caller: bool | None = None) -> None:

@@ -8,6 +8,7 @@ from motcua.counter.settings import DEFAULT_LEVELS, MqttButton
 
 from motcua.config import load_config
 from motcua.errors import ConfigError
+from motcua.protocol import Rate, Transfer
 
 URL = "mqtt://127.0.0.1:1883"
 
@@ -53,12 +54,12 @@ counter = "1"
 action = "transfer:counter:4"
 """)
     assert pad.button_pins() == {"next": 5, "recall": 6, "skip": 13, "done": 19, "transfer": 20, "pause": 21,
-                                 "rate:1": 23, "rate:2": 24}
+                                 Rate(1): 23, Rate(2): 24}
     assert (pad.led_pin, pad.transfer_to, pad.rating.led_pin, pad.rating.thanks_s) == (12, "tu-phap", 25, 2.0)
     assert pad.rating.keys == ("7", "8")
-    assert pad.mqtt_buttons == (MqttButton("zigbee2mqtt/nut", {"action": "single"}, "3", "rate:2"),
-                                MqttButton("cmnd/nut/POWER", "ON", "1", "transfer:chung-thuc"),
-                                MqttButton("cmnd/nut2/POWER", "ON", "1", "transfer:counter:4"))
+    assert pad.mqtt_buttons == (MqttButton("zigbee2mqtt/nut", {"action": "single"}, "3", Rate(2)),
+                                MqttButton("cmnd/nut/POWER", "ON", "1", Transfer("chung-thuc")),
+                                MqttButton("cmnd/nut2/POWER", "ON", "1", Transfer("counter:4")))
 
 
 BUTTON = '[[counter_pad.mqtt_buttons]]\ntopic = "z/nut"\npayload = "ON"\ncounter = "1"\naction = "next"\n'

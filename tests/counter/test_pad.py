@@ -17,7 +17,7 @@ from motcua.counter.pad import (
 )
 from motcua.counter.settings import DEFAULT_LEVELS
 
-from motcua.protocol import CounterCommand, CounterState, Rating, decode_object, encode
+from motcua.protocol import Action, CounterCommand, CounterState, Rate, Rating, decode_object, encode
 
 NAMES = {"dat-dai": "Đất đai"}
 
@@ -27,7 +27,7 @@ NAMES = {"dat-dai": "Đất đai"}
     ("transfer:dat-dai", "transfer:dat-dai"),
 ])
 def test_actions_written_in_the_config(text, expected):
-    assert parse_action(text, levels=3, services={"dat-dai"}) == expected
+    assert str(parse_action(text, levels=3, services={"dat-dai"})) == expected
 
 
 @pytest.mark.parametrize("text", ["", "NEXT", "next:1", "rate", "rate:0", "rate:4", "rate:x",
@@ -111,8 +111,8 @@ def test_descriptions_and_keys():
     assert describe("rate:3", DEFAULT_LEVELS) == "Đánh giá: Không hài lòng"
     assert describe("transfer:dat-dai", DEFAULT_LEVELS) == "Chuyển → dat-dai"
     assert describe("transfer:counter:4", DEFAULT_LEVELS) == "Chuyển → quầy 4"
-    assert key_map({"next": "q", "done": "r"}, ("7", "8")) == {"q": "next", "r": "done", "7": "rate:1",
-                                                               "8": "rate:2"}
+    assert key_map({"next": "q", "done": "r"}, ("7", "8")) == {"q": Action.NEXT, "r": Action.DONE,
+                                                               "7": Rate(1), "8": Rate(2)}
 
 
 def test_a_pad_that_cannot_see_the_caller_says_so_and_shows_refusals():

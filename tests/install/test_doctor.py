@@ -206,3 +206,18 @@ def test_doctor_on_the_hub_leaves_the_callers_queued_tickets(tmp_path, secured_b
         assert [bytes(caller.receive().payload) for _ in range(2)] == [b"ticket 1", b"ticket 2"]
     finally:
         caller.close()
+
+
+def test_doctor_reads_a_printer_spec_as_the_config_check_does(tmp_path) -> None:
+    """One reading of a spec (kiosk/printer_spec.py): a device name with colons is one device
+    for both, and a spec the config refuses is refused by the doctor with the same words."""
+    from motcua.kiosk.settings import printer_spec_problem
+
+    env = Environment(timeout=1.0)
+    for spec in ("serial:/dev/ttyUSB0:9601", "usb:0x0416", "lpt:1", f"network:{tmp_path}:x"):
+        assert printer_spec_problem(spec) is not None
+        assert doctor.printer_state(spec, env) == printer_spec_problem(spec)
+    port = tmp_path / "by-path:1.0"
+    assert doctor.printer_state(f"serial:{port}", env) == printer_spec_problem(f"serial:{port}")
+    device = Path("/dev/null")
+    assert doctor.printer_state(f"serial:{device}:9600", env).startswith("ok")

@@ -222,7 +222,7 @@ def test_printer_specs(spec, kind, fields) -> None:
 
 @pytest.mark.parametrize(("spec", "paper", "words"), [
     ("lp0", "80mm", "KIND:WHERE"), ("bluetooth:x", "80mm", "unknown printer kind"),
-    ("network:host:nine", "80mm", "not a number"), ("usb:04b8", "80mm", "not a number"),
+    ("network:host:nine", "80mm", "not a number"), ("usb:04b8", "80mm", "two hexadecimal ids"),
     ("file:/dev/usb/lp0", "76mm", "paper must be"),
 ])
 def test_bad_printer_specs_say_why(spec, paper, words) -> None:
