@@ -42,7 +42,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Systemd, setup_logging, stop_on_signals
 from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, LinkDown, LinkUp, OwnerPolledLink, Session, WakingQueue
 from motcua.protocol import (
     REFUSALS,
     CounterCommand,
@@ -206,11 +206,12 @@ class Caller:
         self.audio = audio
         self.announcer = SpeakerProcess(
             config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
-        self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
-                         subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
-                                        (self.topics.counter_cmd_all, 1),
-                                        (self.topics.counter_rating_all, 1)],
-                         persistent_session=True, manual_ack=True, owner_polls=True)
+        self.link = OwnerPolledLink(config.broker, self.topics, role="caller", device=DEVICE,
+                                    inbox=self.inbox,
+                                    subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
+                                                   (self.topics.counter_cmd_all, 1),
+                                                   (self.topics.counter_rating_all, 1)],
+                                    session=Session.KEPT_UNTIL_ACKED)
         self.seq = 0
         self._unsaved = Unsaved()                   # handled, not yet committed nor acked
         self._first_unsaved = self._last_inbound = 0.0
@@ -476,7 +477,7 @@ class Caller:
         self._republish = True
         # The broker sends the messages it holds unacknowledged again only on a new connection.
         try:
-            self.link.client.reconnect()
+            self.link.reconnect()
         except OSError as exc:
             log.warning("reconnect after the event log's recovery: %s", exc)
 

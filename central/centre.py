@@ -141,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import BrokerSettings, parse_broker_url
     from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
-    from motcua.mqtt import Link
+    from motcua.mqtt import Session, ThreadedLink
     from motcua.protocol import Topics
 
     from .bridge import write_central_broker_files
@@ -176,8 +176,8 @@ def main(options: argparse.Namespace) -> int:
     stop = stop_on_signals()
     systemd = Systemd()
     inbox: queue.Queue = queue.Queue()
-    link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
-                persistent_session=True, manual_ack=True,
+    link = ThreadedLink(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
+                session=Session.KEPT_UNTIL_ACKED,
                 subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
                                ("motcua/+/status/#", 1)])
     try:
