@@ -348,6 +348,8 @@ class Caller:
                     continue
                 if not fresh:
                     self.counts["duplicates"] += 1
+                    if code := self.engine.refusal(event.id):   # a copy is told what the first was
+                        handled.refused[event.id] = code
                     continue
                 self.counts["events"] += 1
                 outcome = self.engine.apply(event)
