@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
 from .engine import Call, Engine, Event, Outcome, TicketRecord
-from .intake import check_ticket
+from .intake import Order, Refusal, judge_ticket
 from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
 from .store import DamagedLog, EventStore, StoreError, quick_check, set_aside, wal_damage
@@ -217,7 +217,7 @@ class Caller:
         self._first_unsaved = self._last_inbound = 0.0
         self._republish = False                     # every view, once the engine is saved
         self.counts = {"events": replayed, "dropped": 0, "duplicates": 0, "refused": 0,
-                       "stale": 0, "deferred": 0, "forged": 0}
+                       "stale": 0, "deferred": 0, "forged": 0, "by_arrival": 0}
         self._health_due = 0.0
         self.refusing: str | None = None            # why the event log cannot be written now
         self._probe_due = 0.0
@@ -504,14 +504,20 @@ class Caller:
             if message.topic == self.topics.ticket or sender is not None:
                 ticket = Ticket.decode(message.payload)
                 reading = self.clock()          # the hub's clock, as the day keeper reads it
-                refusal = check_ticket(ticket, self.config,
-                                       datetime.fromtimestamp(reading.wall).astimezone(), sender=sender,
+                hub_now = datetime.fromtimestamp(reading.wall).astimezone()
+                refusal = judge_ticket(ticket, self.config, hub_now, sender=sender,
                                        clock_trusted=reading.synced or self.days.trust_wall_clock)
-                if refusal is not None:         # caller/intake.py: never queued, never spoken
+                if isinstance(refusal, Refusal):    # caller/intake.py: never queued, never spoken
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
                                 refusal.value)
                     return Refused(ticket.id, "forged")
+                if refusal is Order.ARRIVAL:        # its kiosk's clock is off (1970 after a power cut)
+                    self.counts["by_arrival"] += 1
+                    log.warning("ticket %r of kiosk %r was issued at %s by the kiosk's clock, which is "
+                                "off: queued by its arrival; set that kiosk's clock (docs/reliability.md)",
+                                ticket.number, ticket.kiosk, ticket.issued_at)
+                    ticket = replace(ticket, issued_at=hub_now.isoformat(timespec="milliseconds"))
                 return Event("ticket", ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):
