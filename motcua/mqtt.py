@@ -277,6 +277,7 @@ class Link(ABC):
         self._subscribe_mid: int | None = None
         self._session_present = False
         self._refusal: str | None = None          # the last CONNACK's refusal, while REFUSED
+        self._refused_now = False                 # this attempt's CONNACK refused it
         self._last_error: str | None = None       # the last failed connect (owner-polled links)
         self._down_told = False                   # the inbox has heard LinkDown for this absence
         self._stop_watch = threading.Event()
@@ -403,8 +404,9 @@ class Link(ABC):
                 log.info("disconnected from %s", self.broker.url)
             self._state = LinkState.STOPPED
             return
-        if self._state is not LinkState.REFUSED:
-            self._state = LinkState.DOWN
+        # A refused connection ends too (paho closes it): it stays REFUSED until an attempt
+        # fails otherwise (no connection, no answer) or is accepted.
+        self._state = LinkState.REFUSED if self._refused_now else LinkState.DOWN
         if was_up:
             log.warning("lost the broker %s: %s", self.broker.url, reason)
             self._down_told = True
@@ -419,6 +421,7 @@ class Link(ABC):
                 # Once per refusal: the watcher repeats it at a growing interval.
                 log.error("broker %s refused the connection: %s", self.broker.url, refusal)
             self._refusal = refusal
+            self._refused_now = True
             self._state = LinkState.REFUSED
             return
         self._refusal = None
@@ -525,8 +528,13 @@ class ThreadedLink(Link):
         # paho's signature says whole seconds; it doubles them as numbers.
         self.client.reconnect_delay_set(min_delay=int(RECONNECT_MIN_S),
                                         max_delay=int(RECONNECT_MAX_S))
+        self.client.on_pre_connect = self._attempt
         self.client.on_connect_fail = self._on_connect_fail
         self.client.loop_start()
+
+    def _attempt(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho's thread begins an attempt: its outcome sets the state."""
+        self._refused_now = False
 
     def _accepted(self) -> None:
         """paho has reset its own backoff."""
@@ -625,8 +633,7 @@ class OwnerPolledLink(Link):
         self._retry_at = None
         if self._stopping or self.twin is not None:
             return
-        if self._state is not LinkState.REFUSED:
-            self._state = LinkState.CONNECTING
+        self._refused_now = False               # this attempt's outcome sets the state
         try:
             rc = self.client.reconnect()
         except (OSError, ssl.SSLError) as exc:   # no connection (refused, no route, TLS)
