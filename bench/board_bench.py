@@ -41,7 +41,7 @@ from rig import Listener, Mosquitto, write_site_config  # noqa: E402
 from motcua.cli import load_rooms  # noqa: E402
 from motcua.config import load_config  # noqa: E402
 from motcua.daemon import Systemd, owner_loop  # noqa: E402
-from motcua.mqtt import Link  # noqa: E402
+from motcua.mqtt import ThreadedLink  # noqa: E402
 from motcua.protocol import Topics, encode  # noqa: E402
 
 load_rooms()     # this script reads a site config: every room's section
@@ -76,7 +76,7 @@ def latency(config_path: Path, broker_url: str, boards: int) -> None:
     app = BoardApp(config, screen, FontBook.find())
     row = app.painter.layout.counter_rows[0].row
     inbox: queue.Queue = queue.Queue()
-    link = Link(config.broker, TOPICS, role="display", device="bench", inbox=inbox,
+    link = ThreadedLink(config.broker, TOPICS, role="display", device="bench", inbox=inbox,
                 subscriptions=[(TOPICS.board, 1)])
     link.start()
     stop = threading.Event()

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.delivery import HEARTBEAT_S
 from motcua.errors import ProtocolError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, LinkDown, LinkUp, OwnerPolledLink, Session, WakingQueue
 from motcua.protocol import (
     CounterCommand,
     Heartbeat,
@@ -59,7 +59,7 @@ from motcua.service_day import ClockReading, DayKeeper, service_day
 
 from . import board
 from .engine import Call, Engine, Event, EventKind, Held, Outcome, TicketRecord
-from .intake import check_ticket
+from .intake import Forgery, Order, judge_ticket
 from .pipeline import Pipeline, Unsaved
 from .retention import erase_names, erase_recordings
 from .speaker import SpeakerProcess
@@ -122,11 +122,12 @@ class Caller:
         self.audio = audio
         self.announcer = SpeakerProcess(
             config.caller.voice, audio, on_health=lambda health: self.inbox.put(VoiceHealth(health)))
-        self.link = Link(config.broker, self.topics, role="caller", device=DEVICE, inbox=self.inbox,
-                         subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
-                                        (self.topics.counter_cmd_all, 1),
-                                        (self.topics.counter_rating_all, 1)],
-                         persistent_session=True, manual_ack=True, owner_polls=True)
+        self.link = OwnerPolledLink(config.broker, self.topics, role="caller", device=DEVICE,
+                                    inbox=self.inbox,
+                                    subscriptions=[(self.topics.ticket_all, 1), (self.topics.ticket, 1),
+                                                   (self.topics.counter_cmd_all, 1),
+                                                   (self.topics.counter_rating_all, 1)],
+                                    session=Session.KEPT_UNTIL_ACKED)
         self.pipeline = Pipeline(self.store, wake=self.inbox.wake, ack=self.link.ack,
                                  confirm=self.confirm, announce=self.announce_calls)
         self.seq = 0
@@ -135,7 +136,7 @@ class Caller:
         self._republish = False                     # every view, once the engine is saved
         self.drops = Drops(log)
         self.counts = {"events": replayed, "duplicates": 0, "refused": 0,
-                       "stale": 0, "deferred": 0, "forged": 0}
+                       "stale": 0, "deferred": 0, "forged": 0, "by_arrival": 0}
         self.refusing: str | None = None            # why the event log cannot be written now
         self._probe_due = 0.0
         self._beat_due = 0.0
@@ -205,7 +206,7 @@ class Caller:
                 self.erase_names_safely(self.engine.day)
             self.announcer.start()
             self.pipeline.start()
-        # The network loop runs on the owner too (owner_polls): a press is read, handled
+        # The network loop runs on the owner too (OwnerPolledLink): a press is read, handled
         # and its board written by this one thread.
         run_daemon(self, link=self.link, inbox=self.inbox, stop=stop, systemd=systemd,
                    ready=f"day {self.engine.day}", opened=opened,
@@ -255,6 +256,8 @@ class Caller:
             return
         if not fresh:
             self.counts["duplicates"] += 1
+            if code := self.engine.refusal(event.id):   # a copy is told what the first was
+                handled.refused[event.id] = code
             return
         self.counts["events"] += 1
         outcome = self.engine.apply(event)
@@ -371,7 +374,7 @@ class Caller:
         self._republish = True
         # The broker sends the messages it holds unacknowledged again only on a new connection.
         try:
-            self.link.client.reconnect()
+            self.link.reconnect()
         except OSError as exc:
             log.warning("reconnect after the event log's recovery: %s", exc)
 
@@ -396,14 +399,20 @@ class Caller:
             if message.topic == self.topics.ticket or sender is not None:
                 ticket = Ticket.decode(message.payload)
                 reading = self.clock()          # the hub's clock, as the day keeper reads it
-                refusal = check_ticket(ticket, self.config,
-                                       datetime.fromtimestamp(reading.wall).astimezone(), sender=sender,
+                hub_now = datetime.fromtimestamp(reading.wall).astimezone()
+                verdict = judge_ticket(ticket, self.config, hub_now, sender=sender,
                                        clock_trusted=reading.synced or self.days.trust_wall_clock)
-                if refusal is not None:         # caller/intake.py: never queued, never spoken
+                if isinstance(verdict, Forgery):    # caller/intake.py: never queued, never spoken
                     self.counts["forged"] += 1
                     log.warning("refused ticket %r of kiosk %r: %s", ticket.number, ticket.kiosk,
-                                refusal.value)
+                                verdict.value)
                     return Refused(ticket.id, Refusal.FORGED)
+                if verdict is Order.ARRIVAL:        # its kiosk's clock is off (1970 after a power cut)
+                    self.counts["by_arrival"] += 1
+                    log.warning("ticket %r of kiosk %r was issued at %s by the kiosk's clock, which is "
+                                "off: queued by its arrival; set that kiosk's clock (docs/reliability.md)",
+                                ticket.number, ticket.kiosk, ticket.issued_at)
+                    ticket = replace(ticket, issued_at=hub_now.isoformat(timespec="milliseconds"))
                 return Event(EventKind.TICKET, ticket.id, now, ticket=ticket)
             counter = self.topics.counter_of(message.topic)
             if message.topic == self.topics.counter_cmd(counter):

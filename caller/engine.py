@@ -87,6 +87,7 @@ RECENT_CALLS = 10            # calls kept for the board
 RECENT_DURATIONS = 20        # service times per service kept for the wait estimate
 COMMAND_ID_WINDOW = 4096     # command ids remembered in memory (the event log keeps all)
 CLOSED_KEPT = 512            # closed tickets kept whole; older ones only by id (see _closed)
+REFUSALS_KEPT = 4096         # refusals remembered for resent copies (a busy day has a few dozen)
 COUNTER_TARGET = "counter:"  # transfer target "counter:3": to that counter, not a service
 
 
@@ -206,6 +207,9 @@ class Engine:
         self.max_press_age = timedelta(seconds=max_press_age_s) if max_press_age_s else None
         self.counter_services = {cid: tuple(services) for cid, services in counters.items()}
         self.services = tuple(dict.fromkeys(s for ss in self.counter_services.values() for s in ss))
+        # Message id -> the refusal its sender was told; across days, so that a copy resent
+        # after a lost confirmation is told the same (a pad would show it as taken).
+        self.refusals: dict[str, Refusal] = {}
         self._reset(None)
 
     def _reset(self, day: str | None) -> None:
@@ -232,6 +236,19 @@ class Engine:
 
     # -- the one entry point -----------------------------------------------------------
     def apply(self, event: Event) -> Outcome:
+        outcome = self._apply(event)
+        if isinstance(outcome.code, Refusal):
+            self.refusals[event.id] = outcome.code
+            if len(self.refusals) > REFUSALS_KEPT:
+                del self.refusals[next(iter(self.refusals))]
+        return outcome
+
+    def refusal(self, msg_id: str) -> Refusal | None:
+        """The refusal the message with this id was given, if any: the answer for a copy of
+        it, which the event log keeps once and the engine never sees."""
+        return self.refusals.get(msg_id)
+
+    def _apply(self, event: Event) -> Outcome:
         if event.kind == EventKind.TICKET and event.ticket is not None:
             return self.add_ticket(event.ticket, event.at)
         if event.kind == EventKind.COMMAND and event.command is not None and event.counter is not None:

@@ -143,7 +143,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import BrokerSettings, parse_broker_url
     from motcua.daemon import Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
-    from motcua.mqtt import Link
+    from motcua.mqtt import Session, ThreadedLink
     from motcua.protocol import Topics
 
     from .bridge import write_central_broker_files
@@ -179,10 +179,10 @@ def main(options: argparse.Namespace) -> int:
     systemd = Systemd()
     inbox: queue.Queue = queue.Queue()
     with closing_on_error([store]):
-        link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
-                    persistent_session=True, manual_ack=True,
-                    subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                                   ("motcua/+/status/#", 1)])
+        link = ThreadedLink(broker, Topics(CENTRE_TOPICS), role="central", device="main",
+                            inbox=inbox, session=Session.KEPT_UNTIL_ACKED,
+                            subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                                           ("motcua/+/status/#", 1)])
         centre = Centre(store, link)
     return run_daemon(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
                       ready=f"central: {len(centre.sequencer.sites)} sites known", opened=[store],

@@ -239,7 +239,7 @@ class Publisher:
 def run(config: Any, options: Any) -> int:
     """``motcua central-publisher``: on the hub, beside the caller."""
     from motcua.daemon import Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
-    from motcua.mqtt import Link
+    from motcua.mqtt import Session, ThreadedLink
     from motcua.protocol import Topics
 
     setup_logging("history", "hub", verbose=getattr(options, "verbose", False))
@@ -254,8 +254,8 @@ def run(config: Any, options: Any) -> int:
         state = PublisherState(config.site.state_dir / "history.db")
         opened.append(state)
         inbox: queue.Queue = queue.Queue()
-        link = Link(config.broker, Topics(config.site.id), role="caller", device="history",
-                    inbox=inbox, persistent_session=True, report_publishes=True,
+        link = ThreadedLink(config.broker, Topics(config.site.id), role="caller", device="history",
+                    inbox=inbox, session=Session.KEPT, report_publishes=True,
                     subscriptions=[(history_topics.request, 1), (history_topics.ack, 1)])
         publisher = Publisher(history, state, link)
     return run_daemon(publisher, link=link, inbox=inbox, stop=stop, systemd=systemd,

@@ -22,7 +22,7 @@ from motcua.config import Counter, SiteConfig
 from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, ProtocolError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published, Session, ThreadedLink
 from motcua.protocol import Action, CounterCommand, CounterState, Heartbeat, Rate, Received, Topics, encode
 
 from .inputs import GpioButtons, Led, StdinKeys
@@ -350,7 +350,7 @@ def serve(config: SiteConfig, counter: Counter, stop: threading.Event, *, keyboa
     topics = Topics(config.site.id)
     opened: list = []
     with closing_on_error(opened):
-        link = Link(config.broker, topics, role="counter", device=counter.id, inbox=inbox,
+        link = ThreadedLink(config.broker, topics, role="counter", device=counter.id, inbox=inbox,
                     subscriptions=[(topics.counter_state(counter.id), 1), (topics.heartbeat, 0),
                                    (topics.received, 1)], report_publishes=True)
         outbox = Outbox(config.site.state_dir / f"counter-{counter.id}.db", link)
@@ -387,9 +387,9 @@ def serve_bridge(config: SiteConfig, stop: threading.Event, *,
     opened: list = []
     with closing_on_error(opened):
         # A persistent session: QoS 1 button messages sent while the bridge restarts wait for it.
-        link = Link(config.broker, topics, role="counter", device="buttons", inbox=inbox,
-                    subscriptions=ButtonBridge.subscriptions(config), persistent_session=True,
-                    manual_ack=True, report_publishes=True)
+        link = ThreadedLink(config.broker, topics, role="counter", device="buttons", inbox=inbox,
+                    subscriptions=ButtonBridge.subscriptions(config),
+                    session=Session.KEPT_UNTIL_ACKED, report_publishes=True)
         outbox = Outbox(config.site.state_dir / "counter-buttons.db", link)
         opened.append(outbox)
         bridge = ButtonBridge(config, link=link, outbox=outbox)

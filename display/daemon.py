@@ -25,7 +25,7 @@ from typing import Any
 from motcua.config import SiteConfig
 from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
 from motcua.errors import ConfigError, require
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, ThreadedLink
 from motcua.protocol import Board, Heartbeat, Topics
 
 from .fonts import FontBook, missing_glyphs
@@ -186,7 +186,7 @@ def run(config: SiteConfig, options: argparse.Namespace) -> int:
     _warn_missing_glyphs(config, fonts)
     topics = Topics(config.site.id)
     inbox: queue.Queue = queue.Queue()
-    link = Link(config.broker, topics, role="display", device=device, inbox=inbox,
+    link = ThreadedLink(config.broker, topics, role="display", device=device, inbox=inbox,
                 subscriptions=[(topics.board, 1), (topics.heartbeat, 0)])
     if options.snapshot:
         link.start()

@@ -40,7 +40,7 @@ from motcua.daemon import (
 )
 from motcua.delivery import CallerWatch, Confirmed
 from motcua.errors import ConfigError
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published, ThreadedLink
 from motcua.protocol import (
     Board,
     Heartbeat,
@@ -627,7 +627,7 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
                      Indicator(settings.led_pin, settings.buzzer_pin, pin_factory=pin_factory))
         opened.append(indicator)
         opened += start_inputs(settings, inbox, keyboard=keyboard, pin_factory=pin_factory)
-        link = Link(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
+        link = ThreadedLink(config.broker, topics, role="kiosk", device=settings.id, inbox=inbox,
                     subscriptions=[(topics.board, 1), (topics.kiosk_issued(settings.id), 1),
                                    (topics.heartbeat, 0), (topics.received, 1)],
                     report_publishes=True)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import ProtocolError
 
@@ -62,9 +62,14 @@ class Connection(Protocol):
 
     def stop(self) -> None: ...
 
-    def poll(self, timeout: float) -> None: ...
-
     def set_health(self, **health: Any) -> None: ...
+
+
+@runtime_checkable
+class Polled(Protocol):
+    """A link whose network loop the owner runs (:class:`motcua.mqtt.OwnerPolledLink`)."""
+
+    def poll(self, timeout: float) -> None: ...
 
 
 class Message(Protocol):
@@ -83,7 +88,7 @@ class Pace:
 
     health_s: float = 1.0               # the status's health is read this often
     tick_every_turn: bool = False       # tick after every wait (messages, wake-up or timeout)
-    polled: bool = False                # the link's network loop runs on the owner (owner_polls)
+    polled: bool = False                # the link's network loop runs on the owner (OwnerPolledLink)
     batch: int = BATCH
 
 
@@ -274,6 +279,8 @@ def take(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], pace: Pace,
     taken = 0
     try:
         if pace.polled:
+            if not isinstance(link, Polled):
+                raise TypeError("Pace(polled=True) needs a link the owner polls (OwnerPolledLink)")
             link.poll(timeout)          # paho's callbacks run here and fill the inbox
             message = inbox.get_nowait()
         else:

@@ -1,27 +1,37 @@
 """The MQTT link every daemon uses: one paho client, one owner thread.
 
-paho's network thread never does the daemon's work: its callbacks only put
-events on the daemon's inbox queue and return (paho #527, #354). Subscriptions
-are made inside ``on_connect`` so they come back after every reconnect. Each
-daemon announces itself on ``status/<role>/<device>`` (retained) with a Last
-Will that says offline.
+paho never does the daemon's work: its callbacks only put events on the daemon's inbox
+queue and return (paho #527, #354). Both kinds of link share those callbacks (:class:`Link`):
+subscriptions are made inside ``on_connect`` so they come back after every reconnect;
+``LinkUp`` goes on the inbox once they are acknowledged, ``LinkDown`` when the connection
+ends, ``Published`` for each PUBACK when the owner asks for them. Each daemon announces
+itself on ``status/<role>/<device>`` (retained) with a Last Will that says offline, and reads
+that topic back to notice a second device with its identity.
+
+- :class:`ThreadedLink`: paho's own network thread (``loop_start``); its reconnect policy
+  is paho's backoff (``reconnect_delay_set``).
+- :class:`OwnerPolledLink`: the owner thread calls ``poll`` in its loop, which waits for
+  the broker or the inbox (a :class:`WakingQueue`) and runs paho's ``loop()``; paho's
+  callbacks and writes then run on that thread, so a message reaches the daemon's code and
+  its answer reaches the socket without two thread hand-overs (about 0.2 ms each on a
+  loaded Pi, and the GIL in between). Used by the caller, whose latency matters. Its
+  reconnect policy is :class:`Backoff`, the same rule and figures as paho's.
+
+The state (:class:`LinkState`) comes from what paho answers: the CONNACK's reason code
+(accepted or refused), the disconnect's reason, and for the owner-polled link the
+``MQTTErrorCode`` of ``reconnect()`` and ``loop()``.
 
 A daemon is never silent while the broker is away: a watcher thread of the link logs a
 warning within seconds naming the broker and why it cannot be reached (name unknown,
 connection refused, no answer, refused by the broker), repeated with a growing interval,
 and puts a ``LinkDown`` on the inbox even when the link never came up, so the kiosk's LED,
 the pad and the board show "no hub" (docs/reliability.md).
-
-A daemon whose latency matters (the caller) may instead poll the link on its owner thread
-(``Link(..., inbox=WakingQueue(), owner_polls=True)`` and ``poll()`` in its loop): paho's
-callbacks and writes then run on that thread, so a message reaches the daemon's code and
-its answer reaches the socket without two thread hand-overs (about 0.2 ms each on a
-loaded Pi, and the GIL in between).
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import queue
 import select
@@ -29,13 +39,15 @@ import socket
 import ssl
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
 
 from .config import BrokerSettings
 from .daemon import request_stop
@@ -103,7 +115,7 @@ def diagnose(host: str, port: int, *, tls: bool, refusal: str | None = None,
 
 
 class WakingQueue(queue.Queue[Any]):
-    """A daemon's inbox that also wakes its owner thread out of ``Link.poll``."""
+    """A daemon's inbox that also wakes its owner thread out of ``OwnerPolledLink.poll``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -153,7 +165,7 @@ class LinkUp:
 
 @dataclass(frozen=True)
 class LinkDown:
-    """The link dropped; paho reconnects by itself."""
+    """The link dropped, or never came up: the link's policy reconnects by itself."""
 
     reason: str
 
@@ -165,8 +177,46 @@ class Published:
     mid: int
 
 
-class Link:
-    """A daemon's connection to the broker."""
+class Session(enum.Enum):
+    """What the broker keeps for a daemon while it is away, and when a message is done."""
+
+    CLEAN = "clean"                        # nothing: retained messages say what is current
+    KEPT = "kept"                          # QoS 1 messages wait at the broker while it is away
+    KEPT_UNTIL_ACKED = "kept-until-acked"  # and each is acknowledged by ``ack()`` once durable
+
+
+class LinkState(enum.Enum):
+    """Where the link is, as paho's return and reason codes say."""
+
+    CONNECTING = "connecting"    # a connection is being made (or was accepted, subscribing)
+    UP = "up"                    # accepted and subscribed: the inbox heard LinkUp
+    DOWN = "down"                # no connection (none made, or lost): the policy retries
+    REFUSED = "refused"          # the broker answered and refused (CONNACK): retried as DOWN
+    STOPPED = "stopped"          # stop(), or a second device with this identity: no retries
+
+
+class Backoff:
+    """The owner-polled link's reconnect policy, paho's own rule: the first retry after
+    ``min_s``, each failed one doubling the wait up to ``max_s``; an accepted CONNACK
+    starts again from ``min_s`` (pure: no clock)."""
+
+    def __init__(self, min_s: float = RECONNECT_MIN_S, max_s: float = RECONNECT_MAX_S) -> None:
+        self.min_s, self.max_s = min_s, max_s
+        self._delay: float | None = None
+
+    def next_delay(self) -> float:
+        """The wait before the next attempt, after a failed or lost one."""
+        self._delay = self.min_s if self._delay is None else min(self._delay * 2, self.max_s)
+        return self._delay
+
+    def reset(self) -> None:
+        self._delay = None
+
+
+class Link(ABC):
+    """A daemon's connection to the broker: what both kinds share (the paho client, its
+    callbacks, status and Last Will, health, publish and ack). Use :class:`ThreadedLink`
+    or :class:`OwnerPolledLink`."""
 
     def __init__(
         self,
@@ -177,10 +227,8 @@ class Link:
         device: str,
         inbox: queue.Queue[Any],
         subscriptions: Sequence[tuple[str, int]] = (),
-        persistent_session: bool = False,
-        manual_ack: bool = False,
+        session: Session = Session.CLEAN,
         report_publishes: bool = False,
-        owner_polls: bool = False,
         on_twin: Callable[[str], None] | None = None,
     ) -> None:
         self.broker = broker
@@ -189,12 +237,10 @@ class Link:
         self.device = device
         self.inbox = inbox
         self.subscriptions = list(subscriptions)
-        self.manual_ack = manual_ack
+        self.session = session
         self.report_publishes = report_publishes
-        self.owner_polls = owner_polls
-        self._retry_at = 0.0
-        self._retry_delay = RECONNECT_MIN_S
-        self.connected = threading.Event()
+        self._state = LinkState.DOWN
+        self.connected = threading.Event()        # state UP, for other threads to wait on
         self.status_topic = topics.status(role, device)
         self._health: dict[str, Any] = {}
         # Two daemons with one identity (a second kiosk k1, a second caller): each run has an
@@ -210,11 +256,10 @@ class Link:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=broker.username or f"motcua-{topics.root.split('/')[1]}-{role}-{device}",
-            clean_session=not persistent_session,
+            clean_session=session is Session.CLEAN,
             protocol=mqtt.MQTTv311,
-            manual_ack=manual_ack,
+            manual_ack=session is Session.KEPT_UNTIL_ACKED,
         )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=15)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
         if broker.username:
@@ -231,7 +276,8 @@ class Link:
         self.client.on_subscribe = self._on_subscribe
         self._subscribe_mid: int | None = None
         self._session_present = False
-        self._refusal: str | None = None          # the last CONNACK's refusal, for the warning
+        self._refusal: str | None = None          # the last CONNACK's refusal, while REFUSED
+        self._refused_now = False                 # this attempt's CONNACK refused it
         self._last_error: str | None = None       # the last failed connect (owner-polled links)
         self._down_told = False                   # the inbox has heard LinkDown for this absence
         self._stop_watch = threading.Event()
@@ -240,98 +286,32 @@ class Link:
         self._status_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background; the inbox hears LinkUp once connected."""
         log.info("connecting to %s as %s/%s", self.broker.url, self.role, self.device)
+        self._state = LinkState.CONNECTING
         self.client.connect_async(self.broker.host, self.broker.port,
                                   keepalive=self.broker.keepalive)
-        if not self.owner_polls:
-            self.client.loop_start()
+        self._run()
         self._watcher = threading.Thread(target=self._watch, name="motcua-link-watch", daemon=True)
         self._watcher.start()
 
-    def _watch(self) -> None:
-        """Our own thread: warn while the broker is away; it logs and enqueues, nothing else."""
-        warnings = AbsenceWarnings(time.monotonic())
-        while not self._stop_watch.wait(WATCH_TICK_S):
-            now = time.monotonic()
-            if self.connected.is_set():
-                if warnings.count:
-                    log.warning("broker %s reachable again after %.0f s", self.broker.url,
-                                now - warnings.since)
-                warnings.reset(now)
-                continue
-            if not warnings.due(now):
-                continue
-            reason = diagnose(self.broker.host, self.broker.port, tls=self.broker.tls,
-                              refusal=self._refusal, error=self._last_error)
-            if self._stop_watch.is_set() or self.connected.is_set():
-                continue
-            away = time.monotonic() - warnings.since
-            warnings.warned(time.monotonic())
-            log.warning("no broker at %s for %.0f s: %s; still trying (next warning in %.0f s)",
-                        self.broker.url, away, reason, warnings.interval)
-            if not self._down_told:
-                self._down_told = True
-                self.inbox.put(LinkDown(reason=f"{self.broker.url}: {reason}"))
+    @abstractmethod
+    def _run(self) -> None:
+        """Start the network loop (the first connection is asked for)."""
 
-    def poll(self, timeout: float) -> None:
-        """One turn of the network loop on the owner thread (``owner_polls`` links only).
+    @abstractmethod
+    def _publish_offline(self) -> None:
+        """On stop: "offline", retained, waited for up to 2 s while the connection lasts."""
 
-        Waits up to ``timeout`` for the broker or the inbox, reads and writes what is
-        ready (callbacks run here and only enqueue), keeps the connection alive, and
-        reconnects with a growing delay while the broker is away.
-        """
-        client = self.client
-        if client.socket() is None and time.monotonic() >= self._retry_at and self.twin is None:
-            self._connect()
-        sock = client.socket()
-        readers: list[Any] = [self.inbox] if isinstance(self.inbox, WakingQueue) else []
-        writers: list[Any] = []
-        if not self.inbox.empty():
-            timeout = 0.0
-        if sock is None:
-            timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
-        else:
-            readers.append(sock)
-            if client.want_write():
-                writers.append(sock)
-            if getattr(sock, "pending", lambda: 0)():
-                timeout = 0.0            # TLS bytes already decrypted, waiting to be read
-        try:
-            readable, writable, _ = select.select(readers, writers, [], timeout)
-        except (OSError, ValueError):   # the socket was closed under us
-            readable, writable = [], []
-        if isinstance(self.inbox, WakingQueue) and self.inbox in readable:
-            self.inbox.clear_wake()
-        if sock is None or client.socket() is not sock:
-            return
-        if sock in readable or getattr(sock, "pending", lambda: 0)():
-            # Everything the socket holds now (paho reads one packet per call), so that a
-            # burst is handled — and committed — in batches, not one message per turn.
-            for _ in range(READ_AHEAD):
-                client.loop_read()
-                if client.socket() is not sock or not (
-                        getattr(sock, "pending", lambda: 0)() or select.select([sock], [], [], 0)[0]):
-                    break
-        if client.socket() is sock and (sock in writable or client.want_write()):
-            client.loop_write()
-        if client.socket() is sock:
-            client.loop_misc()
-        if client.socket() is None:      # lost, or refused (a good CONNACK resets the delay)
-            self._retry_at = time.monotonic() + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX_S)
-
-    def _connect(self) -> None:
-        try:
-            self.client.reconnect()
-        except (OSError, ssl.SSLError) as exc:
-            self._last_error = str(exc)
-            if self._retry_delay == RECONNECT_MIN_S:
-                log.warning("broker %s not reachable: %s; retrying", self.broker.url, exc)
-            self._retry_at = time.monotonic() + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX_S)
+    @abstractmethod
+    def _end(self) -> None:
+        """On stop, after the DISCONNECT: end the network loop."""
 
     def stop(self) -> None:
         """Say offline on purpose (the Will is for crashes) and disconnect."""
@@ -343,21 +323,42 @@ class Link:
             say_offline = self.connected.is_set() or self.client.is_connected()
         try:
             if say_offline:
-                info = self.client.publish(self.status_topic, self._status_payload("offline"),
-                                           qos=1, retain=True)
-                if self.owner_polls:
-                    deadline = time.monotonic() + 2
-                    while not info.is_published() and time.monotonic() < deadline \
-                            and self.client.socket() is not None:
-                        self.poll(0.05)
-                else:
-                    info.wait_for_publish(timeout=2)
+                self._publish_offline()
             self.client.disconnect()
         except (RuntimeError, ValueError, OSError) as exc:
             log.warning("disconnect: %s", exc)
         finally:
-            if not self.owner_polls:
-                self.client.loop_stop()
+            self._end()
+            self.connected.clear()
+            self._state = LinkState.STOPPED
+
+    def _watch(self) -> None:
+        """Our own thread: warn while the broker is away; it logs and enqueues, nothing else."""
+        warnings = AbsenceWarnings(time.monotonic())
+        while not self._stop_watch.wait(WATCH_TICK_S):
+            if self._state is LinkState.STOPPED:      # a twin: it stays away on purpose
+                return
+            now = time.monotonic()
+            if self.connected.is_set():
+                if warnings.count:
+                    log.warning("broker %s reachable again after %.0f s", self.broker.url,
+                                now - warnings.since)
+                warnings.reset(now)
+                continue
+            if not warnings.due(now):
+                continue
+            refusal = self._refusal if self._state is LinkState.REFUSED else None
+            reason = diagnose(self.broker.host, self.broker.port, tls=self.broker.tls,
+                              refusal=refusal, error=self._last_error)
+            if self._stop_watch.is_set() or self.connected.is_set():
+                continue
+            away = time.monotonic() - warnings.since
+            warnings.warned(time.monotonic())
+            log.warning("no broker at %s for %.0f s: %s; still trying (next warning in %.0f s)",
+                        self.broker.url, away, reason, warnings.interval)
+            if not self._down_told:
+                self._down_told = True
+                self.inbox.put(LinkDown(reason=f"{self.broker.url}: {reason}"))
 
     # -- owner-thread API ------------------------------------------------------
     def publish(self, topic: str, payload: bytes, *, qos: int = 1,
@@ -365,8 +366,8 @@ class Link:
         return self.client.publish(topic, payload, qos=qos, retain=retain)
 
     def ack(self, message: Inbound) -> None:
-        """Acknowledge a message once its effect is durable (manual-ack links)."""
-        if self.manual_ack and message.qos > 0:
+        """Acknowledge a message once its effect is durable (``Session.KEPT_UNTIL_ACKED``)."""
+        if self.session is Session.KEPT_UNTIL_ACKED and message.qos > 0:
             self.client.ack(message.mid, message.qos)
 
     def set_health(self, **health: Any) -> None:
@@ -389,15 +390,44 @@ class Link:
                              instance=self.instance, started=self.started,
                              duplicate=self.twin or self.duplicate))
 
-    # -- paho's thread: enqueue and return --------------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    # -- the state, from what paho answers --------------------------------------
+    @abstractmethod
+    def _accepted(self) -> None:
+        """The broker accepted a connection (CONNACK success): the policy starts again."""
+
+    def _ended(self, reason: str) -> None:
+        """The connection ended (or never was): say so once, unless it was ours to end."""
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        if self._stopping or self.twin is not None:
+            if self._state is not LinkState.STOPPED:
+                log.info("disconnected from %s", self.broker.url)
+            self._state = LinkState.STOPPED
+            return
+        # A refused connection ends too (paho closes it): it stays REFUSED until an attempt
+        # fails otherwise (no connection, no answer) or is accepted.
+        self._state = LinkState.REFUSED if self._refused_now else LinkState.DOWN
+        if was_up:
+            log.warning("lost the broker %s: %s", self.broker.url, reason)
+            self._down_told = True
+            self.inbox.put(LinkDown(reason=reason))
+
+    # -- paho's callbacks: they enqueue and return -----------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, properties: Any) -> None:
         if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.broker.url, reason)
-            self._refusal = str(reason)
+            refusal = str(reason)
+            if self._state is not LinkState.REFUSED or refusal != self._refusal:
+                # Once per refusal: the watcher repeats it at a growing interval.
+                log.error("broker %s refused the connection: %s", self.broker.url, refusal)
+            self._refusal = refusal
+            self._refused_now = True
+            self._state = LinkState.REFUSED
             return
         self._refusal = None
-        self._retry_delay = RECONNECT_MIN_S
+        self._last_error = None
+        self._state = LinkState.CONNECTING
+        self._accepted()
         # Small messages go out at once: with Nagle's algorithm an ack followed by a publish
         # waits for the broker's delayed ACK (about 40 ms each time); paho leaves Nagle on.
         sock = client.socket()
@@ -413,13 +443,14 @@ class Link:
 
     def _ready(self) -> None:
         self._down_told = False
+        self._state = LinkState.UP
         self.connected.set()
         self.inbox.put(LinkUp(session_present=self._session_present))
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
-                      properties: Any) -> None:
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
         if mid == self._subscribe_mid:
-            failed = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+            failed = [str(r) for r in reasons if r.is_failure]
             if failed:
                 log.error("broker %s refused a subscription: %s", self.broker.url, ", ".join(failed))
             with self._status_lock:
@@ -428,16 +459,9 @@ class Link:
                 client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
             self._ready()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
-        was_up = self.connected.is_set()
-        self.connected.clear()
-        if self._stopping:
-            log.info("disconnected from %s", self.broker.url)
-        elif was_up:
-            log.warning("lost the broker %s: %s", self.broker.url, reason)
-            self._down_told = True
-            self.inbox.put(LinkDown(reason=str(reason)))
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                       reason: ReasonCode, properties: Any) -> None:
+        self._ended(str(reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic == self.status_topic:
@@ -445,7 +469,7 @@ class Link:
             if not any(mqtt.topic_matches_sub(sub, message.topic) for sub, _ in self.subscriptions):
                 # The daemon never sees it, so never acks it: an unacked message would hold one
                 # of the broker's in-flight slots for this session for ever.
-                if self.manual_ack and message.qos > 0:
+                if self.session is Session.KEPT_UNTIL_ACKED and message.qos > 0:
                     client.ack(message.mid, message.qos)
                 return
         self.inbox.put(Inbound(topic=message.topic, payload=bytes(message.payload),
@@ -477,6 +501,7 @@ class Link:
             self.client.publish(self.status_topic, self._status_payload("offline"), qos=1, retain=True)
             self.client.disconnect()
             self.connected.clear()
+            self._state = LinkState.STOPPED
             self.inbox.put(LinkDown(reason="a second device with this identity"))
             self.on_twin(self.twin)
         elif self.duplicate is None:
@@ -485,10 +510,177 @@ class Link:
             log.error("%s", self.duplicate)
             self.client.publish(self.status_topic, self._status_payload("online"), qos=1, retain=True)
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
         if self.report_publishes:
             self.inbox.put(Published(mid=mid))
+
+
+class ThreadedLink(Link):
+    """A link whose network loop is paho's own thread (``loop_start``).
+
+    One reconnect policy, paho's: after a failed or lost connection it waits
+    ``RECONNECT_MIN_S``, doubling up to ``RECONNECT_MAX_S``, and starts again from the
+    minimum after an accepted CONNACK (a refused login is retried on the same backoff).
+    """
+
+    def _run(self) -> None:
+        # paho's signature says whole seconds; it doubles them as numbers.
+        self.client.reconnect_delay_set(min_delay=int(RECONNECT_MIN_S),
+                                        max_delay=int(RECONNECT_MAX_S))
+        self.client.on_pre_connect = self._attempt
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.loop_start()
+
+    def _attempt(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho's thread begins an attempt: its outcome sets the state."""
+        self._refused_now = False
+
+    def _accepted(self) -> None:
+        """paho has reset its own backoff."""
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """paho's thread could not open a connection (it retries on its backoff)."""
+        self._ended("no connection")
+
+    def _publish_offline(self) -> None:
+        info = self.client.publish(self.status_topic, self._status_payload("offline"),
+                                   qos=1, retain=True)
+        info.wait_for_publish(timeout=2)
+
+    def _end(self) -> None:
+        self.client.loop_stop()
+
+
+class OwnerPolledLink(Link):
+    """A link whose network loop is run by the owner thread: ``poll`` in its loop.
+
+    ``poll`` waits for the broker's socket or the inbox, then runs paho's ``loop()``; the
+    return codes of ``reconnect()`` and ``loop()`` say whether a connection is open. One
+    reconnect policy, :class:`Backoff` (paho's rule and figures).
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        topics: Topics,
+        *,
+        role: str,
+        device: str,
+        inbox: WakingQueue,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        session: Session = Session.CLEAN,
+        report_publishes: bool = False,
+        on_twin: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(broker, topics, role=role, device=device, inbox=inbox,
+                         subscriptions=subscriptions, session=session,
+                         report_publishes=report_publishes, on_twin=on_twin)
+        self.waking = inbox
+        self.backoff = Backoff()
+        self._open = False                      # reconnect() succeeded, loop() has not failed
+        self._retry_at: float | None = None     # the next attempt is due then
+
+    def _run(self) -> None:
+        self._retry_at = time.monotonic()       # the first attempt, at the first poll
+
+    def poll(self, timeout: float) -> None:
+        """One turn of the network loop on the owner thread.
+
+        Waits up to ``timeout`` for the broker or the inbox, lets paho read and write what
+        is ready (callbacks run here and only enqueue), keeps the connection alive, and
+        connects again when the policy says so.
+        """
+        if not self._open and self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._connect()
+        readers: list[Any] = [self.waking]
+        writers: list[Any] = []
+        if not self.inbox.empty():
+            timeout = 0.0
+        sock = self.client.socket() if self._open else None
+        if sock is not None:
+            readers.append(sock)
+            if self.client.want_write():
+                writers.append(sock)
+            if _pending(sock):
+                timeout = 0.0            # TLS bytes already decrypted, waiting to be read
+        elif not self._open and self._retry_at is not None:
+            timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
+        try:
+            readable, _, _ = select.select(readers, writers, [], timeout)
+        except (OSError, ValueError):   # the socket was closed under us: loop() says so
+            readable = []
+        if self.waking in readable:
+            self.waking.clear_wake()
+        if self._open:
+            rc = self._turn()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._lost(rc)
+
+    def _turn(self) -> MQTTErrorCode:
+        """paho's loop() until what the socket holds now is read (paho reads about one
+        packet a call), so that a burst is handled, and committed, in batches."""
+        for _ in range(READ_AHEAD):
+            rc = self.client.loop(0)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            sock = self.client.socket()
+            if sock is None or not (_pending(sock) or select.select([sock], [], [], 0)[0]):
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _connect(self) -> None:
+        self._retry_at = None
+        if self._stopping or self.twin is not None:
+            return
+        self._refused_now = False               # this attempt's outcome sets the state
+        try:
+            rc = self.client.reconnect()
+        except (OSError, ssl.SSLError) as exc:   # no connection (refused, no route, TLS)
+            if self._last_error is None:
+                log.warning("broker %s not reachable: %s; retrying", self.broker.url, exc)
+            self._last_error = str(exc)
+            self._lost(MQTTErrorCode.MQTT_ERR_NO_CONN)
+            return
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._lost(rc)
+            return
+        self._open = True                       # loop()'s codes say how it goes on
+
+    def _lost(self, rc: MQTTErrorCode) -> None:
+        """paho said the connection is gone (or could not be made): retry on the policy."""
+        self._open = False
+        # Once: paho may have said so already (on_disconnect); a refusal stays REFUSED.
+        self._ended(mqtt.error_string(rc))
+        if self._state is not LinkState.STOPPED:
+            self._retry_at = time.monotonic() + self.backoff.next_delay()
+
+    def _accepted(self) -> None:
+        self.backoff.reset()
+
+    def reconnect(self) -> None:
+        """A new connection now: the broker sends the messages it holds unacknowledged
+        again only on a new one (the caller, after its event log can be written again)."""
+        self._open = False
+        self.connected.clear()
+        self._connect()
+
+    def _publish_offline(self) -> None:
+        info = self.client.publish(self.status_topic, self._status_payload("offline"),
+                                   qos=1, retain=True)
+        deadline = time.monotonic() + 2
+        while not info.is_published() and time.monotonic() < deadline and self._open:
+            self.poll(0.05)
+
+    def _end(self) -> None:
+        self._open = False
+        self._retry_at = None
+
+
+def _pending(sock: Any) -> int:
+    """Bytes a TLS socket has decrypted and not handed out yet (select does not see them)."""
+    pending: Callable[[], int] = getattr(sock, "pending", lambda: 0)
+    return pending()
 
 
 def _moment(stamp: str | None) -> datetime:

@@ -10,7 +10,7 @@ import pytest
 from rig import Listener, next_of
 
 from motcua.config import BrokerSettings
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, LinkDown, LinkUp, OwnerPolledLink, Session, ThreadedLink, WakingQueue
 from motcua.protocol import Status, Topics
 
 TOPICS = Topics("test-site")
@@ -35,7 +35,7 @@ def _states(listener: Listener, topic: str) -> list[str]:
 
 def test_status_online_then_offline_on_purpose(broker, status_listener) -> None:
     inbox: queue.Queue = queue.Queue()
-    link = Link(_broker_settings(broker.port), TOPICS, role="kiosk", device="k1", inbox=inbox)
+    link = ThreadedLink(_broker_settings(broker.port), TOPICS, role="kiosk", device="k1", inbox=inbox)
     link.start()
     next_of(inbox, LinkUp)
     topic = TOPICS.status("kiosk", "k1")
@@ -54,7 +54,7 @@ def test_a_stop_right_after_online_is_seen_still_says_offline(broker, status_lis
     SIGTERM in between (the board's test met it once under load) must still leave "offline"
     retained, not a clean disconnect that silences the Will. Here the gap stays open."""
     inbox: queue.Queue = queue.Queue()
-    link = Link(_broker_settings(broker.port), TOPICS, role="display", device="tv1", inbox=inbox)
+    link = ThreadedLink(_broker_settings(broker.port), TOPICS, role="display", device="tv1", inbox=inbox)
     monkeypatch.setattr(link, "_ready", lambda: None)      # "online" sent, not yet connected
     topic = TOPICS.status("display", "tv1")
     link.start()
@@ -71,7 +71,7 @@ def test_a_stop_right_after_online_is_seen_still_says_offline(broker, status_lis
 
 def test_last_will_says_offline_when_the_daemon_vanishes(broker, status_listener) -> None:
     inbox: queue.Queue = queue.Queue()
-    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox)
+    link = ThreadedLink(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox)
     link.start()
     next_of(inbox, LinkUp)
     topic = TOPICS.status("caller", "hub")
@@ -87,9 +87,9 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
     inbox: queue.Queue = queue.Queue()
     settings = _broker_settings(broker.port)
 
-    def connect() -> Link:
-        link = Link(settings, TOPICS, role="caller", device="hub", inbox=inbox,
-                    subscriptions=[(TOPICS.ticket, 1)], persistent_session=True, manual_ack=True)
+    def connect() -> ThreadedLink:
+        link = ThreadedLink(settings, TOPICS, role="caller", device="hub", inbox=inbox,
+                            subscriptions=[(TOPICS.ticket, 1)], session=Session.KEPT_UNTIL_ACKED)
         link.start()
         assert link.connected.wait(10)      # redeliveries may come before LinkUp: keep them
         return link
@@ -116,9 +116,9 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker) -> None:
 
 
 class Owner:
-    """An owner thread polling an ``owner_polls`` link, as the caller's loop does."""
+    """An owner thread polling an OwnerPolledLink, as the caller's loop does."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: OwnerPolledLink) -> None:
         self.link = link
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -144,9 +144,9 @@ def test_a_link_polled_by_its_owner_receives_acks_reconnects_and_says_offline(
         broker, status_listener) -> None:
     inbox = WakingQueue()
     sender = Listener(broker.url, "unused/#")
-    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox,
-                subscriptions=[(TOPICS.ticket, 1)], persistent_session=True, manual_ack=True,
-                owner_polls=True)
+    link = OwnerPolledLink(_broker_settings(broker.port), TOPICS, role="caller", device="hub",
+                           inbox=inbox, subscriptions=[(TOPICS.ticket, 1)],
+                           session=Session.KEPT_UNTIL_ACKED)
     topic = TOPICS.status("caller", "hub")
     with Owner(link) as owner:
         next_of(inbox, LinkUp)
@@ -170,8 +170,8 @@ def test_a_link_polled_by_its_owner_receives_acks_reconnects_and_says_offline(
 
 def test_a_put_wakes_the_owner_out_of_a_long_poll(broker) -> None:
     inbox = WakingQueue()
-    link = Link(_broker_settings(broker.port), TOPICS, role="caller", device="hub", inbox=inbox,
-                owner_polls=True)
+    link = OwnerPolledLink(_broker_settings(broker.port), TOPICS, role="caller", device="hub",
+                           inbox=inbox)
     link.start()
     while not link.connected.is_set():
         link.poll(0.1)

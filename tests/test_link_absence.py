@@ -21,7 +21,16 @@ import pytest
 from rig import eventually, free_port, next_of, write_site_config
 
 from motcua.config import BrokerSettings
-from motcua.mqtt import AbsenceWarnings, Link, LinkDown, LinkUp, diagnose
+from motcua.mqtt import (
+    AbsenceWarnings,
+    Link,
+    LinkDown,
+    LinkUp,
+    OwnerPolledLink,
+    ThreadedLink,
+    WakingQueue,
+    diagnose,
+)
 from motcua.protocol import Topics
 
 TOPICS = Topics("test-site")
@@ -43,14 +52,14 @@ def test_a_refused_broker_is_named_with_the_reason_within_5_s(caplog, owner_poll
     caplog.set_level(logging.INFO, logger="motcua.mqtt")
     port = free_port()                                   # nothing listens there
     url = f"mqtt://127.0.0.1:{port}"
-    inbox: queue.Queue = queue.Queue()
-    link = Link(settings("127.0.0.1", port), TOPICS, role="counter", device="1", inbox=inbox,
-                owner_polls=owner_polls)
+    inbox: queue.Queue = WakingQueue()
+    link: Link = (OwnerPolledLink if owner_polls else ThreadedLink)(
+        settings("127.0.0.1", port), TOPICS, role="counter", device="1", inbox=inbox)
     began = time.monotonic()
     link.start()
     try:
         def warned() -> bool:
-            if owner_polls:
+            if isinstance(link, OwnerPolledLink):
                 link.poll(0.05)
             return bool(warnings_of(caplog, url))
 
@@ -68,7 +77,7 @@ def test_a_refused_broker_is_named_with_the_reason_within_5_s(caplog, owner_poll
 def test_an_unknown_host_is_said_so(caplog) -> None:
     caplog.set_level(logging.INFO, logger="motcua.mqtt")
     inbox: queue.Queue = queue.Queue()
-    link = Link(settings("motcua-hub.invalid", 1883), TOPICS, role="kiosk", device="k1", inbox=inbox)
+    link = ThreadedLink(settings("motcua-hub.invalid", 1883), TOPICS, role="kiosk", device="k1", inbox=inbox)
     link.start()
     try:
         url = "mqtt://motcua-hub.invalid:1883"
@@ -107,7 +116,7 @@ def test_the_broker_coming_back_is_said_and_the_daemon_hears_it(caplog, tmp_path
     caplog.set_level(logging.INFO, logger="motcua.mqtt")
     server = Mosquitto(tmp_path / "mosquitto")
     inbox: queue.Queue = queue.Queue()
-    link = Link(settings("127.0.0.1", server.port), TOPICS, role="display", device="tv",
+    link = ThreadedLink(settings("127.0.0.1", server.port), TOPICS, role="display", device="tv",
                 inbox=inbox, subscriptions=[(TOPICS.board, 1)])
     link.start()
     try:

@@ -6,7 +6,6 @@ listener, through which a Listener talks to the TLS side.
 
 from __future__ import annotations
 
-import queue
 import subprocess
 import threading
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from rig import Listener, Mosquitto, free_port, next_of
 
 from motcua.config import BrokerSettings
-from motcua.mqtt import Inbound, Link, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, Link, LinkUp, OwnerPolledLink, ThreadedLink, WakingQueue
 from motcua.protocol import Topics
 
 TOPICS = Topics("tls-site")
@@ -44,13 +43,15 @@ def settings(broker: Mosquitto, ca_file: Path) -> BrokerSettings:
 
 @pytest.mark.parametrize("owner_polls", [False, True], ids=["paho-thread", "owner-polls"])
 def test_messages_both_ways_over_tls(tls_broker: Mosquitto, owner_polls: bool) -> None:
-    inbox: queue.Queue = WakingQueue() if owner_polls else queue.Queue()
-    link = Link(settings(tls_broker, tls_broker.cert), TOPICS, role="caller", device="hub",
-                inbox=inbox, subscriptions=[(TOPICS.ticket, 1)], owner_polls=owner_polls)
+    inbox = WakingQueue()
+    link: Link = (OwnerPolledLink if owner_polls else ThreadedLink)(
+        settings(tls_broker, tls_broker.cert), TOPICS, role="caller", device="hub",
+        inbox=inbox, subscriptions=[(TOPICS.ticket, 1)])
     plain = Listener(tls_broker.url, TOPICS.board)
     stopping = threading.Event()
 
     def owner() -> None:
+        assert isinstance(link, OwnerPolledLink)
         while not stopping.is_set():
             link.poll(0.1)
 
@@ -80,8 +81,8 @@ def test_a_broker_with_an_unknown_certificate_is_not_trusted(
                     "-subj", "/CN=someone else", "-keyout", str(tmp_path / "other.key"),
                     "-out", str(other)], check=True, capture_output=True)
     inbox = WakingQueue()
-    link = Link(settings(tls_broker, other), TOPICS, role="caller", device="hub", inbox=inbox,
-                owner_polls=True)
+    link = OwnerPolledLink(settings(tls_broker, other), TOPICS, role="caller", device="hub",
+                           inbox=inbox)
     link.start()
     for _ in range(5):
         link.poll(0.1)                 # the handshake fails; the link keeps trying, later

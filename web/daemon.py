@@ -26,7 +26,7 @@ from motcua.config import SiteConfig
 from motcua.daemon import Drops, Pace, Rhythm, Systemd, release, setup_logging, stop_on_signals
 from motcua.delivery import CallerWatch
 from motcua.errors import ConfigError, MotcuaError, ProtocolError, require
-from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, Published
+from motcua.mqtt import Inbound, LinkDown, LinkUp, Published, Session, ThreadedLink
 from motcua.protocol import (
     Board,
     CounterState,
@@ -82,12 +82,12 @@ class WebRole:
         for info in self.store.load():
             self.office.tickets[info.id] = info
         self.inbox = LoopInbox(loop)
-        self.link = Link(config.broker, self.topics, role="web", device=DEVICE, inbox=self.inbox,  # type: ignore[arg-type]
+        self.link = ThreadedLink(config.broker, self.topics, role="web", device=DEVICE, inbox=self.inbox,  # type: ignore[arg-type]
                          subscriptions=[(self.topics.ticket_all, 1), (self.topics.board, 1),
                                         (self.topics.heartbeat, 0), (self.topics.received, 1),
                                         (self.topics.counter_state("+"), 1),
                                         (self.topics.status("+", "+"), 1)],
-                         persistent_session=True, report_publishes=True)
+                         session=Session.KEPT, report_publishes=True)
         self.outbox = Outbox(state_dir / "web-outbox.db", self.link)   # kept until the caller confirms
         self.watch = CallerWatch()
         self.counts = {"ratings": 0}

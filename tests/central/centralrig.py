@@ -152,7 +152,7 @@ class Hub:
 
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd, owner_loop
-        from motcua.mqtt import Link
+        from motcua.mqtt import Session, ThreadedLink
         from motcua.protocol import HistoryTopics, Topics
 
         host, port, tls = parse_broker_url(broker_url)
@@ -160,8 +160,8 @@ class Hub:
                                   ca_file=None, keepalive=10)
         inbox: queue.Queue = queue.Queue()
         topics = HistoryTopics(self.site)
-        self.link = Link(settings, Topics(self.site), role="caller", device="history", inbox=inbox,
-                         persistent_session=True, report_publishes=True,
+        self.link = ThreadedLink(settings, Topics(self.site), role="caller", device="history", inbox=inbox,
+                         session=Session.KEPT, report_publishes=True,
                          subscriptions=[(topics.request, 1), (topics.ack, 1)])
         self.history = HistoryLog(self.log_path, self.site)
         self.state = PublisherState(self.workdir / "history.db")
@@ -198,7 +198,7 @@ class RunningCentre:
 
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd, owner_loop
-        from motcua.mqtt import Link
+        from motcua.mqtt import Session, ThreadedLink
         from motcua.protocol import Topics
 
         host, port, tls = parse_broker_url(broker_url)
@@ -208,8 +208,8 @@ class RunningCentre:
         self.store = CentralStore(dsn)
         self.store.migrate()
         inbox: queue.Queue = queue.Queue()
-        self.link = Link(settings, Topics("centre"), role="central", device="main", inbox=inbox,
-                         persistent_session=True, manual_ack=True,
+        self.link = ThreadedLink(settings, Topics("centre"), role="central", device="main", inbox=inbox,
+                         session=Session.KEPT_UNTIL_ACKED,
                          subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
                                         ("motcua/+/status/#", 1)])
         self.centre = Centre(self.store, self.link, grace_s=grace_s, retry_s=retry_s)

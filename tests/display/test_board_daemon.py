@@ -19,7 +19,7 @@ from PIL import Image
 from rig import Listener, write_site_config
 
 from motcua.config import load_config
-from motcua.mqtt import Inbound, Link
+from motcua.mqtt import Inbound, ThreadedLink
 from motcua.protocol import Status, Topics, encode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_offline_keeps_the_board_then_catches_up_after_a_broker_restart(tmp_path
     inbox: queue.Queue = queue.Queue()
     app = RecordingApp(config, pygame.Surface((1280, 720)), fonts)
     app.retained = []
-    link = Link(config.broker, TOPICS, role="display", device="test-board", inbox=inbox,
+    link = ThreadedLink(config.broker, TOPICS, role="display", device="test-board", inbox=inbox,
                 subscriptions=[(TOPICS.board, 1)])
     link.start()
     notice = app.painter.layout.notice
@@ -97,7 +97,7 @@ def test_malformed_boards_are_dropped_never_crash(tmp_path, broker, fonts) -> No
     config = load_config(write_site_config(tmp_path, broker_url=broker.url))
     inbox: queue.Queue = queue.Queue()
     app = BoardApp(config, pygame.Surface((1280, 720)), fonts)
-    link = Link(config.broker, TOPICS, role="display", device="test-junk", inbox=inbox,
+    link = ThreadedLink(config.broker, TOPICS, role="display", device="test-junk", inbox=inbox,
                 subscriptions=[(TOPICS.board, 1)])
     link.start()
     publisher = Listener(broker.url, "unused")

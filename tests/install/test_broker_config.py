@@ -16,7 +16,7 @@ from install_helpers import Device, Refused
 from motcua.broker_config import accounts, check_password, hash_password, write_broker_files
 from motcua.cli import main as cli_main
 from motcua.config import BrokerSettings, SiteConfig, load_config
-from motcua.mqtt import Link, LinkUp
+from motcua.mqtt import LinkUp, ThreadedLink
 from motcua.protocol import Topics
 
 T = Topics("liem-chung")
@@ -228,7 +228,7 @@ def test_a_daemon_link_logs_in_with_its_password_file(secured_broker, broker_fil
                               username="kiosk-k1", password_file=broker_files.secrets["kiosk-k1"],
                               ca_file=None, keepalive=30)
     inbox: queue.Queue = queue.Queue()
-    link = Link(settings, T, role="kiosk", device="k1", inbox=inbox)
+    link = ThreadedLink(settings, T, role="kiosk", device="k1", inbox=inbox)
     link.start()
     try:
         assert isinstance(inbox.get(timeout=10), LinkUp)

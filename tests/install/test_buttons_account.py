@@ -15,7 +15,7 @@ from rig import Mosquitto
 
 from motcua.broker_config import BrokerFiles, accounts, write_broker_files
 from motcua.config import BrokerSettings, SiteConfig, load_config
-from motcua.mqtt import Link, LinkUp
+from motcua.mqtt import LinkUp, Session, ThreadedLink
 from motcua.protocol import Topics
 
 T = Topics("liem-chung")
@@ -134,9 +134,9 @@ def test_the_bridges_own_subscriptions_are_granted(button_broker, button_files: 
                               username="buttons", password_file=button_files.secrets["buttons"],
                               ca_file=None, keepalive=30)
     inbox: queue.Queue = queue.Queue()
-    link = Link(settings, T, role="counter", device="buttons", inbox=inbox,
-                subscriptions=ButtonBridge.subscriptions(button_site), persistent_session=True,
-                manual_ack=True)
+    link = ThreadedLink(settings, T, role="counter", device="buttons", inbox=inbox,
+                subscriptions=ButtonBridge.subscriptions(button_site),
+                session=Session.KEPT_UNTIL_ACKED)
     link.start()
     try:
         assert isinstance(inbox.get(timeout=10), LinkUp)

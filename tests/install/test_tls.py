@@ -17,7 +17,7 @@ from rig import SHIPPED_CONF, Mosquitto, free_port, next_of
 from motcua.broker_config import write_certificates
 from motcua.cli import main as cli_main
 from motcua.config import BrokerSettings, SiteConfig
-from motcua.mqtt import Link, LinkUp
+from motcua.mqtt import LinkUp, ThreadedLink
 from motcua.protocol import Topics
 
 T = Topics("liem-chung")
@@ -55,7 +55,7 @@ def kiosk_settings(hub, broker_files, host: str, ca_file: Path | None) -> Broker
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"], ids=["by-ip", "by-name"])
 def test_a_device_reaches_the_hub_over_tls_by_ip_or_name(tls_hub, broker_files, host: str) -> None:
     inbox: queue.Queue = queue.Queue()
-    link = Link(kiosk_settings(tls_hub, broker_files, host, tls_hub.ca), T, role="kiosk", device="k1",
+    link = ThreadedLink(kiosk_settings(tls_hub, broker_files, host, tls_hub.ca), T, role="kiosk", device="k1",
                 inbox=inbox, subscriptions=[(T.board, 1)])
     link.start()
     try:

@@ -18,7 +18,7 @@ from rig import Listener, eventually, next_of
 
 from motcua.broker_config import hash_password
 from motcua.config import BrokerSettings
-from motcua.mqtt import Inbound, Link, LinkUp, WakingQueue
+from motcua.mqtt import Inbound, Link, LinkUp, Session, ThreadedLink
 from motcua.protocol import Status, Topics
 
 T = Topics("liem-chung")
@@ -30,8 +30,8 @@ def link(broker, files, role: str, device: str, username: str, stopped: list) ->
     settings = BrokerSettings(host="127.0.0.1", port=broker.port, tls=False, username=username,
                               password_file=files.secrets[username], ca_file=None, keepalive=30)
     inbox: queue.Queue = queue.Queue()
-    running = Link(settings, T, role=role, device=device, inbox=inbox,
-                   subscriptions=[(T.board, 1)], persistent_session=role == "caller",
+    running = ThreadedLink(settings, T, role=role, device=device, inbox=inbox, subscriptions=[(T.board, 1)],
+                   session=Session.KEPT_UNTIL_ACKED if role == "caller" else Session.CLEAN,
                    on_twin=stopped.append)
     running.start()
     return running, inbox
@@ -150,18 +150,18 @@ def test_a_callers_own_status_never_fills_its_in_flight_window(broker) -> None:
     settings = BrokerSettings(host="127.0.0.1", port=broker.port, tls=False, username=None,
                               password_file=None, ca_file=None, keepalive=30)
     for _ in range(25):                          # crash after crash, as systemd restarts it
-        inbox = WakingQueue()
-        running = Link(settings, T, role="caller", device="hub", inbox=inbox,
-                       subscriptions=[(T.ticket_all, 1)], persistent_session=True, manual_ack=True)
+        inbox = queue.Queue()
+        running = ThreadedLink(settings, T, role="caller", device="hub", inbox=inbox,
+                       subscriptions=[(T.ticket_all, 1)], session=Session.KEPT_UNTIL_ACKED)
         running.start()
         assert isinstance(next_of(inbox, LinkUp), LinkUp)
         assert eventually(lambda link=running: link.client.want_write() is False, timeout=5)
         running.client.loop_stop()
         running.client.socket().close()
     sender = Listener(broker.url, "unused/#")
-    inbox = WakingQueue()
-    running = Link(settings, T, role="caller", device="hub", inbox=inbox,
-                   subscriptions=[(T.ticket_all, 1)], persistent_session=True, manual_ack=True)
+    inbox = queue.Queue()
+    running = ThreadedLink(settings, T, role="caller", device="hub", inbox=inbox,
+                   subscriptions=[(T.ticket_all, 1)], session=Session.KEPT_UNTIL_ACKED)
     running.start()
     try:
         next_of(inbox, LinkUp)
