@@ -114,27 +114,30 @@ class MemoryPrinter(TicketPrinter):
         return [job for job in self.memory.jobs if CUT in job]
 
 
-def wait_quiet(pin: Any, quiet_s: float = 0.3, timeout: float = 10.0) -> None:
-    """Until the pin has not changed for ``quiet_s`` (a background beep or blink has ended)."""
+def _on_times(pin: Any) -> list[float]:
+    # PinState.timestamp is the time since the previous change: a beep is on, then off after it.
+    return [after.timestamp for before, after in itertools.pairwise(list(pin.states))
+            if before.state and not after.state]
+
+
+def wait_beeps_over(pin: Any, timeout: float = 10.0) -> None:
+    """Until at least one beep has sounded and the buzzer has stayed off longer than any gap
+    inside a pattern (a pattern runs on gpiozero's background thread)."""
+    quiet_s = max(off for _, off, _ in BEEPS.values()) + 0.5      # generous: a loaded machine
     deadline, pause = time.monotonic() + timeout, threading.Event()
     while time.monotonic() < deadline:
         before = len(pin.states)
         pause.wait(quiet_s)
-        if len(pin.states) == before:
+        if _on_times(pin) and not pin.state and len(pin.states) == before:
             return
-    raise TimeoutError("the pin kept changing")
+    raise TimeoutError(f"no beep pattern ended: {pin.states}")
 
 
 def beeps(pin: Any) -> list[str]:
-    """The buzzer patterns (inputs.BEEPS) heard on a MockFactory pin since its states were cleared,
-    once it is quiet: told apart by the number of beeps and how long each sounded."""
-    wait_quiet(pin, quiet_s=max(off for _, off, _ in BEEPS.values()) + 0.3)
-    states = list(pin.states)
-    # PinState.timestamp is the time since the previous change: a beep is on, then off after it.
-    on_times = [after.timestamp for before, after in itertools.pairwise(states)
-                if before.state and not after.state]
-    if not on_times:
-        return []
+    """The buzzer pattern (inputs.BEEPS) heard on a MockFactory pin since its states were
+    cleared, once it is over: told apart by the number of beeps and how long each sounded."""
+    wait_beeps_over(pin)
+    on_times = _on_times(pin)
     for name, (on, _, count) in sorted(BEEPS.items(), key=lambda item: -item[1][0]):
         if len(on_times) == count and min(on_times) >= on:
             return [name]
