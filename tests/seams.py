@@ -125,10 +125,13 @@ def wait_beeps_over(pin: Any, timeout: float = 10.0) -> None:
     inside a pattern (a pattern runs on gpiozero's background thread)."""
     quiet_s = max(off for _, off, _ in BEEPS.values()) + 0.5      # generous: a loaded machine
     deadline, pause = time.monotonic() + timeout, threading.Event()
+    seen, changed_at = len(pin.states), time.monotonic()
     while time.monotonic() < deadline:
-        before = len(pin.states)
-        pause.wait(quiet_s)
-        if _on_times(pin) and not pin.state and len(pin.states) == before:
+        pause.wait(0.02)
+        now = time.monotonic()
+        if len(pin.states) != seen:
+            seen, changed_at = len(pin.states), now
+        elif _on_times(pin) and not pin.state and now - changed_at >= quiet_s:
             return
     raise TimeoutError(f"no beep pattern ended: {pin.states}")
 
