@@ -10,7 +10,7 @@ import pytest
 from counter_rig import BUTTONS, TOPICS, run_bridge
 from rig import Subscriber, eventually
 
-from motcua.protocol import CounterCommand, Rating
+from motcua.protocol import CounterCommand, CounterState, Rating, encode
 
 pytestmark = pytest.mark.broker
 
@@ -18,6 +18,10 @@ pytestmark = pytest.mark.broker
 def test_button_messages_become_commands_and_ratings(make_config, broker, running):
     config = make_config(extra=BUTTONS)
     caller = Subscriber(broker.port, TOPICS.counter_cmd_all, TOPICS.counter_rating_all)
+    # Counter 1 is paused (retained, as the caller keeps it): the bridge hears it on its
+    # wildcard subscription, so the hold button resumes it.
+    caller.publish(TOPICS.counter_state("1"), encode(CounterState(counter="1", status="paused", seq=1)),
+                   retain=True)
     bridge = run_bridge(config)
     running.append(bridge)
     assert bridge.connected()
@@ -27,8 +31,9 @@ def test_button_messages_become_commands_and_ratings(make_config, broker, runnin
     caller.publish("stat/tasmota-quay-2/RESULT", b'{"Button1":{"Action":"SINGLE"}}')
     caller.publish("esphome/danh-gia-2/hai-long", b"ON\n")
     caller.publish("zigbee2mqtt/quay-1-nut", b'{"action":"double"}')
-    commands_1 = caller.wait_for(TOPICS.counter_cmd("1"), CounterCommand, 2)
-    assert [c.action for c in commands_1] == ["next", "recall"]
+    caller.publish("zigbee2mqtt/quay-1-nut", b'{"action":"hold"}')
+    commands_1 = caller.wait_for(TOPICS.counter_cmd("1"), CounterCommand, 3)
+    assert [c.action for c in commands_1] == ["next", "recall", "resume"]
     assert [c.action for c in caller.wait_for(TOPICS.counter_cmd("2"), CounterCommand, 1)] == ["done"]
     assert [r.score for r in caller.wait_for(TOPICS.counter_rating("2"), Rating, 1)] == [2]
     assert bridge.stop() == 0
