@@ -465,7 +465,8 @@ class KioskProcess:
         # gets EPIPE once the kiosk is gone and the pipe closed (kill).
         threading.Thread(target=self._fill, args=(size,), daemon=True).start()
         deadline, pause = time.monotonic() + 10, threading.Event()
-        while self._buffered() < size:
+        # Full: every page of the pipe is taken (poll says "not writable"), the filler blocked.
+        while select.select([], [self._pipe_in], [], 0)[1]:
             assert time.monotonic() < deadline, "the kiosk's log pipe did not fill"
             pause.wait(0.01)
 
