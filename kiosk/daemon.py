@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -73,9 +72,6 @@ POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
 TICK_S = 1.0              # the day, opening hours, the printer's poll, resends
 HELD_PRESS_S = 10.0       # a press waits this long for the record of issued numbers, then is refused
-TEST_HOLD_ENV = "MOTCUA_KIOSK_TEST_HOLD"       # tests: pause at a step of the print path (HOLD_STEPS)
-TEST_RELEASE_ENV = "MOTCUA_KIOSK_TEST_RELEASE"  # tests: a held ticket goes on once this file exists
-HOLD_STEPS = ("allocated", "intent", "printed")   # after the number's commit, the intent's, the bytes
 
 
 def pick_kiosk(config: SiteConfig, kiosk_id: str | None) -> KioskSettings:
@@ -113,8 +109,7 @@ class Kiosk:
 
     def __init__(self, config: SiteConfig, settings: KioskSettings, *, printer: TicketPrinter,
                  store: TicketStore, link: Link, indicator: Indicator,
-                 clock: Callable[[], ClockReading] = read_clock,
-                 hold: Callable[[str, Allocation], None] | None = None) -> None:
+                 clock: Callable[[], ClockReading] = read_clock) -> None:
         self.config = config
         self.settings = settings
         self.printer = printer
@@ -122,7 +117,6 @@ class Kiosk:
         self.link = link
         self.indicator = indicator
         self.clock = clock
-        self.hold = hold
         self.topics = Topics(config.site.id)
         self.ranges = number_ranges(config, settings)
         self.gate = PressGate({s: settings.hold_off_s(s) for s in self.ranges},
@@ -396,7 +390,6 @@ class Kiosk:
         log.info("ticket %s (%s%s) allocated", ticket.number, request.service,
                  ", priority" if ticket.priority else "")
         self._publish_issued()
-        self._hold_at("allocated", ticket)
         payload = encode(Ticket(id=ticket.id, service=ticket.service, number=ticket.number,
                                 seq=ticket.seq, day=day.isoformat(),
                                 issued_at=issued_at.isoformat(timespec="seconds"),
@@ -407,7 +400,6 @@ class Kiosk:
             self._storage_failed(exc)
             self.indicator.beep(Beep.REFUSED)
             return
-        self._hold_at("intent", ticket)
         self.indicator.show(Light.PRINTING)
         try:
             self.printer.print_ticket(self._view(ticket, request, issued_at))
@@ -429,7 +421,6 @@ class Kiosk:
                 self._storage_failed(failure)
             return
         self.gate.printing_ended(self.clock().monotonic)
-        self._hold_at("printed", ticket)
         if self._record_printed(ticket.id, ticket.number, payload):
             log.info("ticket %s printed%s", ticket.number, " with the citizen's name" if request.name else "")
 
@@ -497,10 +488,6 @@ class Kiosk:
         for press in held:
             self._on_press(press)
         self._show()
-
-    def _hold_at(self, step: str, ticket: Allocation) -> None:
-        if self.hold is not None:
-            self.hold(step, ticket)
 
     def _view(self, ticket: Allocation, request: Accepted, issued_at: datetime) -> TicketView:
         board = self.board if self.board and self.board.day == ticket.day.isoformat() else None
@@ -585,32 +572,14 @@ def start_inputs(settings: KioskSettings, inbox: queue.Queue, *, keyboard: bool,
 def run(config: SiteConfig, options: argparse.Namespace) -> int:
     settings = pick_kiosk(config, getattr(options, "kiosk", None))
     setup_logging("kiosk", settings.id, verbose=getattr(options, "verbose", False))
-    stop = stop_on_signals()
-
-    hold_step = os.environ.get(TEST_HOLD_ENV) or None
-    if hold_step is not None and hold_step not in HOLD_STEPS:
-        raise ConfigError("environment", TEST_HOLD_ENV,
-                          f"{hold_step!r} is not one of {', '.join(HOLD_STEPS)}")
-
-    release = os.environ.get(TEST_RELEASE_ENV)
-
-    def hold(step: str, ticket: Allocation) -> None:
-        if step == hold_step:
-            log.warning("test hook: holding ticket %s at step %s", ticket.number, step)
-            while not stop.wait(0.02):
-                if release and os.path.exists(release):
-                    log.warning("test hook: ticket %s released", ticket.number)
-                    return
-
-    return serve(config, settings, stop, printer_spec=getattr(options, "printer", None) or settings.printer,
-                 keyboard=bool(getattr(options, "keyboard", False)),
-                 hold=hold if hold_step else None)
+    return serve(config, settings, stop_on_signals(),
+                 printer_spec=getattr(options, "printer", None) or settings.printer,
+                 keyboard=bool(getattr(options, "keyboard", False)))
 
 
 def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *, printer_spec: str,
           keyboard: bool = False, pin_factory: object = None,
           clock: Callable[[], ClockReading] = read_clock,
-          hold: Callable[[str, Allocation], None] | None = None,
           started: Callable[[Kiosk], None] | None = None) -> int:
     """Build the adapters, run the owner loop until ``stop``, release everything."""
     systemd = Systemd()
@@ -632,13 +601,13 @@ def serve(config: SiteConfig, settings: KioskSettings, stop: threading.Event, *,
                                    (topics.heartbeat, 0), (topics.received, 1)],
                     report_publishes=True)
         kiosk = Kiosk(config, settings, printer=printer, store=store, link=link, indicator=indicator,
-                      clock=clock, hold=hold)
+                      clock=clock)
         kiosk.start()
     log.info("kiosk %s ready (printer %s, %s)", settings.id, kiosk.printer_state.state,
              "open" if kiosk.open else "closed")
     return run_daemon(kiosk, link=link, inbox=inbox, stop=stop, systemd=systemd,
                       ready=f"kiosk {settings.id}: day {kiosk.day}", opened=opened,
-                             clock=lambda: clock().monotonic, started=started)
+                      clock=lambda: clock().monotonic, started=started)
 
 
 def _in_doubt(payload: bytes) -> bytes:

@@ -226,7 +226,6 @@ class Indicator:
     def __init__(self, led_pin: int | None = None, buzzer_pin: int | None = None, *,
                  pin_factory: Any = None) -> None:
         self.state: Light | None = None
-        self.beeps: list[Beep] = []
         self.led = self.buzzer = None
         if led_pin is not None or buzzer_pin is not None:
             gpiozero = require("gpiozero", "kiosk", "python3-gpiozero")
@@ -251,7 +250,6 @@ class Indicator:
                 self.led.blink(on_time=pattern[0], off_time=pattern[1], background=True)
 
     def beep(self, pattern: Beep) -> None:
-        self.beeps = [*self.beeps[-19:], pattern]
         if self.buzzer is not None:
             on, off, count = BEEPS[pattern]
             self.buzzer.beep(on_time=on, off_time=off, n=count, background=True)

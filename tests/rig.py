@@ -7,16 +7,22 @@ is a TCP server that keeps every byte, as a networked ESC/POS printer on port
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import queue
 import re
+import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -140,6 +146,9 @@ class FakePrinter:
     the way a printer would; ``paper_out`` makes it answer "paper end", ``cover_open``
     "offline, cover open".
     ``close_after`` closes the next connection after that many bytes.
+    ``on_status(job)``, if set, runs on the printer's thread when a status request arrives,
+    before the answer, with the connection's bytes so far: a test acts at a step of the
+    kiosk's print path there (the kiosk waits for the answer), e.g. kills it.
     """
 
     def __init__(self) -> None:
@@ -152,6 +161,7 @@ class FakePrinter:
         self.paper_out = False
         self.cover_open = False
         self.close_after: int | None = None
+        self.on_status: Callable[[bytes], None] | None = None
         self.received = threading.Condition()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -185,8 +195,13 @@ class FakePrinter:
                 with self.received:
                     job.extend(chunk)
                     self.received.notify_all()
-                for reply in self._status_replies(chunk):
-                    conn.sendall(reply)
+                if self.on_status is not None and re.search(rb"\x10\x04[\x01-\x04]", chunk):
+                    self.on_status(bytes(job))
+                try:
+                    for reply in self._status_replies(chunk):
+                        conn.sendall(reply)
+                except OSError:            # the kiosk went away (a test killed it)
+                    break
                 if limit is not None and len(job) >= limit:
                     break
 
@@ -397,17 +412,67 @@ class Subscriber:
 
 
 class KioskProcess:
-    """`motcua kiosk --keyboard` as its own process; ``hold``: a step of the print path it
-    pauses at (kiosk/daemon.py HOLD_STEPS), to be killed there."""
+    """`motcua kiosk --keyboard` as its own process, its log read from its stderr.
 
-    def __init__(self, config: Path, log: Path, hold: str | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_KIOSK_TEST_HOLD")}
-        if hold:
-            env["MOTCUA_KIOSK_TEST_HOLD"] = hold
+    :meth:`stall_log` fills the stderr pipe: the kiosk's next log line blocks, as when
+    whatever reads its log stops. The line after a number's commit ("ticket N (...)
+    allocated") is the next thing it writes, so a press then stops it between that commit
+    and the next (the intent to print), to be killed there.
+    """
+
+    def __init__(self, config: Path, log: Path) -> None:
         self.log = log
+        read_end, write_end = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "motcua.cli", "kiosk", "--config", str(config), "--keyboard"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=write_end)
+        self._pipe_in = write_end            # kept: the filler writes into the same pipe
+        self._pipe_out = read_end
+        self._reading = threading.Event()
+        self._reading.set()
+        self._paused = threading.Event()
+        self._copier = threading.Thread(target=self._copy, args=(log.open("wb"),), daemon=True)
+        self._copier.start()
+
+    def _copy(self, out) -> None:
+        with out:
+            while self._reading.is_set():
+                readable, _, _ = select.select([self._pipe_out], [], [], 0.05)
+                if not readable:
+                    if self.process.poll() is not None and not self._buffered():
+                        self._close_pipe()          # the kiosk ended and all it wrote is copied
+                        return
+                    continue
+                out.write(os.read(self._pipe_out, 65536))
+                out.flush()
+        self._paused.set()
+
+    def _buffered(self) -> int:
+        """Bytes in the pipe not read yet."""
+        return struct.unpack("i", fcntl.ioctl(self._pipe_out, termios.FIONREAD, b"\0" * 4))[0]
+
+    def _close_pipe(self) -> None:
+        for fd in (self._pipe_out, self._pipe_in):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def stall_log(self) -> None:
+        """Stop reading the kiosk's log and fill the pipe: its next log line blocks."""
+        self._reading.clear()
+        assert self._paused.wait(10), "the log copier did not stop"
+        size = fcntl.fcntl(self._pipe_in, 1032)          # F_GETPIPE_SZ
+        # A write into a full pipe blocks (here as in the kiosk): a daemon thread does it, and
+        # gets EPIPE once the kiosk is gone and the pipe closed (kill).
+        threading.Thread(target=self._fill, args=(size,), daemon=True).start()
+        deadline, pause = time.monotonic() + 10, threading.Event()
+        # Full: every page of the pipe is taken (poll says "not writable"), the filler blocked.
+        while select.select([], [self._pipe_in], [], 0)[1]:
+            assert time.monotonic() < deadline, "the kiosk's log pipe did not fill"
+            pause.wait(0.01)
+
+    def _fill(self, size: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._pipe_in, b"\n" * size)
 
     def keys(self, text: str) -> None:
         assert self.process.stdin is not None
@@ -415,16 +480,29 @@ class KioskProcess:
         self.process.stdin.flush()
 
     def text(self) -> str:
+        if self.process.poll() is not None and self._reading.is_set():
+            self._copier.join(10)          # the kiosk ended: its last lines are in the file
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def wait_log(self, text: str, timeout: float = 20.0) -> bool:
         deadline, pause = time.monotonic() + timeout, threading.Event()
         while text not in self.text():
             if time.monotonic() > deadline or self.process.poll() is not None:
-                return False
+                return text in self.text()
             pause.wait(0.02)
+        return True
+
+    def settled(self) -> bool:
+        """Connected, and (with a new database) past reading the broker's record of numbers:
+        a press is handled at once, with nothing else left to log."""
+        if not self.wait_log("broker connected"):
+            return False
+        if "the ticket database is new" in self.text():
+            return self.wait_log("numbers start afresh") or self.wait_log("is read: tickets are given")
         return True
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+        if not self._reading.is_set():             # stalled: the copier is not there to close it
+            self._close_pipe()

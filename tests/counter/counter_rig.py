@@ -44,6 +44,40 @@ thanks_s = 0.5
 """
 
 
+# Wireless buttons of three kinds (Zigbee2MQTT, Tasmota, ESPHome) on counters 1 and 2.
+BUTTONS = """
+[[counter_pad.mqtt_buttons]]
+topic = "zigbee2mqtt/quay-1-nut"
+payload = { action = "single" }
+counter = "1"
+action = "next"
+
+[[counter_pad.mqtt_buttons]]
+topic = "zigbee2mqtt/quay-1-nut"
+payload = { action = "double" }
+counter = "1"
+action = "recall"
+
+[[counter_pad.mqtt_buttons]]
+topic = "zigbee2mqtt/quay-1-nut"
+payload = { action = "hold" }
+counter = "1"
+action = "pause"
+
+[[counter_pad.mqtt_buttons]]
+topic = "stat/tasmota-quay-2/RESULT"
+payload = { Button1 = { Action = "SINGLE" } }
+counter = "2"
+action = "done"
+
+[[counter_pad.mqtt_buttons]]
+topic = "esphome/danh-gia-2/hai-long"
+payload = "ON"
+counter = "2"
+action = "rate:2"
+"""
+
+
 class Running:
     """A daemon's real wiring (serve or serve_bridge) in a thread; stop() ends it like SIGTERM."""
 

@@ -9,10 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from counter_rig import TOPICS, WIRED, counter_config
 from rig import Subscriber
 
 from motcua.protocol import CounterCommand, CounterState, Rating, encode
+
+pytestmark = pytest.mark.broker
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,12 +22,16 @@ import socket
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rig import FakePrinter, KioskProcess, Listener, write_site_config
+from motcua.kiosk.printer import PRINTER_STATUS
+from rig import FakePrinter, KioskProcess, Listener, eventually, write_site_config
 
 from motcua.protocol import Ticket, Topics
+
+pytestmark = pytest.mark.broker
 
 TOPICS = Topics("liem-chung")
 K1_TICKETS = TOPICS.ticket_from("k1")     # kiosk k1 prints on its own topic
@@ -48,11 +52,12 @@ def _decoder():
 
 class StallingPrinter(FakePrinter):
     """The FakePrinter, except that the first connection carrying ticket data stops reading
-    after STALL_AFTER bytes (the printer jammed mid-ticket), so the kiosk can be killed
-    while the ticket is half-way into the printer."""
+    after STALL_AFTER bytes (the printer jammed mid-ticket); ``on_stall`` then runs on its
+    thread, while the ticket is half-way into the printer."""
 
     def __init__(self) -> None:
         self.stalled = threading.Event()
+        self.on_stall: Callable[[], None] | None = None
         super().__init__()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -74,8 +79,29 @@ class StallingPrinter(FakePrinter):
                     conn.sendall(reply)
             if re.sub(rb"\x10\x04[\x01-\x04]", b"", bytes(job)):     # ticket bytes, not only status
                 self.stalled.set()
+                if self.on_stall is not None:
+                    self.on_stall()
                 while conn.recv(0) is not None and not self._stopped.wait(0.05):   # hold, never read
                     pass
+
+
+class FilePrinter:
+    """A printer as a device file (a USB printer's /dev/usb/lp0): it stays open between
+    tickets, so the kiosk logs nothing from a press to its number's commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.touch()
+
+    @property
+    def spec(self) -> str:
+        return f"file:{self.path}"
+
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+    def close(self) -> None:
+        pass
 
 
 def config_for(tmp_path: Path, broker_url: str, printer_spec: str) -> Path:
@@ -84,6 +110,18 @@ def config_for(tmp_path: Path, broker_url: str, printer_spec: str) -> Path:
                   count=1)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def kiosk_db(tmp_path: Path) -> tuple[list[tuple[str, str, str | None]], int]:
+    """The kiosk's tickets (number, state, void reason) and how many intents to print it holds."""
+    with sqlite3.connect(tmp_path / "state" / "kiosk-k1.db") as db:
+        rows = db.execute("SELECT number, state, void_reason FROM tickets ORDER BY n").fetchall()
+        return rows, db.execute("SELECT count(*) FROM printing").fetchone()[0]
+
+
+def ticket_bytes(data: bytes) -> bytes:
+    """What a printer received besides real-time status requests."""
+    return re.sub(rb"\x10\x04[\x01-\x04]", b"", data)
 
 
 # step -> (is 1001 sent to the caller, marked in doubt, do its bytes reach the printer in full)
@@ -96,25 +134,69 @@ STEPS = {
 }
 
 
+def kill_at(step: str, first: KioskProcess, printer, tmp_path: Path) -> None:
+    """Press "1" and kill -9 the kiosk at ``step`` of printing ticket 1001, then check that the
+    kill landed there (the kiosk's database, the printer's bytes).
+
+    Each step is reached through a real part: the kiosk's log pipe filled (its next line, the
+    one after the number's commit, blocks); the printer not answering the status request that
+    opens the ticket's connection (after the intent, before any byte) or the one after the
+    ticket (every byte in, not recorded printed yet); the printer jammed mid-ticket.
+    """
+    killed = threading.Event()
+
+    def kill() -> None:
+        if not killed.is_set():
+            killed.set()
+            first.kill()
+
+    if step == "before the intent":
+        first.stall_log()
+    elif step == "after the intent, before any byte":
+        # The status check before a press's number opens its own connection; the ticket's
+        # connection is the first one after the intent is committed.
+        printer.on_status = lambda job: kill() if job == PRINTER_STATUS and kiosk_db(tmp_path)[1] else None
+    elif step == "mid-bytes":
+        printer.on_stall = kill
+    elif step == "after the bytes, before marked printed":
+        printer.on_status = lambda job: kill() if CUT in job else None
+    first.keys("1")
+    if step == "before the intent":
+        assert eventually(lambda: kiosk_db(tmp_path)[0] != []), first.text()
+        kill()
+    elif step == "after marked printed":
+        assert first.wait_log("ticket 1001 printed"), first.text()
+        kill()
+    assert eventually(killed.is_set, timeout=20), first.text()
+    printer.on_status = None
+    rows, intents = kiosk_db(tmp_path)
+    paper = printer.data()
+    full = paper.count(CUT) == 1
+    some = bool(ticket_bytes(paper))
+    # step -> (ticket 1001's state, intents to print, what the printer holds)
+    expected = {
+        "before the intent": ("allocated", 0, not some),
+        "after the intent, before any byte": ("allocated", 1, not some),
+        "mid-bytes": ("allocated", 1, some and not full),
+        "after the bytes, before marked printed": ("allocated", 1, full),
+        "after marked printed": ("printed", 0, full),
+    }[step]
+    assert (rows, intents, True) == ([("1001", expected[0], None)], expected[1], expected[2]), \
+        f"killed elsewhere than {step}: {rows}, {intents} intents, {len(paper)} bytes at the printer"
+
+
 @pytest.mark.parametrize("step", list(STEPS))
 def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str) -> None:
     sent, doubt, on_paper = STEPS[step]
-    printer = StallingPrinter() if step == "mid-bytes" else FakePrinter()
+    printer = (StallingPrinter() if step == "mid-bytes" else
+               FilePrinter(tmp_path / "lp0") if step == "before the intent" else FakePrinter())
+    first = again = None
     try:
         config = config_for(tmp_path, broker.url, printer.spec)
         listener = Listener(broker.url, K1_TICKETS)
-        hold = {"before the intent": "allocated", "after the intent, before any byte": "intent",
-                "after the bytes, before marked printed": "printed"}.get(step)
-        first = KioskProcess(config, tmp_path / "first.log", hold)
-        assert first.wait_log("ready"), first.text()
-        first.keys("1")
-        if hold:
-            assert first.wait_log(f"holding ticket 1001 at step {hold}"), first.text()
-        elif step == "mid-bytes":
-            assert printer.stalled.wait(20), first.text()
-        else:
-            assert first.wait_log("ticket 1001 printed"), first.text()
-        first.kill()
+        first = KioskProcess(config, tmp_path / "first.log")
+        assert first.settled(), first.text()
+        kill_at(step, first, printer, tmp_path)
 
         again = KioskProcess(config, tmp_path / "again.log")
         assert again.wait_log("ready"), again.text()
@@ -145,7 +227,9 @@ def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str
 
         # The paper, decoded independently: what the printer holds in full, and whose id.
         decoder = _decoder()
-        tickets_on_paper = [decoder.decode(bytes(job)) for job in printer.jobs if CUT in job]
+        jobs = printer.jobs if isinstance(printer, FakePrinter) else printer.data().split(CUT)[:-1]
+        tickets_on_paper = [decoder.decode(bytes(job)) for job in jobs if CUT in job] \
+            if isinstance(printer, FakePrinter) else [decoder.decode(job + CUT) for job in jobs]
         paper_ids = [q.data.decode() for d in tickets_on_paper for q in d.of(decoder.Qr)]
         ids = {t.number: t.id for t in by_id.values()}
         assert paper_ids == ([ids["1001"], ids["1002"]] if on_paper else [ids["1002"]])
@@ -154,4 +238,7 @@ def test_kill_9_at_each_step_of_the_print_path(tmp_path: Path, broker, step: str
             assert partial, "part of ticket 1001 reached the printer before the kill"
         listener.close()
     finally:
+        for process in (first, again):
+            if process is not None and process.process.poll() is None:
+                process.kill()
         printer.close()

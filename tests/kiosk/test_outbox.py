@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+import pytest
 from rig import Subscriber, eventually
 
 from motcua.protocol import Heartbeat, Ticket, Topics, encode
+
+pytestmark = pytest.mark.broker
 
 TOPICS = Topics("liem-chung")
 DAT_DAI, TU_PHAP = 17, 27
