@@ -23,14 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
-from motcua.caller.history import (
-    Columns,
-    Report,
-    read_columns,
-    read_reasons_by,
-    read_report,
-    report_of_columns,
-)
+from motcua.caller.history import Report, read_reasons_by, read_report
 from motcua.caller.report import BY_LABEL, write_csv
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -39,11 +32,13 @@ from starlette.routing import Route
 from motcua.errors import MotcuaError
 
 from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
+from .columns import Columns, join, read_columns, report_of_days
 from .live import live_view
 
 log = logging.getLogger(__name__)
 
-HISTORY_DAYS = 731               # closed days kept as columns for reports: two years, the longest report
+HISTORY_DAYS = 731               # settled days kept as columns for reports: two years, the longest report
+SETTLE_DAYS = 2                  # days before the current service day that may still change
 SESSION_COOKIE = "motcua_session"
 LOGIN_COOKIE = "motcua_login"          # the login form's CSRF token (no session yet)
 MAX_FORM = 2048
@@ -64,6 +59,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     good_levels = satisfied_levels(levels)
     target_wait_s = config.web.target_wait_min * 60
     cache = ReportCache(db)
+    tune_memory()
 
     def service_day() -> date | None:
         """The caller's current service day (the board's), read once the board came."""
@@ -322,37 +318,61 @@ def safe_next(target: str | None) -> str:
 
 
 class ReportCache:
-    """Reports without waiting on SQLite where the days allow it.
+    """Reports without reading a year from SQLite each time.
 
-    The tickets of closed service days (before the caller's current one, the board's day; the
-    calendar date is not it: a service day may run past midnight) no longer change: the role keeps the
-    last ``HISTORY_DAYS`` of them as numpy columns (caller/history.py ``read_columns``, read in
-    a background thread at start and again once a new day has closed), and a report of days
-    within them is computed from the columns by ``read_report``'s own code. The last few
-    reports of closed periods are kept too, so the page's CSV links cost nothing. A period
-    that includes the current service day, or any report while the board's day is not known,
-    is read from the caller's database each time."""
+    The tickets of settled service days no longer change: the role keeps the last
+    ``HISTORY_DAYS`` of them as compact columns (web/columns.py, read in a background thread
+    when the head first needs them, and extended by the newly settled days after each new
+    service day). A day is settled once it is before yesterday (the caller's current service
+    day is the board's, not the calendar date; a service day may run past midnight, and a
+    rating may still reach yesterday's last tickets). A report of any period takes the kept
+    days from memory and reads only the others (today, yesterday, anything older) from the
+    caller's database with the same query, then counts them with ``read_report``'s code.
+    The last few reports of settled periods are kept too (the page's CSV links). While the
+    board's day is not known, or without numpy, a report is read as the command reads it."""
 
     def __init__(self, db: Path, size: int = 4) -> None:
         self.db = db
         self.size = size
         self.reports: OrderedDict[tuple, Report] = OrderedDict()
-        self.closed: tuple[date, date, Columns] | None = None
+        self.closed: Columns | None = None
         self._loading = threading.Lock()
         self._kept = threading.Lock()       # reports run in worker threads, side by side
 
+    @staticmethod
+    def settled(today: date) -> tuple[date, date]:
+        return today - timedelta(days=HISTORY_DAYS), today - timedelta(days=SETTLE_DAYS)
+
     def load_closed(self, today: date) -> None:
-        """Read the closed days' columns (a worker thread); a second call meanwhile returns."""
+        """Read the settled days' columns (a worker thread); a second call meanwhile returns."""
         if not self._loading.acquire(blocking=False):
             return
         try:
-            first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
+            first, last = self.settled(today)
+            old = self.closed
             started = time.monotonic()
-            columns = read_columns(self.db, first, last)
-            if columns is not None:
-                self.closed = (first, last, columns)
-                log.info("report history %s..%s kept: %d tickets, read in %.1f s", first, last,
-                         len(columns.wait), time.monotonic() - started)
+            if old is not None and old.first <= first <= old.last + timedelta(days=1) and old.last < last:
+                new = read_columns(self.db, old.last + timedelta(days=1), last)
+                columns = join([old.between(first, old.last), new]) if new is not None else None
+            elif old is not None and (old.first, old.last) == (first, last):
+                columns = old
+            else:
+                # The last year first (what the head looks at most), then the year before it.
+                middle = max(first, last - timedelta(days=365))
+                recent = read_columns(self.db, middle, last)
+                if recent is not None and middle > first:
+                    self.closed = recent
+                    older = read_columns(self.db, first, middle - timedelta(days=1))
+                    columns = join([older, recent]) if older is not None else recent
+                    del older, recent
+                else:
+                    columns = recent
+            if columns is not None and columns is not old:
+                self.closed = columns
+                del old
+                release_memory()
+                log.info("report history %s..%s kept: %d tickets in %.1f MB, read in %.1f s", first, last,
+                         len(columns), columns.nbytes / 1e6, time.monotonic() - started)
         except MotcuaError as exc:
             log.info("report history not kept yet: %s", exc)
         finally:
@@ -364,33 +384,64 @@ class ReportCache:
     def report(self, start: date, end: date, today: date | None, *, by: tuple[str, ...], hours: bool,
                target: float, good_levels: int) -> Report:
         """``today``: the caller's current service day (None: not known yet)."""
-        def from_db() -> Report:
-            return read_report(self.db, start, end, by=by, hours=hours, target_wait_s=target,
-                               satisfied_levels=good_levels)
-
-        if today is None or end >= today:
-            return from_db()
-        with self._kept:
-            for (s, e, t, groupings, with_hours), kept in reversed(self.reports.items()):
-                if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
-                        and (with_hours or not hours):
-                    return kept
+        options: dict[str, Any] = dict(by=by, hours=hours, target_wait_s=target, satisfied_levels=good_levels)
+        if today is None:
+            return read_report(self.db, start, end, **options)
+        first, last = self.settled(today)
+        settled = first <= start and end <= last
+        if settled:
+            with self._kept:
+                for (s, e, t, groupings, with_hours), kept in reversed(self.reports.items()):
+                    if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                            and (with_hours or not hours):
+                        return kept
         if self.closed is None and self._loading.locked():
             with self._loading:           # being read: wait for it rather than read it twice
                 pass
         closed = self.closed
-        if closed is not None and closed[0] <= start and end <= closed[1]:
-            report = report_of_columns(closed[2], start, end, by=by, hours=hours, target_wait_s=target,
-                                       satisfied_levels=good_levels)
-        else:
-            report = from_db()
-            if closed is None or closed[1] < today - timedelta(days=1):
-                self.load_in_background(today)
-        with self._kept:
-            self.reports[(start, end, target, by, hours)] = report
-            while len(self.reports) > self.size:
-                self.reports.popitem(last=False)
+        if closed is None or closed.last < last:
+            self.load_in_background(today)
+        try:
+            report = report_of_days(self.db, closed, start, end, **options)
+        finally:
+            release_memory()
+        if report is None:                # no numpy on this hub
+            return read_report(self.db, start, end, **options)
+        if settled:
+            with self._kept:
+                self.reports[(start, end, target, by, hours)] = report
+                while len(self.reports) > self.size:
+                    self.reports.popitem(last=False)
         return report
+
+
+def tune_memory() -> None:
+    """Big blocks (a report's numpy temporaries: megabytes each) straight from the system and
+    back to it when freed. glibc would otherwise raise its threshold after the first big free
+    (the 16 MiB of a password check) and keep such blocks in the heap: ~12 MB more held."""
+    if _LIBC is not None:
+        _LIBC.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+
+
+def release_memory() -> None:
+    """Give the big temporaries of a report back to the system (glibc keeps freed heap)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+M_MMAP_THRESHOLD = -3            # glibc's mallopt parameter
 
 
 def page_groupings(start: date, end: date) -> tuple[str, ...]:

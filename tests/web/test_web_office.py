@@ -240,3 +240,60 @@ def test_guesses_sent_in_parallel_still_lock_the_account(office: WebOffice, user
         guess.join(60)
     assert sorted(set(statuses)) == [401, 429], statuses
     assert attempt(user[1]) == 429                      # locked: the right password is refused
+
+
+def test_a_period_with_today_counts_arriving_tickets_as_the_command_does(tmp_path, chrome) -> None:
+    """Settled days come from the role's memory, today and yesterday from the database: the page
+    and its CSV still equal `motcua report` while tickets arrive and are served."""
+    import sqlite3
+    from datetime import date, timedelta
+
+    office = WebOffice(tmp_path / "office")
+    try:
+        passwd(office, *HEAD, "--role", "head")
+        today = date.fromisoformat(office.day())
+        with sqlite3.connect(office.db) as conn:     # ten earlier days of the office, in the caller's table
+            for n in range(40):
+                day = today - timedelta(days=1 + n % 10)
+                conn.execute("INSERT INTO tickets (id, day, service, number, priority, status, counter,"
+                             " issued_at, called_at, done_at, rating) VALUES (?,?,?,?,0,?,?,?,?,?,?)",
+                             (f"past-{n}", day.isoformat(), ("dat-dai", "tu-phap")[n % 2], str(1001 + n),
+                              "done" if n % 5 else "skipped", str(1 + n % 2), f"{day}T08:00:00+07:00",
+                              f"{day}T08:{n:02d}:30+07:00", f"{day}T09:{n:02d}:00+07:00" if n % 5 else None,
+                              1 + n % 3 if n % 5 else None))
+        log_in(chrome, office, *HEAD)
+        assert eventually(lambda: chrome.current_url.endswith("/office"), WAIT)
+        cookie = session_cookie(chrome)
+        start, end = (today - timedelta(days=10)).isoformat(), today.isoformat()
+
+        def page_equals_command(round_: int) -> str:
+            for by in ("service", "day"):
+                status, body = get(office, f"/office/report.csv?from={start}&to={end}&by={by}", cookie)
+                out = office.dir / f"today-{round_}-{by}.csv"
+                motcua("report", "--config", str(office.config), "--from", start, "--to", end, "--by", by,
+                       "--csv", str(out))
+                assert status == 200 and body == out.read_bytes(), (round_, by)
+            chrome.get(f"{office.url}/office/report?from={start}&to={end}")
+            assert eventually(lambda: text_of(chrome, "issued") != "", WAIT)
+            total = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[-1]
+            assert text_of(chrome, "issued") == total[1] and text_of(chrome, "served") == total[2]
+            return total[1]
+
+        assert page_equals_command(0) == "40"
+        assert eventually(lambda: "report history" in office.log("web"), WAIT)   # settled days kept
+
+        def in_caller(number: str) -> None:
+            assert eventually(lambda: office.caller_rows("SELECT 1 FROM tickets WHERE number = ?", number),
+                              WAIT)
+
+        in_caller(office.take_ticket("1601").number)
+        assert page_equals_command(1) == "41"
+        in_caller(office.take_ticket("1602").number)
+        office.press("1", "next")
+        assert eventually(lambda: getattr(office.counter_state("1"), "number", None) == "1601", WAIT)
+        office.press("1", "done")
+        assert eventually(lambda: office.caller_rows("SELECT status FROM tickets WHERE number = '1601'")
+                          == [("done",)], WAIT)
+        assert page_equals_command(2) == "42"
+    finally:
+        office.close()
