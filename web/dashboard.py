@@ -124,11 +124,11 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             if user is not None:
                 failures = user.failures + 1
                 locked = now + LOCK_S if failures >= MAX_FAILURES else 0.0
-                store.login_failed(user.name, 0 if locked else failures, locked)
+                await role.writer.now(store.login_failed, user.name, 0 if locked else failures, locked)
                 if locked:
                     message, status = LOCKED.format(minutes=round(LOCK_S / 60)), 429
             return page("Đăng nhập", login_form(token, target, message), None, status)
-        store.login_failed(user.name, 0, 0.0)
+        await role.writer.now(store.login_failed, user.name, 0, 0.0)
         response = RedirectResponse(target, status_code=303, headers=NO_STORE)
         set_cookie(response, SESSION_COOKIE, sessions.open(user, now), int(sessions.max_s))
         response.delete_cookie(LOGIN_COOKIE, path="/")
