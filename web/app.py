@@ -63,6 +63,7 @@ class Changes:
 
     def __init__(self) -> None:
         self._event = Wake()
+        self.revocations = 0          # bumped when a tablet's token is revoked: its stream ends
 
     def notify(self, *, ping: bool = False) -> None:
         event, self._event = self._event, Wake()
@@ -71,6 +72,10 @@ class Changes:
 
     def current(self) -> Wake:
         return self._event
+
+    def revoked(self) -> None:
+        self.revocations += 1
+        self.notify()
 
     async def tick(self) -> None:
         while True:
@@ -177,7 +182,9 @@ def build_app(role: Role, config: Any) -> Starlette:
         counter = tablet_counter(request, request.query_params.get("token"))
         if counter is None:
             return error(401, NOT_PAIRED)
-        return stream(lambda: role.office.tablet_view(counter, time.time()))
+        token = request.query_params.get("token") or ""
+        return stream(lambda: role.office.tablet_view(counter, time.time()),
+                      still=lambda: role.counter_of(token) == counter)
 
     async def tablet_rating(request: Request) -> Response:
         counter = tablet_counter(request, bearer(request))
@@ -206,11 +213,19 @@ def build_app(role: Role, config: Any) -> Starlette:
         return JSONResponse({"ok": True, "message": "Cảm ơn quý công dân đã đánh giá!"},
                             status_code=202, headers=NO_STORE)
 
-    def stream(view: Callable[[], dict[str, Any] | None]) -> StreamingResponse:
+    def stream(view: Callable[[], dict[str, Any] | None],
+               still: Callable[[], bool] | None = None) -> StreamingResponse:
+        """``still``: checked after a token was revoked; False ends the stream (the tablet's
+        reconnection is then refused and the page says it is not paired)."""
         async def events() -> AsyncIterator[str]:
             sent = None
+            revocations = role.changes.revocations
             yield "retry: 2000\n\n"
             while True:
+                if still is not None and revocations != role.changes.revocations:
+                    revocations = role.changes.revocations
+                    if not still():
+                        break
                 changed = role.changes.current()
                 current = view()
                 if current != sent:

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 DEVICE = "hub"
 HEALTH_INTERVAL_S = 5.0
+TOKENS_CHECK_S = 1.0
 
 
 class LoopInbox:
@@ -125,6 +126,25 @@ class WebRole:
         """Into web.db, on the writer thread (the rows are taken now)."""
         if infos:
             self.writer.later(self.store.save_rows, self.store.rows(infos))
+
+    async def watch_tokens(self) -> None:
+        """``motcua web revoke`` writes web.db from another process: notice it within a second
+        (SQLite's data_version moves on any other connection's commit; the revoked tokens'
+        digest says whether it was a revocation) and end that tablet's stream."""
+        version = digest = None
+        while True:
+            try:
+                now_version = self.store.read.execute("PRAGMA data_version").fetchone()[0]
+                if now_version != version:
+                    version = now_version
+                    now_digest = self.store.revocations()
+                    if digest is not None and now_digest != digest:
+                        log.info("a tablet's token was revoked: its page is closed")
+                        self.changes.revoked()
+                    digest = now_digest
+            except sqlite3.Error as exc:
+                log.warning("web database: tokens not checked: %s", exc)
+            await asyncio.sleep(TOKENS_CHECK_S)
 
     # -- broker's side -----------------------------------------------------------------
     async def pump(self) -> None:
@@ -236,6 +256,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop
         timeout_graceful_shutdown=2, proxy_headers=False, server_header=False))
     pump = asyncio.create_task(role.pump())
     ticker = asyncio.create_task(role.changes.tick())
+    tokens = asyncio.create_task(role.watch_tokens())
     role.link.start()
     serving = asyncio.create_task(server.serve())
     try:
@@ -266,6 +287,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop
             await serving
         pump.cancel()
         ticker.cancel()
+        tokens.cancel()
         role.link.stop()
         role.close()
 

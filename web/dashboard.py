@@ -9,6 +9,7 @@ Every POST (log in, log out) carries a CSRF token; cookies are HttpOnly and Same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -157,14 +158,18 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         return page("Tình hình trực tiếp", LIVE_BODY, session)
 
     async def live_events(request: Request) -> Response:
+        # The stream is the page's own traffic, not the person's: it does not keep the session.
         session_id = request.cookies.get(SESSION_COOKIE)
-        if sessions.get(session_id, time.time()) is None:
+        if sessions.get(session_id, time.time(), touch=False) is None:
             return Response("Chưa đăng nhập.", status_code=401, headers=NO_STORE)
 
         async def events() -> AsyncIterator[str]:
             sent = None
             yield "retry: 2000\n\n"
-            while session_id in sessions.by_id:        # logged out or expired: the stream ends
+            while True:
+                session = sessions.get(session_id, time.time(), touch=False)
+                if session is None:                    # logged out or expired: the stream ends
+                    break
                 changed = role.changes.current()
                 view = live_view(role.office, time.time(), services=services, counters=counters,
                                  target_wait_s=target_wait_s)
@@ -174,9 +179,10 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
                     yield f"data: {json.dumps({**view, 'now': now}, ensure_ascii=False)}\n\n"
                 elif changed.ping:
                     yield ": ping\n\n"
-                    if sessions.get(session_id, time.time()) is None:
-                        break
-                await changed.wait()
+                # Woken by a change, or when the session would end (a few office pages: a timer each).
+                left = max(0.0, sessions.ends(session) - time.time()) + 0.05
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={**NO_STORE, "X-Accel-Buffering": "no"})

@@ -168,6 +168,11 @@ class WebStore:
         return [Token(*row) for row in self.db.execute(
             "SELECT id, counter, created_at, revoked_at FROM tokens ORDER BY created_at")]
 
+    def revocations(self) -> tuple:
+        """What changes when a token is revoked (read by the server's loop)."""
+        return self.read.execute("SELECT count(*), max(revoked_at) FROM tokens "
+                                 "WHERE revoked_at IS NOT NULL").fetchone()
+
     def revoke(self, token_id: str) -> bool:
         cursor = self.db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                                  (_now(), token_id))

@@ -41,6 +41,12 @@ def test_sessions_expire_when_idle_and_after_the_day() -> None:
     sid = sessions.open(user, 0)
     sessions.close_user("a")
     assert sessions.get(sid, 1) is None
+    # The live page's own stream looks without touching: only a person's requests keep it open.
+    sid = sessions.open(user, now=0)
+    for t in range(10, 100, 10):
+        assert sessions.get(sid, t, touch=False) is not None
+    assert sessions.ends(sessions.by_id[sid]) == 100
+    assert sessions.get(sid, 100, touch=False) is None
 
 
 def test_login_goes_back_only_to_office_pages() -> None:
