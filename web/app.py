@@ -36,7 +36,8 @@ PING_S = 15.0                    # an SSE comment this often: proxies and phones
 PAGES = resources.files(__package__) / "pages"
 ASSETS = {"style.css": "text/css; charset=utf-8", "phone.js": "text/javascript; charset=utf-8",
           "tablet.js": "text/javascript; charset=utf-8", "common.js": "text/javascript; charset=utf-8",
-          "office.css": "text/css; charset=utf-8", "office.js": "text/javascript; charset=utf-8"}
+          "office.css": "text/css; charset=utf-8", "office.js": "text/javascript; charset=utf-8",
+          "report.js": "text/javascript; charset=utf-8"}
 
 NOT_KEPT = "Chưa lưu được đánh giá, vui lòng thử lại sau ít phút."
 NOT_PAIRED = ("Máy tính bảng này chưa được ghép với quầy (hoặc mã đã bị thu hồi). "

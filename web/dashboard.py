@@ -587,7 +587,8 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
                 f' xmlns="http://www.w3.org/2000/svg"><text x="{width / 2}" y="18" text-anchor="middle"'
                 f' class="title">{esc(title)}</text><text x="{width / 2}" y="44" text-anchor="middle">'
                 "Chưa có dữ liệu.</text></svg>")
-    digits = 0 if top_value >= 8 else 1
+    ticks = [top_value * i / 4 for i in range(5)]
+    digits = next(d for d in (0, 1, 2) if all(abs(t - round(t, d)) < 1e-9 for t in ticks) or d == 2)
     step = (width - left - 10) / max(len(labels), 1)
     bar = step * 0.8 / max(len(series), 1)
     parts = [f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} {height}" role="img" '
@@ -598,7 +599,7 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
         y = top + plot - plot * i / 4
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{top_value * i / 4:.{digits}f}</text>")
+                     f"{ticks[i]:.{digits}f}".replace(".", ",") + "</text>")   # 0,25 as Vietnamese write it
     every = max(1, -(-len(labels) // 12))     # at most 12 labels: they must not overlap
     for i, label in enumerate(labels):
         x = left + step * i + step * 0.1
@@ -680,6 +681,7 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
     if by_day:
         out.append('<section class="box"><details><summary>Theo ngày</summary>'
                    + figures_table("by-day", BY_LABEL["day"], by_day, {}, levels) + "</details></section>")
+    out.append('<script src="/static/report.js"></script>')
     return "\n".join(out)
 
 

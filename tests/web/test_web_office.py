@@ -297,3 +297,40 @@ def test_a_period_with_today_counts_arriving_tickets_as_the_command_does(tmp_pat
         assert page_equals_command(2) == "42"
     finally:
         office.close()
+
+
+def test_a_chart_downloads_as_the_png_the_browser_draws(office: WebOffice, users, chrome, tmp_path) -> None:
+    """The report's "PNG" button: the chart as a picture file, twice its drawn size; each bar of
+    the SVG is in the picture at its place, in its colour (read back with Pillow)."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    office.take_ticket("1701", service="dat-dai")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chrome.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})
+    log_in(chrome, office, *HEAD)
+    assert eventually(lambda: chrome.current_url.endswith("/office"), WAIT)
+    day = office.day()
+    chrome.get(f"{office.url}/office/report?from={day}&to={day}")
+    assert eventually(lambda: js(chrome, "return !!document.getElementById('chart-service-png')"), WAIT)
+    bars = js(chrome, "return Array.prototype.map.call(document.querySelectorAll('#chart-service rect'),"
+                      " function (r) { return [+r.getAttribute('x'), +r.getAttribute('y'),"
+                      " +r.getAttribute('width'), +r.getAttribute('height'), r.getAttribute('fill')]; });")
+    box = js(chrome, "var b = document.getElementById('chart-service').viewBox.baseVal;"
+                     " return [b.width, b.height];")
+    chrome.find_element(By.ID, "chart-service-png").click()
+    name = f"bieu-do-service-{day}-{day}.png"
+    assert eventually(lambda: (downloads / name).exists() and (downloads / name).stat().st_size > 0, WAIT), \
+        sorted(p.name for p in downloads.iterdir())
+    picture = Image.open(downloads / name).convert("RGB")
+    assert picture.size == (int(box[0]) * 2, int(box[1]) * 2)
+    assert picture.getpixel((2, 2)) == (255, 255, 255)                      # a white background
+    drawn = [b for b in bars if b[3] >= 4 and b[2] >= 4]                      # bars (and the legend's keys)
+    assert any(b[4] == "#0b3d91" for b in drawn), bars
+    for x, y, width, height, fill in drawn:
+        colour = tuple(int(fill[i:i + 2], 16) for i in (1, 3, 5))
+        assert picture.getpixel((int((x + width / 2) * 2), int((y + height / 2) * 2))) == colour, (x, y, fill)
+    # The title's text is drawn (dark pixels in the top band).
+    assert any(sum(picture.getpixel((x, y))) < 200 for x in range(0, picture.width, 2) for y in range(10, 40))
