@@ -16,6 +16,7 @@ if any does not, the columns keep doubles.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +39,8 @@ from motcua.caller.history import (  # the report's own SQL and counting: one de
     _Tickets,
     report_of_records,
 )
+
+from motcua.errors import MotcuaError
 
 GROUPS = ("service", "counter", "hour")      # the day is in ``day_start``
 MISSING = -(2**31)                           # an integer duration that is NULL in SQLite
@@ -229,3 +232,45 @@ def report_of_days(db: Path, kept: Columns | None, start: date, end: date, **opt
         if end > kept.last:
             parts.append(_read_columns(np, db, kept.last + timedelta(days=1), end, 7))
     return report_of_columns(parts[0] if len(parts) == 1 else join(parts), **options)
+
+
+def read_columns_apart(db: Path, first: date, last: date) -> Columns | None:
+    """``read_columns`` in a child process: SQLite's rows become hundreds of thousands of Python
+    objects while they are read, and the memory they leave behind (fragments the allocator
+    keeps) would stay in the web role for good; the role only loads the finished arrays."""
+    np = numpy_or_none()
+    if np is None:
+        return None
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="motcua-columns-") as folder:
+        out = Path(folder) / "columns.npz"
+        done = subprocess.run([sys.executable, "-m", __name__, str(db), first.isoformat(), last.isoformat(),
+                               str(out)], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise MotcuaError(f"{db}: the report history was not read: {done.stderr.strip()[-500:]}")
+        with np.load(out, allow_pickle=False) as saved:
+            names = json.loads(str(saved["names"]))
+            return Columns(first, last, names["days"], saved["day_start"], saved["outcome_and_rating"],
+                           saved["wait"], saved["service"],
+                           {name: (names[name], saved[f"codes_{name}"]) for name in GROUPS})
+
+
+def _save(columns: Columns, out: Path) -> None:
+    import numpy
+
+    names = {"days": columns.days, **{name: columns.keys[name][0] for name in GROUPS}}
+    numpy.savez(out, names=numpy.array(json.dumps(names)), day_start=columns.day_start,
+                outcome_and_rating=columns.outcome_and_rating, wait=columns.wait, service=columns.service,
+                **{f"codes_{name}": columns.keys[name][1] for name in GROUPS})
+
+
+if __name__ == "__main__":          # the child of read_columns_apart
+    import sys
+
+    db_path, first_day, last_day, out_path = sys.argv[1:5]
+    read = read_columns(Path(db_path), date.fromisoformat(first_day), date.fromisoformat(last_day))
+    assert read is not None
+    _save(read, Path(out_path))

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from motcua.errors import MotcuaError
 
 from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
-from .columns import Columns, join, read_columns, report_of_days
+from .columns import Columns, join, read_columns, read_columns_apart, report_of_days
 from .live import live_view
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=page_groupings(start, end), hours=True, target=target,
                                              good_levels=good_levels)
-            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+            reasons = await asyncio.to_thread(reasons_of, db, start, end)
         except MotcuaError as exc:
             return page("Báo cáo", report_form(start, end, f"Không đọc được dữ liệu: {exc}"), session, 503)
         body = report_form(start, end, "") + report_body(
@@ -267,7 +267,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=("counter",), hours=False, target=900.0,
                                              good_levels=good_levels)
-            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+            reasons = await asyncio.to_thread(reasons_of, db, start, end)
         except MotcuaError as exc:
             return page("Đánh giá", report_form(start, end, f"Không đọc được dữ liệu: {exc}",
                                                 action="/office/ratings"), session, 503)
@@ -365,10 +365,10 @@ class ReportCache:
             else:
                 # The last year first (what the head looks at most), then the year before it.
                 middle = max(first, last - timedelta(days=365))
-                recent = read_columns(self.db, middle, last)
+                recent = read_columns_apart(self.db, middle, last)
                 if recent is not None and middle > first:
                     self.closed = recent
-                    older = read_columns(self.db, first, middle - timedelta(days=1))
+                    older = read_columns_apart(self.db, first, middle - timedelta(days=1))
                     columns = join([older, recent]) if older is not None else recent
                     del older, recent
                 else:
@@ -427,6 +427,14 @@ def tune_memory() -> None:
     (the 16 MiB of a password check) and keep such blocks in the heap: ~12 MB more held."""
     if _LIBC is not None:
         _LIBC.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+        _LIBC.mallopt(M_ARENA_MAX, 1)
+
+
+def reasons_of(db: Path, start: date, end: date) -> list[tuple[str, str, str, int]]:
+    try:
+        return read_reasons_by(db, start, end)
+    finally:
+        release_memory()            # SQLite's sort of a year's rating events
 
 
 def release_memory() -> None:
@@ -447,7 +455,7 @@ def _libc() -> Any:
 
 
 _LIBC = _libc()
-M_MMAP_THRESHOLD = -3            # glibc's mallopt parameter
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8      # glibc's mallopt parameters
 
 
 def page_groupings(start: date, end: date) -> tuple[str, ...]:

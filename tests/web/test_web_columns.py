@@ -12,7 +12,14 @@ import numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from motcua.caller.history import read_report
-from motcua.web.columns import MISSING, _milliseconds, read_columns, report_of_columns, report_of_days
+from motcua.web.columns import (
+    MISSING,
+    _milliseconds,
+    read_columns,
+    read_columns_apart,
+    report_of_columns,
+    report_of_days,
+)
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "report"))   # the readers' generated histories
 from test_history_readers import DAYS, OPTIONS, same, tickets, write_history
@@ -59,6 +66,14 @@ def test_the_columns_are_compact_and_exact(tmp_path: Path) -> None:
     assert columns.nbytes == 300 * 12 + 4 * 8            # 12 bytes a ticket, and the day starts
     options = dict(by=("day", "service", "counter"), hours=True, target_wait_s=900, satisfied_levels=2)
     assert report_of_columns(columns, **options) == read_report(db, DAYS[0], DAYS[2], **options)
+    # Read in a child process (what the role does for the two years): the same arrays.
+    apart = read_columns_apart(db, DAYS[0], DAYS[2])
+    assert apart is not None and apart.days == columns.days and apart.keys.keys() == columns.keys.keys()
+    for name in ("day_start", "outcome_and_rating", "wait", "service"):
+        assert numpy.array_equal(getattr(apart, name), getattr(columns, name))
+        assert getattr(apart, name).dtype == getattr(columns, name).dtype
+    for name, (names, codes) in columns.keys.items():
+        assert apart.keys[name][0] == names and numpy.array_equal(apart.keys[name][1], codes)
     # Durations that are not whole milliseconds stay doubles; a -0.0 stays -0.0.
     values = numpy.array([1.5, numpy.nan, 0.001])
     assert _milliseconds(numpy, values).tolist() == [1500, MISSING, 1]
