@@ -343,6 +343,7 @@ class ReportCache:
         self.reports: OrderedDict[tuple, Report] = OrderedDict()
         self.closed: Columns | None = None
         self._loading = threading.Lock()
+        self._first = threading.Event()     # some history kept (or its reading over): reports go on
         self._kept = threading.Lock()       # reports run in worker threads, side by side
 
     @staticmethod
@@ -368,6 +369,7 @@ class ReportCache:
                 recent = read_columns_apart(self.db, middle, last)
                 if recent is not None and middle > first:
                     self.closed = recent
+                    self._first.set()
                     older = read_columns_apart(self.db, first, middle - timedelta(days=1))
                     columns = join([older, recent]) if older is not None else recent
                     del older, recent
@@ -382,6 +384,7 @@ class ReportCache:
         except MotcuaError as exc:
             log.info("report history not kept yet: %s", exc)
         finally:
+            self._first.set()
             self._loading.release()
 
     def load_in_background(self, today: date) -> None:
@@ -401,11 +404,11 @@ class ReportCache:
                     if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
                             and (with_hours or not hours):
                         return kept
-        if self.closed is None and self._loading.locked():
-            with self._loading:           # being read: wait for it rather than read it twice
-                pass
+        if self.closed is None:           # read it (once), and wait for the last year of it
+            self.load_in_background(today)
+            self._first.wait(600)
         closed = self.closed
-        if closed is None or closed.last < last:
+        if closed is not None and closed.last < last:
             self.load_in_background(today)
         try:
             report = report_of_days(self.db, closed, start, end, **options)
