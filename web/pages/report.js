@@ -12,7 +12,7 @@
     var box = svg.viewBox.baseVal, copy = svg.cloneNode(true);
     copy.setAttribute("width", String(box.width));
     copy.setAttribute("height", String(box.height));
-    var style = document.createElementNS("http://www.w3.org/2000/svg", "style");
+    var style = document.createElementNS(svg.namespaceURI, "style");
     style.textContent = STYLE;            /* the page's CSS does not travel with the picture */
     copy.insertBefore(style, copy.firstChild);
     var image = new Image();
