@@ -22,8 +22,9 @@ def test_a_rating_survives_the_broker_away_and_the_web_role_killed(office: WebOf
     office.press("1", "done")
     assert eventually(lambda: (s := office.counter_state("1")) is not None and s.last is not None
                       and s.last.ticket == ticket.id, 15)
-    # The web role has seen it finished: its page offers the rating.
-    assert eventually(lambda: office.request(f"/t/{ticket.id}")[0] == 200, 10)
+    # The web role has seen it finished (its web.db says so): its page offers the rating.
+    assert eventually(lambda: web_stage(office, ticket.id) == "done", 10)
+    assert office.request(f"/t/{ticket.id}")[0] == 200
 
     office.broker.stop()
     assert eventually(lambda: office.health().get("link") is False, 15)
