@@ -427,7 +427,7 @@ class ReportCache:
 def tune_memory() -> None:
     """Big blocks (a report's numpy temporaries: megabytes each) straight from the system and
     back to it when freed. glibc would otherwise raise its threshold after the first big free
-    (the 16 MiB of a password check) and keep such blocks in the heap: ~12 MB more held."""
+    (the 16 MiB of a password check) and keep such blocks in the heap for good."""
     if _LIBC is not None:
         _LIBC.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
         _LIBC.mallopt(M_ARENA_MAX, 1)
