@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from itertools import starmap
 from pathlib import Path
 from typing import Any, TypedDict
@@ -175,94 +175,6 @@ class _Tickets:
             percentiles.append((at_low + (at_high - at_low) * (rank - low)).tolist())
         return [Spread(c, s / c, median, p90) if c else Spread(0, None, None, None)
                 for c, s, median, p90 in zip(counts.tolist(), sums.tolist(), *percentiles, strict=True)]
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The tickets of closed service days as numpy columns in day order, with every grouping's
-    key, for reports of any days within them without SQLite (the office's web pages keep one:
-    28 bytes a ticket). Each grouping is (sorted names, each row's index)."""
-
-    days: list[str]                 # the distinct days, in order
-    day_start: Any                  # row index where each day starts, and the end (len(days) + 1)
-    outcome_and_rating: Any
-    wait: Any
-    service: Any
-    keys: dict[str, tuple[list, Any]]
-
-
-def read_columns(db: Path, start: date, end: date, *, chunk_days: int = 7) -> Columns | None:
-    """The period's tickets as :class:`Columns`; None without numpy. Read a week at a time:
-    SQLite's rows as Python objects take ~400 bytes a ticket while they last."""
-    try:
-        import numpy
-    except ImportError:
-        return None
-    outcome = _OUTCOME.format(**{name: i for i, name in enumerate(OUTCOMES)})
-    keys = {**_KEYS, "hour": _HOUR}
-    query = (f"SELECT {outcome} + {len(OUTCOMES)} * ifnull({_RATING}, 0), {_WAIT}, {_SERVICE}, "
-             f"{', '.join(keys.values())} {_PERIOD} ORDER BY day")
-    parts: list[tuple[Any, Any, Any, dict[str, tuple[list, Any]]]] = []
-    first = start
-    while first <= end:
-        last = min(end, first + timedelta(days=chunk_days - 1))
-        rows = _read(db, query, first, last)
-        table = numpy.array(rows, dtype=object).reshape(len(rows), 3 + len(keys))
-        del rows
-        parts.append((table[:, 0].astype(numpy.int64), table[:, 1].astype(float), table[:, 2].astype(float),
-                      {name: _factorize(numpy, table[:, 3 + i]) for i, name in enumerate(keys)}))
-        del table
-        first = last + timedelta(days=1)
-    groupings = {}
-    for name in keys:                     # each week's keys onto the period's sorted keys
-        names = sorted({key for part in parts for key in part[3][name][0]})
-        index = {key: i for i, key in enumerate(names)}
-        kind = numpy.int16 if len(names) < 2**15 else numpy.int32
-        codes = [numpy.array([index[key] for key in part[3][name][0]], dtype=kind)[part[3][name][1]]
-                 if len(part[3][name][1]) else numpy.zeros(0, dtype=kind) for part in parts]
-        groupings[name] = (names, numpy.concatenate(codes) if codes else numpy.zeros(0, dtype=kind))
-    days, day_of_row = groupings["day"]
-    return Columns(days=days, day_start=numpy.searchsorted(day_of_row, numpy.arange(len(days) + 1)),
-                   outcome_and_rating=numpy.concatenate([p[0] for p in parts]
-                                                        or [numpy.zeros(0, numpy.int64)]),
-                   wait=numpy.concatenate([p[1] for p in parts] or [numpy.zeros(0)]),
-                   service=numpy.concatenate([p[2] for p in parts] or [numpy.zeros(0)]),
-                   keys=groupings)
-
-
-def report_of_columns(columns: Columns, start: date, end: date, *, by: Sequence[str] = (),
-                      hours: bool = False, target_wait_s: float, satisfied_levels: int) -> Report:
-    """The figures of the days start..end within ``columns``: ``read_report``'s, computed by the
-    same code on the same rows."""
-    import bisect
-
-    import numpy
-
-    settings: _Targets = {"target_wait_s": target_wait_s, "satisfied_levels": satisfied_levels}
-    first = bisect.bisect_left(columns.days, start.isoformat())
-    last = bisect.bisect_right(columns.days, end.isoformat())
-    low, high = int(columns.day_start[first]), int(columns.day_start[last])
-    if low == high:
-        return report_of_records([], by=by, hours=hours, **settings)
-    outcome_and_rating = columns.outcome_and_rating[low:high]
-    tickets = _Tickets(numpy, outcome=outcome_and_rating % len(OUTCOMES), wait=columns.wait[low:high],
-                       service=columns.service[low:high], rating=outcome_and_rating // len(OUTCOMES),
-                       **settings)
-
-    def grouping(name: str) -> tuple[list, Any]:
-        names, codes = columns.keys[name]
-        codes = codes[low:high]
-        present = numpy.unique(codes)
-        return [names[i] for i in present.tolist()], numpy.searchsorted(present, codes).astype(numpy.int64)
-
-    total = tickets.figures([""], numpy.zeros(high - low, dtype=numpy.int64))[""]
-    groups = {name: tickets.figures(*grouping(name)) for name in by}
-    by_hour = {}
-    if hours:
-        names, group = grouping("hour")
-        spreads = tickets.spreads(group, len(names), "wait")
-        by_hour = {hour: spread for hour, spread in zip(names, spreads, strict=True) if spread.count}
-    return Report(total, groups, by_hour)
 
 
 def read_reasons(db: Path, start: date, end: date) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,17 +24,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from motcua.errors import MotcuaError
+
 from .dashboard import dashboard_routes
 from .state import Office, Refusal
 
+log = logging.getLogger(__name__)
 TICKET_ID = re.compile(r"[0-9a-f]{32}")
 MAX_BODY = 2048                  # a rating is a few dozen bytes
 PING_S = 15.0                    # an SSE comment this often: proxies and phones keep the stream
 PAGES = resources.files(__package__) / "pages"
 ASSETS = {"style.css": "text/css; charset=utf-8", "phone.js": "text/javascript; charset=utf-8",
           "tablet.js": "text/javascript; charset=utf-8", "common.js": "text/javascript; charset=utf-8",
-          "office.css": "text/css; charset=utf-8", "office.js": "text/javascript; charset=utf-8"}
+          "office.css": "text/css; charset=utf-8", "office.js": "text/javascript; charset=utf-8",
+          "report.js": "text/javascript; charset=utf-8"}
 
+NOT_KEPT = "Chưa lưu được đánh giá, vui lòng thử lại sau ít phút."
 NOT_PAIRED = ("Máy tính bảng này chưa được ghép với quầy (hoặc mã đã bị thu hồi). "
               "Nhờ cán bộ kỹ thuật chạy lệnh: motcua web pair --counter <số quầy>.")
 
@@ -45,7 +51,7 @@ class Role(Protocol):
     changes: Changes
 
     def counter_of(self, token: str) -> str | None: ...
-    def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None: ...
+    async def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None: ...
 
 
 class Wake(asyncio.Event):
@@ -58,6 +64,7 @@ class Changes:
 
     def __init__(self) -> None:
         self._event = Wake()
+        self.revocations = 0          # bumped when a tablet's token is revoked: its stream ends
 
     def notify(self, *, ping: bool = False) -> None:
         event, self._event = self._event, Wake()
@@ -66,6 +73,10 @@ class Changes:
 
     def current(self) -> Wake:
         return self._event
+
+    def revoked(self) -> None:
+        self.revocations += 1
+        self.notify()
 
     async def tick(self) -> None:
         while True:
@@ -136,7 +147,7 @@ def build_app(role: Role, config: Any) -> Starlette:
         if ticket_id is None:
             return error(404, Refusal.UNKNOWN_TICKET.value)
         # A ticket dropped at the start of a new service day: its page says so.
-        return stream(lambda: role.office.phone_view(ticket_id, time.monotonic())
+        return stream(lambda: role.office.phone_view(ticket_id, time.time())
                       or {"stage": "old", "online": role.office.online})
 
     async def phone_rating(request: Request) -> Response:
@@ -147,7 +158,7 @@ def build_app(role: Role, config: Any) -> Starlette:
             body = await read_json(request, {"level", "reason"})
         except BadRequest as exc:
             return error(exc.status, exc.message)
-        return rate(ticket_id, body.get("level"), body.get("reason"), counter=None)
+        return await rate(ticket_id, body.get("level"), body.get("reason"), counter=None)
 
     async def tablet_page(request: Request) -> Response:
         return render("tablet.html", config=config_json())
@@ -172,7 +183,9 @@ def build_app(role: Role, config: Any) -> Starlette:
         counter = tablet_counter(request, request.query_params.get("token"))
         if counter is None:
             return error(401, NOT_PAIRED)
-        return stream(lambda: role.office.tablet_view(counter, time.monotonic()))
+        token = request.query_params.get("token") or ""
+        return stream(lambda: role.office.tablet_view(counter, time.time()),
+                      still=lambda: role.counter_of(token) == counter)
 
     async def tablet_rating(request: Request) -> Response:
         counter = tablet_counter(request, bearer(request))
@@ -185,23 +198,35 @@ def build_app(role: Role, config: Any) -> Starlette:
         ticket_id = body.get("ticket")
         if not isinstance(ticket_id, str) or not TICKET_ID.fullmatch(ticket_id):
             return error(400, "Thiếu mã số thứ tự cần đánh giá (ticket).")
-        return rate(ticket_id, body.get("level"), body.get("reason"), counter=counter)
+        return await rate(ticket_id, body.get("level"), body.get("reason"), counter=counter)
 
-    def rate(ticket_id: str, level: Any, reason: Any, *, counter: str | None) -> Response:
-        refusal = role.office.check_rating(ticket_id, level, reason, time.monotonic(), counter=counter)
+    async def rate(ticket_id: str, level: Any, reason: Any, *, counter: str | None) -> Response:
+        refusal = role.office.check_rating(ticket_id, level, reason, time.time(), counter=counter)
         if refusal is not None:
             status = {Refusal.UNKNOWN_TICKET: 404, Refusal.BAD_LEVEL: 400, Refusal.BAD_REASON: 400,
                       Refusal.NOT_THIS_COUNTER: 403}.get(refusal, 409)
             return error(status, refusal.value)
-        role.send_rating(ticket_id, level, reason)
+        try:
+            await role.send_rating(ticket_id, level, reason)     # thanked only once it is on disk
+        except MotcuaError as exc:
+            log.error("rating of %s not kept: %s", ticket_id, exc)
+            return error(503, NOT_KEPT)
         return JSONResponse({"ok": True, "message": "Cảm ơn quý công dân đã đánh giá!"},
                             status_code=202, headers=NO_STORE)
 
-    def stream(view: Callable[[], dict[str, Any] | None]) -> StreamingResponse:
+    def stream(view: Callable[[], dict[str, Any] | None],
+               still: Callable[[], bool] | None = None) -> StreamingResponse:
+        """``still``: checked after a token was revoked; False ends the stream (the tablet's
+        reconnection is then refused and the page says it is not paired)."""
         async def events() -> AsyncIterator[str]:
             sent = None
+            revocations = role.changes.revocations
             yield "retry: 2000\n\n"
             while True:
+                if still is not None and revocations != role.changes.revocations:
+                    revocations = role.changes.revocations
+                    if not still():
+                        break
                 changed = role.changes.current()
                 current = view()
                 if current != sent:

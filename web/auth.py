@@ -87,15 +87,23 @@ class Sessions:
                                          now, now)
         return session_id
 
-    def get(self, session_id: str | None, now: float) -> Session | None:
+    def get(self, session_id: str | None, now: float, *, touch: bool = True) -> Session | None:
+        """The open session; ``touch``: a person's request (a page, a form), which keeps it
+        open. The live view's own stream and its reconnects do not: an office page left open
+        still ends its session after ``idle_s``."""
         session = self.by_id.get(session_id or "")
         if session is None:
             return None
-        if now - session.seen > self.idle_s or now - session.created > self.max_s:
+        if now >= self.ends(session):
             del self.by_id[session_id or ""]
             return None
-        session.seen = now
+        if touch:
+            session.seen = now
         return session
+
+    def ends(self, session: Session) -> float:
+        """When the session ends unless a request comes first."""
+        return min(session.seen + self.idle_s, session.created + self.max_s)
 
     def close(self, session_id: str | None) -> None:
         self.by_id.pop(session_id or "", None)
@@ -106,8 +114,7 @@ class Sessions:
             del self.by_id[key]
 
     def _sweep(self, now: float) -> None:
-        for key in [k for k, s in self.by_id.items()
-                    if now - s.seen > self.idle_s or now - s.created > self.max_s]:
+        for key in [k for k, s in self.by_id.items() if now >= self.ends(s)]:
             del self.by_id[key]
 
 

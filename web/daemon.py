@@ -15,12 +15,11 @@ import contextlib
 import getpass
 import logging
 import socket
+import sqlite3
 import sys
 import threading
 import time
 from typing import Any
-
-from motcua.counter.outbox import Outbox
 
 from motcua.config import SiteConfig
 from motcua.daemon import Drops, Pace, Rhythm, Systemd, release, setup_logging, stop_on_signals
@@ -43,13 +42,14 @@ from motcua.protocol import (
 from .app import Changes, build_app
 from .auth import MIN_PASSWORD, Sessions, UserRole, hash_password
 from .settings import DEFAULT_PORT, parse_listen
-from .state import Office
-from .store import WebStore
+from .state import Office, Stage, TicketInfo
+from .store import CallerTimes, RatingsOutbox, StoreError, WebStore, Writer
 
 log = logging.getLogger(__name__)
 
 DEVICE = "hub"
 HEALTH_INTERVAL_S = 5.0
+TOKENS_CHECK_S = 1.0
 
 
 class LoopInbox:
@@ -78,9 +78,11 @@ class WebRole:
         self.office = Office(levels=levels, reason_levels=config.web.asks_reason(levels),
                              reasons=config.web.reasons, window_s=config.caller.ratings.window_s)
         state_dir = config.site.state_dir
+        self.writer = Writer()                 # every write of web.db and the outbox, off the loop
         self.store = WebStore(state_dir / "web.db")
         for info in self.store.load():
             self.office.tickets[info.id] = info
+        self.caller_times = CallerTimes(state_dir / "caller.db")
         self.inbox = LoopInbox(loop)
         self.link = ThreadedLink(config.broker, self.topics, role="web", device=DEVICE, inbox=self.inbox,  # type: ignore[arg-type]
                          subscriptions=[(self.topics.ticket_all, 1), (self.topics.board, 1),
@@ -88,7 +90,8 @@ class WebRole:
                                         (self.topics.counter_state("+"), 1),
                                         (self.topics.status("+", "+"), 1)],
                          session=Session.KEPT, report_publishes=True)
-        self.outbox = Outbox(state_dir / "web-outbox.db", self.link)   # kept until the caller confirms
+        # Kept until the caller confirms; its connection is the writer thread's.
+        self.outbox = self.writer.submit(RatingsOutbox, state_dir / "web-outbox.db", self.link).result()
         self.watch = CallerWatch()
         self.counts = {"ratings": 0}
         self.drops = Drops(log)
@@ -101,17 +104,48 @@ class WebRole:
         counter = self.store.counter_of(token)
         return counter if counter in self.counter_ids else None
 
-    def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None:
-        """Commit the rating to the outbox, then to paho (in order); the page may say thanks."""
+    async def send_rating(self, ticket_id: str, level: int, reason: str | None) -> None:
+        """Commit the rating to the outbox (on disk), then to paho (in order); the page may then
+        say thanks. A second tap meanwhile is refused (pending); StoreError if not on disk."""
         info = self.office.tickets[ticket_id]
         rating = Rating(id=new_id(), score=level, ticket=ticket_id, reason=reason)
-        self.outbox.send(self.topics.counter_rating(info.counter or ""), encode(rating))
+        topic, payload = self.topics.counter_rating(info.counter or ""), encode(rating)
         self.office.rating_sent(ticket_id, level)
-        self.store.save([info])
+        try:
+            row = await self.writer.now(self.outbox.commit, topic, payload)
+        except (OSError, sqlite3.Error) as exc:
+            self.office.rating_failed(ticket_id)
+            raise StoreError(f"ratings outbox: {exc}") from None
+        self.outbox.order.add(row, topic, payload)
+        self.save([info])
         self.counts["ratings"] += 1
         log.info("rating %d (%s) of ticket %s at counter %s sent", level, reason or "-",
                  info.number, info.counter)
         self.changes.notify()
+
+    def save(self, infos: list[TicketInfo]) -> None:
+        """Into web.db, on the writer thread (the rows are taken now)."""
+        if infos:
+            self.writer.later(self.store.save_rows, self.store.rows(infos))
+
+    async def watch_tokens(self) -> None:
+        """``motcua web revoke`` writes web.db from another process: notice it within a second
+        (SQLite's data_version moves on any other connection's commit; the revoked tokens'
+        digest says whether it was a revocation) and end that tablet's stream."""
+        version = digest = None
+        while True:
+            try:
+                now_version = self.store.read.execute("PRAGMA data_version").fetchone()[0]
+                if now_version != version:
+                    version = now_version
+                    now_digest = self.store.revocations()
+                    if digest is not None and now_digest != digest:
+                        log.info("a tablet's token was revoked: its page is closed")
+                        self.changes.revoked()
+                    digest = now_digest
+            except sqlite3.Error as exc:
+                log.warning("web database: tokens not checked: %s", exc)
+            await asyncio.sleep(TOKENS_CHECK_S)
 
     # -- broker's side -----------------------------------------------------------------
     async def pump(self) -> None:
@@ -160,7 +194,9 @@ class WebRole:
                 self.watch.offer(Heartbeat.decode(message.payload), time.monotonic())
                 self.outbox.resend_due(self.watch.accepting(time.monotonic()))
             elif topic == self.topics.received:
-                self.outbox.confirmed(Received.decode(message.payload).ids)
+                rows = self.outbox.order.confirm(Received.decode(message.payload).ids)
+                if rows:
+                    self.writer.later(self.outbox.forget, rows)
             elif (kiosk := self.topics.kiosk_of(topic)) is not None:
                 if message.retain:
                     raise ProtocolError("a retained ticket is not a ticket")
@@ -169,11 +205,11 @@ class WebRole:
                     raise ProtocolError(f"a ticket of kiosk {ticket.kiosk!r} on {topic}")
                 info = self.office.add_ticket(ticket)
                 if info is not None:
-                    self.store.save([info])
+                    self.save([info])
             elif topic == self.topics.board:
-                old = self.office.new_board(Board.decode(message.payload))
-                if old:
-                    self.store.forget_before(self.office.board.day if self.office.board else "")
+                board = Board.decode(message.payload)
+                if self.office.new_board(board) and self.office.board is not None:
+                    self.writer.later(self.store.forget_before, self.office.board.day)
             elif topic.startswith(self._status_topic):
                 status = Status.decode(message.payload)
                 if topic != self.topics.status(status.role, status.device):
@@ -184,7 +220,14 @@ class WebRole:
                 state = CounterState.decode(message.payload)
                 if state.counter != counter:
                     raise ProtocolError(f"state of counter {state.counter!r} on {topic}")
-                self.store.save(self.office.counter_state(state, time.monotonic(), time.time()))
+                now = time.time()
+                touched = self.office.counter_state(state, now, now)
+                for info in touched:
+                    # The caller's own finish time where its database is here: the one its rating
+                    # window counts from (a Done while this role was down came only now).
+                    if info.stage == Stage.DONE and (done := self.caller_times.done_at(info.id)) is not None:
+                        info.finished_at = done
+                self.save(touched)
 
     def tick(self, now: float) -> float:
         """Nothing is timed here (the pages' own ticker is a task of the loop)."""
@@ -195,8 +238,10 @@ class WebRole:
                 "dropped": self.drops.count, **self.counts}
 
     def close(self) -> None:
-        self.outbox.close()
+        self.writer.later(self.outbox.close)
+        self.writer.close()                    # what was asked is written first
         self.store.close()
+        self.caller_times.close()
 
 
 async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop: threading.Event,
@@ -213,6 +258,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop
         timeout_graceful_shutdown=2, proxy_headers=False, server_header=False))
     pump = asyncio.create_task(role.pump())
     ticker = asyncio.create_task(role.changes.tick())
+    tokens = asyncio.create_task(role.watch_tokens())
     role.link.start()
     serving = asyncio.create_task(server.serve())
     try:
@@ -239,6 +285,7 @@ async def serve(config: SiteConfig, host: str, port: int, systemd: Systemd, stop
             await serving
         pump.cancel()
         ticker.cancel()
+        tokens.cancel()
         release(systemd, role.link, [role])
 
 

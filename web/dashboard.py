@@ -9,6 +9,7 @@ Every POST (log in, log out) carries a CSRF token; cookies are HttpOnly and Same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -23,14 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
-from motcua.caller.history import (
-    Columns,
-    Report,
-    read_columns,
-    read_reasons_by,
-    read_report,
-    report_of_columns,
-)
+from motcua.caller.history import Report, read_reasons_by, read_report
 from motcua.caller.report import BY_LABEL, write_csv
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -39,11 +33,13 @@ from starlette.routing import Route
 from motcua.errors import MotcuaError
 
 from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
+from .columns import Columns, join, read_columns, read_columns_apart, report_of_days
 from .live import live_view
 
 log = logging.getLogger(__name__)
 
-HISTORY_DAYS = 731               # closed days kept as columns for reports: two years, the longest report
+HISTORY_DAYS = 731               # settled days kept as columns for reports: two years, the longest report
+SETTLE_DAYS = 2                  # days before the current service day that may still change
 SESSION_COOKIE = "motcua_session"
 LOGIN_COOKIE = "motcua_login"          # the login form's CSRF token (no session yet)
 MAX_FORM = 2048
@@ -64,6 +60,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     good_levels = satisfied_levels(levels)
     target_wait_s = config.web.target_wait_min * 60
     cache = ReportCache(db)
+    tune_memory()
 
     def service_day() -> date | None:
         """The caller's current service day (the board's), read once the board came."""
@@ -128,11 +125,11 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             if user is not None:
                 failures = user.failures + 1
                 locked = now + LOCK_S if failures >= MAX_FAILURES else 0.0
-                store.login_failed(user.name, 0 if locked else failures, locked)
+                await role.writer.now(store.login_failed, user.name, 0 if locked else failures, locked)
                 if locked:
                     message, status = LOCKED.format(minutes=round(LOCK_S / 60)), 429
             return page("Đăng nhập", login_form(token, target, message), None, status)
-        store.login_failed(user.name, 0, 0.0)
+        await role.writer.now(store.login_failed, user.name, 0, 0.0)
         response = RedirectResponse(target, status_code=303, headers=NO_STORE)
         set_cookie(response, SESSION_COOKIE, sessions.open(user, now), int(sessions.max_s))
         response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -161,14 +158,18 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
         return page("Tình hình trực tiếp", LIVE_BODY, session)
 
     async def live_events(request: Request) -> Response:
+        # The stream is the page's own traffic, not the person's: it does not keep the session.
         session_id = request.cookies.get(SESSION_COOKIE)
-        if sessions.get(session_id, time.time()) is None:
+        if sessions.get(session_id, time.time(), touch=False) is None:
             return Response("Chưa đăng nhập.", status_code=401, headers=NO_STORE)
 
         async def events() -> AsyncIterator[str]:
             sent = None
             yield "retry: 2000\n\n"
-            while session_id in sessions.by_id:        # logged out or expired: the stream ends
+            while True:
+                session = sessions.get(session_id, time.time(), touch=False)
+                if session is None:                    # logged out or expired: the stream ends
+                    break
                 changed = role.changes.current()
                 view = live_view(role.office, time.time(), services=services, counters=counters,
                                  target_wait_s=target_wait_s)
@@ -178,9 +179,10 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
                     yield f"data: {json.dumps({**view, 'now': now}, ensure_ascii=False)}\n\n"
                 elif changed.ping:
                     yield ": ping\n\n"
-                    if sessions.get(session_id, time.time()) is None:
-                        break
-                await changed.wait()
+                # Woken by a change, or when the session would end (a few office pages: a timer each).
+                left = max(0.0, sessions.ends(session) - time.time()) + 0.05
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={**NO_STORE, "X-Accel-Buffering": "no"})
@@ -221,7 +223,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=page_groupings(start, end), hours=True, target=target,
                                              good_levels=good_levels)
-            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+            reasons = await asyncio.to_thread(reasons_of, db, start, end)
         except MotcuaError as exc:
             return page("Báo cáo", report_form(start, end, f"Không đọc được dữ liệu: {exc}"), session, 503)
         body = report_form(start, end, "") + report_body(
@@ -265,7 +267,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             report = await asyncio.to_thread(cache.report, start, end, service_day(),
                                              by=("counter",), hours=False, target=900.0,
                                              good_levels=good_levels)
-            reasons = await asyncio.to_thread(read_reasons_by, db, start, end)
+            reasons = await asyncio.to_thread(reasons_of, db, start, end)
         except MotcuaError as exc:
             return page("Đánh giá", report_form(start, end, f"Không đọc được dữ liệu: {exc}",
                                                 action="/office/ratings"), session, 503)
@@ -322,40 +324,67 @@ def safe_next(target: str | None) -> str:
 
 
 class ReportCache:
-    """Reports without waiting on SQLite where the days allow it.
+    """Reports without reading a year from SQLite each time.
 
-    The tickets of closed service days (before the caller's current one, the board's day; the
-    calendar date is not it: a service day may run past midnight) no longer change: the role keeps the
-    last ``HISTORY_DAYS`` of them as numpy columns (caller/history.py ``read_columns``, read in
-    a background thread at start and again once a new day has closed), and a report of days
-    within them is computed from the columns by ``read_report``'s own code. The last few
-    reports of closed periods are kept too, so the page's CSV links cost nothing. A period
-    that includes the current service day, or any report while the board's day is not known,
-    is read from the caller's database each time."""
+    The tickets of settled service days no longer change: the role keeps the last
+    ``HISTORY_DAYS`` of them as compact columns (web/columns.py, read in a background thread
+    when the head first needs them, and extended by the newly settled days after each new
+    service day). A day is settled once it is before yesterday (the caller's current service
+    day is the board's, not the calendar date; a service day may run past midnight, and a
+    rating may still reach yesterday's last tickets). A report of any period takes the kept
+    days from memory and reads only the others (today, yesterday, anything older) from the
+    caller's database with the same query, then counts them with ``read_report``'s code.
+    The last few reports of settled periods are kept too (the page's CSV links). While the
+    board's day is not known, or without numpy, a report is read as the command reads it."""
 
     def __init__(self, db: Path, size: int = 4) -> None:
         self.db = db
         self.size = size
         self.reports: OrderedDict[tuple, Report] = OrderedDict()
-        self.closed: tuple[date, date, Columns] | None = None
+        self.closed: Columns | None = None
         self._loading = threading.Lock()
+        self._first = threading.Event()     # some history kept (or its reading over): reports go on
         self._kept = threading.Lock()       # reports run in worker threads, side by side
 
+    @staticmethod
+    def settled(today: date) -> tuple[date, date]:
+        return today - timedelta(days=HISTORY_DAYS), today - timedelta(days=SETTLE_DAYS)
+
     def load_closed(self, today: date) -> None:
-        """Read the closed days' columns (a worker thread); a second call meanwhile returns."""
+        """Read the settled days' columns (a worker thread); a second call meanwhile returns."""
         if not self._loading.acquire(blocking=False):
             return
         try:
-            first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
+            first, last = self.settled(today)
+            old = self.closed
             started = time.monotonic()
-            columns = read_columns(self.db, first, last)
-            if columns is not None:
-                self.closed = (first, last, columns)
-                log.info("report history %s..%s kept: %d tickets, read in %.1f s", first, last,
-                         len(columns.wait), time.monotonic() - started)
+            if old is not None and old.first <= first <= old.last + timedelta(days=1) and old.last < last:
+                new = read_columns(self.db, old.last + timedelta(days=1), last)
+                columns = join([old.between(first, old.last), new]) if new is not None else None
+            elif old is not None and (old.first, old.last) == (first, last):
+                columns = old
+            else:
+                # The last year first (what the head looks at most), then the year before it.
+                middle = max(first, last - timedelta(days=365))
+                recent = read_columns_apart(self.db, middle, last)
+                if recent is not None and middle > first:
+                    self.closed = recent
+                    self._first.set()
+                    older = read_columns_apart(self.db, first, middle - timedelta(days=1))
+                    columns = join([older, recent]) if older is not None else recent
+                    del older, recent
+                else:
+                    columns = recent
+            if columns is not None and columns is not old:
+                self.closed = columns
+                del old
+                release_memory()
+                log.info("report history %s..%s kept: %d tickets in %.1f MB, read in %.1f s", first, last,
+                         len(columns), columns.nbytes / 1e6, time.monotonic() - started)
         except MotcuaError as exc:
             log.info("report history not kept yet: %s", exc)
         finally:
+            self._first.set()
             self._loading.release()
 
     def load_in_background(self, today: date) -> None:
@@ -364,33 +393,72 @@ class ReportCache:
     def report(self, start: date, end: date, today: date | None, *, by: tuple[str, ...], hours: bool,
                target: float, good_levels: int) -> Report:
         """``today``: the caller's current service day (None: not known yet)."""
-        def from_db() -> Report:
-            return read_report(self.db, start, end, by=by, hours=hours, target_wait_s=target,
-                               satisfied_levels=good_levels)
-
-        if today is None or end >= today:
-            return from_db()
-        with self._kept:
-            for (s, e, t, groupings, with_hours), kept in reversed(self.reports.items()):
-                if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
-                        and (with_hours or not hours):
-                    return kept
-        if self.closed is None and self._loading.locked():
-            with self._loading:           # being read: wait for it rather than read it twice
-                pass
+        options: dict[str, Any] = dict(by=by, hours=hours, target_wait_s=target, satisfied_levels=good_levels)
+        if today is None:
+            return read_report(self.db, start, end, **options)
+        first, last = self.settled(today)
+        settled = first <= start and end <= last
+        if settled:
+            with self._kept:
+                for (s, e, t, groupings, with_hours), kept in reversed(self.reports.items()):
+                    if (s, e, t) == (start, end, target) and set(by) <= set(groupings) \
+                            and (with_hours or not hours):
+                        return kept
+        if self.closed is None:           # read it (once), and wait for the last year of it
+            self.load_in_background(today)
+            self._first.wait(600)
         closed = self.closed
-        if closed is not None and closed[0] <= start and end <= closed[1]:
-            report = report_of_columns(closed[2], start, end, by=by, hours=hours, target_wait_s=target,
-                                       satisfied_levels=good_levels)
-        else:
-            report = from_db()
-            if closed is None or closed[1] < today - timedelta(days=1):
-                self.load_in_background(today)
-        with self._kept:
-            self.reports[(start, end, target, by, hours)] = report
-            while len(self.reports) > self.size:
-                self.reports.popitem(last=False)
+        if closed is not None and closed.last < last:
+            self.load_in_background(today)
+        try:
+            report = report_of_days(self.db, closed, start, end, **options)
+        finally:
+            release_memory()
+        if report is None:                # no numpy on this hub
+            return read_report(self.db, start, end, **options)
+        if settled:
+            with self._kept:
+                self.reports[(start, end, target, by, hours)] = report
+                while len(self.reports) > self.size:
+                    self.reports.popitem(last=False)
         return report
+
+
+def tune_memory() -> None:
+    """Big blocks (a report's numpy temporaries: megabytes each) straight from the system and
+    back to it when freed. glibc would otherwise raise its threshold after the first big free
+    (the 16 MiB of a password check) and keep such blocks in the heap for good."""
+    if _LIBC is not None:
+        _LIBC.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+        _LIBC.mallopt(M_ARENA_MAX, 1)
+
+
+def reasons_of(db: Path, start: date, end: date) -> list[tuple[str, str, str, int]]:
+    try:
+        return read_reasons_by(db, start, end)
+    finally:
+        release_memory()            # SQLite's sort of a year's rating events
+
+
+def release_memory() -> None:
+    """Give the big temporaries of a report back to the system (glibc keeps freed heap)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8      # glibc's mallopt parameters
 
 
 def page_groupings(start: date, end: date) -> tuple[str, ...]:
@@ -530,7 +598,8 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
                 f' xmlns="http://www.w3.org/2000/svg"><text x="{width / 2}" y="18" text-anchor="middle"'
                 f' class="title">{esc(title)}</text><text x="{width / 2}" y="44" text-anchor="middle">'
                 "Chưa có dữ liệu.</text></svg>")
-    digits = 0 if top_value >= 8 else 1
+    ticks = [top_value * i / 4 for i in range(5)]
+    digits = next(d for d in (0, 1, 2) if all(abs(t - round(t, d)) < 1e-9 for t in ticks) or d == 2)
     step = (width - left - 10) / max(len(labels), 1)
     bar = step * 0.8 / max(len(series), 1)
     parts = [f'<svg id="{svg_id}" class="chart" viewBox="0 0 {width} {height}" role="img" '
@@ -541,7 +610,7 @@ def bars_svg(title: str, labels: list[str], series: list[tuple[str, list[float],
         y = top + plot - plot * i / 4
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{top_value * i / 4:.{digits}f}</text>")
+                     f"{ticks[i]:.{digits}f}".replace(".", ",") + "</text>")   # 0,25 as Vietnamese write it
     every = max(1, -(-len(labels) // 12))     # at most 12 labels: they must not overlap
     for i, label in enumerate(labels):
         x = left + step * i + step * 0.1
@@ -623,6 +692,7 @@ def report_body(report: Any, reasons: list[tuple[str, str, str, int]], start: da
     if by_day:
         out.append('<section class="box"><details><summary>Theo ngày</summary>'
                    + figures_table("by-day", BY_LABEL["day"], by_day, {}, levels) + "</details></section>")
+    out.append('<script src="/static/report.js"></script>')
     return "\n".join(out)
 
 

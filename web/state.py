@@ -52,7 +52,7 @@ class TicketInfo:
     priority: bool = False
     stage: Stage = Stage.WAITING
     counter: str | None = None
-    finished_at: float | None = None     # when this role saw it finished (monotonic)
+    finished_at: float | None = None     # when it was finished (wall-clock epoch s; the caller's)
     rated: bool = False                  # the caller says so
     pending: int | None = None           # level this role accepted, not yet seen rated
 
@@ -100,8 +100,9 @@ class Office:
         return info
 
     def counter_state(self, state: CounterState, now: float, wall: float | None = None) -> list[TicketInfo]:
-        """A counter's new state; returns the tickets whose stage changed. ``wall``: the
-        epoch time it came (the office's page shows how long a ticket has been served)."""
+        """A counter's new state; returns the tickets whose stage changed. ``now``: wall-clock
+        epoch seconds (a ticket it finishes gets it as its finish time, unless the role knows
+        the caller's); ``wall``: the same, for how long a ticket has been served (None: not shown)."""
         previous = self.counters.get(state.counter)
         if previous is not None and state.seq < previous.seq:
             return []                      # an older retained copy
@@ -185,6 +186,13 @@ class Office:
 
     def rating_sent(self, ticket_id: str, level: int) -> None:
         self.tickets[ticket_id].pending = level
+        self.changed()
+
+    def rating_failed(self, ticket_id: str) -> None:
+        """The rating could not be kept: it may be given again."""
+        info = self.tickets.get(ticket_id)
+        if info is not None:
+            info.pending = None
         self.changed()
 
     # -- what goes out ---------------------------------------------------------------

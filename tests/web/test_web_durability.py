@@ -22,8 +22,9 @@ def test_a_rating_survives_the_broker_away_and_the_web_role_killed(office: WebOf
     office.press("1", "done")
     assert eventually(lambda: (s := office.counter_state("1")) is not None and s.last is not None
                       and s.last.ticket == ticket.id, 15)
-    # The web role has seen it finished: its page offers the rating.
-    assert eventually(lambda: office.request(f"/t/{ticket.id}")[0] == 200, 10)
+    # The web role has seen it finished (its web.db says so): its page offers the rating.
+    assert eventually(lambda: web_stage(office, ticket.id) == "done", 10)
+    assert office.request(f"/t/{ticket.id}")[0] == 200
 
     office.broker.stop()
     assert eventually(lambda: office.health().get("link") is False, 15)
@@ -60,6 +61,47 @@ def test_sigterm_stops_the_web_role_cleanly_and_it_says_offline(office: WebOffic
         listener.close()
     assert "Traceback" not in office.log("web")
     office.start_web()
+
+
+def web_stage(office: WebOffice, ticket_id: str) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{office.state / 'web.db'}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT stage FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return row[0] if row else None
+
+
+def test_a_ticket_finished_before_a_restart_of_the_web_role_can_still_be_rated(office: WebOffice) -> None:
+    """The finish time is kept (web.db) and taken from the caller where it is here: after a
+    restart the page still offers the rating within the window, and the caller counts it; a
+    ticket finished while the web role was down is offered too, from the caller's finish time."""
+    before = office.take_ticket("1003")
+    office.press("1", "next")
+    assert eventually(lambda: getattr(office.counter_state("1"), "ticket", None) == before.id, 15)
+    office.press("1", "done")
+    assert eventually(lambda: getattr(getattr(office.counter_state("1"), "last", None), "ticket", None)
+                      == before.id, 15)
+    assert eventually(lambda: web_stage(office, before.id) == "done", 10)      # the web role saw it
+    assert eventually(lambda: office.caller_rows("SELECT status FROM tickets WHERE id = ?", before.id)
+                      == [("done",)], 10)
+    during = office.take_ticket("1004")
+    office.press("1", "next")
+    assert eventually(lambda: getattr(office.counter_state("1"), "ticket", None) == during.id, 15)
+    assert eventually(lambda: (during.id, "called") in office.caller_rows(
+        "SELECT id, 'called' FROM tickets WHERE called_at IS NOT NULL"), 10)
+
+    office.stop_web()
+    office.press("1", "done")                 # while the web role is down
+    assert eventually(lambda: office.caller_rows("SELECT status FROM tickets WHERE id = ?", during.id)
+                      == [("done",)], 15)
+    office.start_web()
+    status, answer = office.post_json(f"/t/{before.id}/rating", {"level": 1})
+    assert status == 202, answer
+    assert eventually(lambda: office.caller_rows("SELECT rating FROM tickets WHERE id = ?", before.id)
+                      == [(1,)], 20), office.log("caller")[-2000:]
+    assert eventually(lambda: office.post_json(f"/t/{during.id}/rating", {"level": 2})[0] == 202, 10)
+    assert eventually(lambda: office.caller_rows("SELECT rating FROM tickets WHERE id = ?", during.id)
+                      == [(2,)], 20), office.log("caller")[-2000:]
 
 
 def test_a_page_open_when_a_new_day_starts_says_its_ticket_is_old(office: WebOffice) -> None:

@@ -41,6 +41,12 @@ def test_sessions_expire_when_idle_and_after_the_day() -> None:
     sid = sessions.open(user, 0)
     sessions.close_user("a")
     assert sessions.get(sid, 1) is None
+    # The live page's own stream looks without touching: only a person's requests keep it open.
+    sid = sessions.open(user, now=0)
+    for t in range(10, 100, 10):
+        assert sessions.get(sid, t, touch=False) is not None
+    assert sessions.ends(sessions.by_id[sid]) == 100
+    assert sessions.get(sid, 100, touch=False) is None
 
 
 def test_login_goes_back_only_to_office_pages() -> None:
@@ -123,7 +129,7 @@ def test_reasons_by_counter_and_week_are_the_accepted_ratings(tmp_path) -> None:
     assert totals == read_reasons(db, date(2026, 11, 1), date(2026, 11, 30))
 
 
-def test_report_cache_keeps_only_closed_service_days(tmp_path) -> None:
+def test_report_cache_keeps_settled_days_and_reads_the_others(tmp_path) -> None:
     from motcua.caller.history import read_report
     from motcua.web.dashboard import ReportCache, command_csv
 
@@ -137,24 +143,37 @@ def test_report_cache_keeps_only_closed_service_days(tmp_path) -> None:
                          (tid, day, service, tid, f"{day}T08:00:00+07:00", f"{day}T08:{wait_min:02}:00+07:00",
                           f"{day}T08:59:00+07:00", rating))
 
-    for i, day in enumerate(("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30")):
+    for i, day in enumerate(("2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30")):
         add(f"a{i}", day, "dat-dai", 5 + i, 1)
         add(f"b{i}", day, "tu-phap", 20 + i, 3)
     cache = ReportCache(db)
-    today = date(2026, 11, 30)                       # the board's day: 11-30 is still open
+    today = date(2026, 11, 30)                # the board's day; 11-29 may still take a late rating
     cache.load_closed(today)
-    assert cache.closed is not None and cache.closed[2].days == ["2026-11-27", "2026-11-28", "2026-11-29"]
+    assert cache.closed is not None and cache.closed.days == ["2026-11-26", "2026-11-27", "2026-11-28"]
     settings = dict(target_wait_s=900, satisfied_levels=2)
-    start, end = date(2026, 11, 28), date(2026, 11, 29)
-    kept = cache.report(start, end, today, by=("service",), hours=True, target=900, good_levels=2)
-    read = read_report(db, start, end, by=("service",), hours=True, **settings)
-    assert kept == read
     levels = ("a", "b", "c")
-    assert command_csv(kept, "service", {}, levels) == command_csv(read, "service", {}, levels)
-    # The open day is read each time: a ticket added now is in its report at once.
+
+    def both(start: date, end: date, on: date | None = today) -> tuple:
+        page = cache.report(start, end, on, by=("service", "day"), hours=True, target=900, good_levels=2)
+        return page, read_report(db, start, end, by=("service", "day"), hours=True, **settings)
+
+    for start, end in ((date(2026, 11, 27), date(2026, 11, 28)), (date(2026, 11, 27), today),
+                       (date(2026, 11, 20), date(2026, 12, 5))):
+        kept, read = both(start, end)
+        assert kept == read
+        assert command_csv(kept, "service", {}, levels) == command_csv(read, "service", {}, levels)
+    # Today and yesterday are read each time: tickets arriving, and a late rating of yesterday's
+    # last ticket, are in the next report of a period that includes them.
     add("c", "2026-11-30", "dat-dai", 1, None)
-    assert cache.report(today, today, today, by=(), hours=False, target=900, good_levels=2).total.issued == 3
-    assert cache.report(today, today, today, by=(), hours=False, target=900, good_levels=2).total.issued == 3
-    # Without the board's day nothing is taken as closed.
-    add("d", "2026-11-29", "dat-dai", 1, None)
-    assert cache.report(end, end, None, by=(), hours=False, target=900, good_levels=2).total.issued == 3
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE tickets SET rating = 3 WHERE id = 'a3'")
+    kept, read = both(date(2026, 11, 26), today)
+    assert kept == read and kept.total.issued == 11 and kept.total.ratings == {1: 4, 3: 6}
+    # A settled day is kept; without the board's day nothing is taken as settled.
+    add("d", "2026-11-27", "dat-dai", 1, None)
+    assert both(date(2026, 11, 27), date(2026, 11, 27))[0].total.issued == 2
+    assert both(date(2026, 11, 27), date(2026, 11, 27), None)[0].total.issued == 3
+    # The next service day: the newly settled day joins the kept columns, the oldest stay.
+    cache.load_closed(date(2026, 12, 1))
+    assert cache.closed.days == ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"]
+    assert len(cache.closed) == 8

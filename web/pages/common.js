@@ -26,19 +26,23 @@ var motcua = (function () {
     xhr.send(JSON.stringify(body));
   }
 
-  /* Live updates by Server-Sent Events; reconnects by itself, also after an HTTP error. */
+  /* Live updates by Server-Sent Events; reconnects by itself, also after an HTTP error.
+     Returns a function that closes the stream for good. */
   function live(url, onData, onConnection) {
-    var source = null;
+    var source = null, closed = false;
     function open() {
+      if (closed) { return; }
       source = new EventSource(url);
       source.onopen = function () { onConnection(true); };
       source.onmessage = function (event) { onConnection(true); onData(JSON.parse(event.data)); };
       source.onerror = function () {
+        if (closed) { return; }
         onConnection(false);
         if (source.readyState === 2) { setTimeout(open, 3000); }
       };
     }
     open();
+    return function () { closed = true; if (source) { source.close(); } };
   }
 
   /* The rating: one big button per level (best first); a reason on the lowest levels. */

@@ -31,7 +31,7 @@
   var last = null;
   function render(view) {
     if (view) { last = view; } else { view = last; }
-    if (!view) { return; }
+    if (!view || gone) { return; }
     m.show("offline", !view.online);
     var p = view.prompt;
     if (p && (!prompt || prompt.ticket !== p.ticket)) { panel.reset(); m.setText("tablet-error", ""); }
@@ -47,22 +47,32 @@
       screen("rest");
     }
   }
-  function unpaired(message) { m.setText("unpaired-text", message); screen("unpaired"); }
+  var gone = false;
+  function unpaired(message) { gone = true; m.show("offline", false); m.setText("unpaired-text", message); screen("unpaired"); }
 
   if (!token) { unpaired(m.el("unpaired-text").textContent); return; }
-  var xhr = new XMLHttpRequest();
-  xhr.open("GET", "/tablet/whoami", true);
-  xhr.setRequestHeader("Authorization", "Bearer " + token);
-  xhr.onreadystatechange = function () {
-    if (xhr.readyState !== 4) { return; }
-    var data = {};
-    try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
-    if (xhr.status === 401) { unpaired(data.error); return; }
-    if (xhr.status !== 200) { m.show("offline", true); setTimeout(function () { window.location.reload(); }, 5000); return; }
-    counter = data.counter;
-    m.setText("counter-name", cfg.counters[counter] || ("Quầy " + counter));
-    screen("rest");
-    m.live("/tablet/events?token=" + encodeURIComponent(token), render, function (up) { if (!up) { m.show("offline", true); } });
-  };
-  xhr.send();
+  var stop = null;
+  /* Who this tablet is: at the start, and whenever the stream breaks (the token may have been
+     revoked: then the page says so and stops asking). */
+  function whoami(first) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", "/tablet/whoami", true);
+    xhr.setRequestHeader("Authorization", "Bearer " + token);
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState !== 4) { return; }
+      var data = {};
+      try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
+      if (xhr.status === 401) { if (stop) { stop(); stop = null; } unpaired(data.error); return; }
+      if (!first) { return; }
+      if (xhr.status !== 200) { m.show("offline", true); setTimeout(function () { window.location.reload(); }, 5000); return; }
+      counter = data.counter;
+      m.setText("counter-name", cfg.counters[counter] || ("Quầy " + counter));
+      screen("rest");
+      stop = m.live("/tablet/events?token=" + encodeURIComponent(token), render, function (up) {
+        if (!up) { m.show("offline", true); whoami(false); }
+      });
+    };
+    xhr.send();
+  }
+  whoami(true);
 })();
