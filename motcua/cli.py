@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
     web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")
     web.add_argument("--url", metavar="URL", help="with pair: the hub's address (default: [web] url)")
+    web.add_argument("--central", action="store_true",
+                     help="the centre's dashboard of every commune, over --db (docs/central.md)")
+    web.add_argument("--db", metavar="postgresql://…", help="with --central: the centre's database")
+    web.add_argument("--sites", metavar="DIR", help="with --central: the communes' site configs "
+                                                    "(default /etc/motcua/communes)")
+    web.add_argument("--users", metavar="FILE", help="with --central: the centre's users "
+                                                     "(default /var/lib/motcua/central-web.db)")
     publisher = role("central-publisher", "on the hub: send the caller's history to the centre")
     publisher.add_argument("--db", metavar="PATH", help="caller's event log (default: STATE_DIR/caller.db)")
 
@@ -176,6 +183,10 @@ def _dispatch(options: argparse.Namespace) -> int:
         from .demo import run_demo
 
         return run_demo(options)
+    if options.command == "web" and options.central:     # no site config: the centre has none
+        from .web.central_web import main as central_web
+
+        return central_web(options)
     site: SiteConfig = load_config(options.config, broker_url=options.broker)
     module = importlib.import_module(ROLES[options.command])
     return int(module.run(site, options))
