@@ -33,6 +33,7 @@ from motcua.caller.store import _event as logged_event
 from motcua.errors import MotcuaError
 
 LEVELS_MAX = 10                 # the protocol's rating scores: 1..10
+BIN_MS = 30_000                 # report_months.bins: floor(wait_ms / BIN_MS)
 REPLAY_CHUNK = 5000             # history rows fetched at a time
 LOCK_ID = 0x6D637270            # with the site's hash: one refresh of a site at a time
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -224,14 +225,38 @@ ROLL_UP = (
     "ratings = excluded.ratings, waits = excluded.waits")
 
 
+ROLL_UP_MONTHS = (
+    "WITH t AS (SELECT site, date_trunc('month', day)::date AS month, outcome, rating, wait_ms "
+    "FROM report_tickets WHERE {where}), "
+    "b AS (SELECT site, month, floor(wait_ms / " + str(BIN_MS) + ".0)::integer AS bin, "
+    "count(*)::integer AS n "
+    "FROM t WHERE wait_ms IS NOT NULL GROUP BY 1, 2, 3), "
+    "bins AS (SELECT site, month, string_agg(int4send(bin) || int4send(n), ''::bytea ORDER BY bin) AS bins "
+    "FROM b GROUP BY 1, 2) "
+    "INSERT INTO report_months (site, month, outcomes, ratings, bins, waits) SELECT t.site, t.month, ARRAY["
+    + ", ".join(f"count(*) FILTER (WHERE outcome = {i})" for i in range(len(OUTCOMES)))
+    + "]::integer[], ARRAY["
+    + ", ".join(f"count(*) FILTER (WHERE rating = {level})" for level in range(1, LEVELS_MAX + 1))
+    + "]::integer[], coalesce(bins.bins, ''::bytea), coalesce(string_agg(int8send(wait_ms), ''::bytea "
+    "ORDER BY wait_ms) FILTER (WHERE wait_ms IS NOT NULL), ''::bytea) FROM t LEFT JOIN bins "
+    "ON bins.site = t.site AND bins.month = t.month GROUP BY t.site, t.month, bins.bins "
+    "ON CONFLICT (site, month) DO UPDATE SET outcomes = excluded.outcomes, ratings = excluded.ratings, "
+    "bins = excluded.bins, waits = excluded.waits")
+
+
 def roll_up(db: Any, site: str, days: Sequence[str]) -> None:
-    """``report_days`` of these days of the site, again from its tickets."""
+    """``report_days`` of these days of the site, and their months, again from its tickets."""
     db.execute(ROLL_UP.format(where="site = %s AND day = ANY(%s::date[])"), (site, list(days)))
+    months = sorted({day[:7] + "-01" for day in days})
+    db.execute(ROLL_UP_MONTHS.format(
+        where="site = %s AND day >= %s::date AND day < (%s::date + interval '1 month') "
+              "AND date_trunc('month', day)::date = ANY(%s::date[])"), (site, months[0], months[-1], months))
 
 
 def roll_up_all(db: Any) -> None:
-    """Every site's every day (after a bulk load: bench/central_report.py)."""
+    """Every site's every day and month (after a bulk load: bench/central_report.py)."""
     db.execute(ROLL_UP.format(where="true"))
+    db.execute(ROLL_UP_MONTHS.format(where="true"))
 
 
 # -- one commune: the hub's report ------------------------------------------------------------------
@@ -281,15 +306,31 @@ class SiteRow:
     heard_at: datetime | None = None
 
 
+def split_period(start: date, end: date) -> tuple[list[date], list[date]]:
+    """The period as whole months (their first days) and the days left at either end."""
+    months, days = [], []
+    day = start
+    while day <= end:
+        following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if day.day == 1 and following - timedelta(days=1) <= end:
+            months.append(day)
+            day = following
+        else:
+            days.append(day)
+            day += timedelta(days=1)
+    return months, days
+
+
 def province(db: Any, start: date, end: date, communes: dict[str, Commune]) -> list[SiteRow]:
     """Every site the centre knows (configured, heard from, or with devices), by site id."""
+    months, days = split_period(start, end)
     sums = {row[0]: row[1:] for row in db.execute(
         "SELECT site, " + ", ".join(f"sum(outcomes[{i + 1}])" for i in range(len(OUTCOMES))) + ", "
         + ", ".join(f"sum(ratings[{level}])" for level in range(1, LEVELS_MAX + 1))
-        + " FROM report_days WHERE day BETWEEN %s AND %s GROUP BY site", (start, end))}
-    waits = dict(db.execute("SELECT site, string_agg(waits, ''::bytea) FROM report_days "
-                            "WHERE day BETWEEN %s AND %s AND waits <> ''::bytea GROUP BY site",
-                            (start, end)).fetchall())
+        + " FROM (SELECT site, outcomes, ratings FROM report_months WHERE month = ANY(%s::date[]) "
+        "UNION ALL SELECT site, outcomes, ratings FROM report_days WHERE day = ANY(%s::date[])) AS p "
+        "GROUP BY site", (months, days))}
+    waits = _Waits.read(db, months, days)
     devices = {row[0]: row[1:] for row in db.execute(
         "SELECT site, count(*) FILTER (WHERE state <> 'online'), count(*) FILTER (WHERE role = 'kiosk' "
         "AND state = 'online' AND health->>'printer' = 'paper_out'), max(received_at) "
@@ -304,7 +345,7 @@ def province(db: Any, start: date, end: date, communes: dict[str, Commune]) -> l
         levels = len(commune.levels) if commune else max([i + 1 for i, n in enumerate(ratings) if n] or [0])
         good = commune.good_levels if commune else max(levels - 1, 0)
         rated = sum(ratings)
-        median, p90, called = _percentiles(waits.get(site))
+        median, p90, called = waits.get(site, (None, None, 0))
         offline, paper, status_at = devices.get(site, (0, 0, None))
         last = max((t for t in (heard.get(site), status_at) if t is not None), default=None)
         result.append(SiteRow(
@@ -316,24 +357,81 @@ def province(db: Any, start: date, end: date, communes: dict[str, Commune]) -> l
     return result
 
 
-def _percentiles(packed: bytes | None) -> tuple[float | None, float | None, int]:
-    """Median and p90 (seconds) of the waits, as caller/figures.py ``percentile`` takes them
-    on the hub's sorted waits (each ms / 1000, the value SQLite's round(…, 3) gives)."""
-    import numpy
+class _Waits:
+    """Each site's exact median and p90 wait over whole months and single days, without
+    reading every wait: the months' bin counts (and the odd days' waits) say which bin holds
+    each rank; only that bin's slice of each month's sorted waits is read."""
 
-    if not packed:
-        return None, None, 0
-    values = numpy.frombuffer(packed, dtype=">i8")
-    count = len(values)
-    ranks = {pct: (count - 1) * pct / 100 for pct in (50, 90)}
-    wanted = sorted({k for rank in ranks.values() for k in (math.floor(rank), math.ceil(rank))})
-    chosen = numpy.partition(values, wanted)
-    at = {k: int(chosen[k]) / 1000 for k in wanted}
-    result = []
-    for rank in ranks.values():
-        low, high = math.floor(rank), math.ceil(rank)
-        result.append(at[low] + (at[high] - at[low]) * (rank - low))
-    return result[0], result[1], count
+    @classmethod
+    def read(cls, db: Any, months: list[date], days: list[date]) -> dict[str, tuple[float, float, int]]:
+        import numpy as np
+
+        binned: dict[str, list[tuple[date, Any, Any]]] = {}      # site -> (month, bins, counts)
+        for site, month, packed in db.execute("SELECT site, month, bins FROM report_months "
+                                              "WHERE month = ANY(%s::date[]) AND bins <> ''::bytea",
+                                              (months,)):
+            pairs = np.frombuffer(packed, dtype=">i4").reshape(-1, 2).astype(np.int64)
+            binned.setdefault(site, []).append((month, pairs[:, 0], pairs[:, 1]))
+        loose: dict[str, list[bytes]] = {}
+        for site, packed in db.execute("SELECT site, waits FROM report_days WHERE day = ANY(%s::date[]) "
+                                       "AND waits <> ''::bytea", (days,)):
+            loose.setdefault(site, []).append(packed)
+        plans: dict[str, tuple[int, dict[int, tuple[int, int]], Any]] = {}
+        slices: list[tuple[str, date, int, int, int]] = []       # site, month, bin, offset, length
+        for site in set(binned) | set(loose):
+            day_values = np.sort(np.concatenate([np.frombuffer(p, dtype=">i8").astype(np.int64)
+                                                 for p in loose.get(site, [])] or [np.zeros(0, np.int64)]))
+            parts = binned.get(site, [])
+            all_bins = np.concatenate([b for _, b, _ in parts] + [day_values // BIN_MS])
+            weights = np.concatenate([c for _, _, c in parts] + [np.ones(len(day_values), np.int64)])
+            bins, index = np.unique(all_bins, return_inverse=True)
+            per_bin = np.bincount(index, weights=weights).astype(np.int64)
+            ends = np.cumsum(per_bin)
+            count = int(ends[-1])
+            where: dict[int, tuple[int, int]] = {}      # rank -> (bin, rank within the bin)
+            for rank in _ranks(count):
+                j = int(np.searchsorted(ends, rank, side="right"))
+                where[rank] = (int(bins[j]), rank - int(ends[j] - per_bin[j]))
+            for bin_ in {b for b, _ in where.values()}:
+                for month, month_bins, month_counts in parts:
+                    j = int(np.searchsorted(month_bins, bin_))
+                    if j < len(month_bins) and month_bins[j] == bin_:
+                        slices.append((site, month, bin_, int(month_counts[:j].sum()), int(month_counts[j])))
+            plans[site] = (count, where, day_values)
+        found: dict[tuple[str, int], list[Any]] = {}
+        if slices:
+            rows = db.execute(
+                "SELECT q.i, substring(m.waits FROM q.o * 8 + 1 FOR q.n * 8) FROM unnest(%s::int[], "
+                "%s::text[], %s::date[], %s::int[], %s::int[]) AS q(i, site, month, o, n) "
+                "JOIN report_months m ON m.site = q.site AND m.month = q.month",
+                [list(range(len(slices))), *[list(c) for c in zip(*[(s, m, o, n) for s, m, _, o, n in slices],
+                                                                  strict=True)]]).fetchall()
+            for i, packed in rows:
+                site, _, bin_, _, _ = slices[i]
+                found.setdefault((site, bin_), []).append(np.frombuffer(packed, dtype=">i8").astype(np.int64))
+        result = {}
+        for site, (count, where, day_values) in plans.items():
+            at = {}
+            for rank, (bin_, within) in where.items():
+                lows = day_values[(day_values // BIN_MS) == bin_]
+                values = np.sort(np.concatenate([*found.get((site, bin_), []), lows]))
+                at[rank] = int(values[within]) / 1000
+            median, p90 = (_interpolate(at, count, pct) for pct in (50, 90))
+            result[site] = (median, p90, count)
+        return result
+
+
+def _ranks(count: int) -> set[int]:
+    ranks = [(count - 1) * pct / 100 for pct in (50, 90)]
+    return {k for rank in ranks for k in (math.floor(rank), math.ceil(rank))}
+
+
+def _interpolate(at: dict[int, float], count: int, pct: float) -> float:
+    """caller/figures.py ``percentile`` on the sorted waits (each ms / 1000, the value SQLite's
+    round(…, 3) gives the hub), from the values at the two ranks it needs."""
+    rank = (count - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return at[low] + (at[high] - at[low]) * (rank - low)
 
 
 def day_range(start: date, end: date) -> Iterator[date]:

@@ -70,6 +70,9 @@ TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_DAYS = 366 * 2
 MAX_FORM = 2048
 TITLE = "Bộ phận một cửa các xã, phường"
+KEEP_UP_S = 30.0            # the background count of new history
+BUSY = ("Trung tâm đang cập nhật số liệu mới nhận từ các xã; số liệu đang hiển thị có thể chưa đủ. "
+        "Vui lòng tải lại trang sau ít phút.")
 EXPIRED = "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."
 PAGES = Path(__file__).parent / "pages"
 ASSETS = {"office.css": "text/css; charset=utf-8", "central.js": "text/javascript; charset=utf-8"}
@@ -93,9 +96,13 @@ class Centre:
         except psycopg.Error as exc:
             raise MotcuaError(f"PostgreSQL: {exc}") from None
 
-    def refreshed(self, db: Any) -> None:
-        """Replay what arrived since the last report, for every commune with a config."""
-        with self._refreshing:
+    def refreshed(self, db: Any, *, wait_s: float = 5.0) -> bool:
+        """Replay what arrived since the last count, for every commune with a config. False if
+        another refresh (the background one catching up a backlog) still runs after ``wait_s``:
+        the page then shows what is counted so far, and says so."""
+        if not self._refreshing.acquire(timeout=wait_s):
+            return False
+        try:
             behind = [row[0] for row in db.execute(
                 "SELECT s.site FROM sites s LEFT JOIN report_position p ON p.site = s.site "
                 "WHERE s.upto > coalesce(p.upto, 0)")]
@@ -105,14 +112,32 @@ class Centre:
                     started = time.monotonic()
                     rows = refresh(db, commune)
                     log.info("%s: %d history rows counted in %.2f s", site, rows, time.monotonic() - started)
+            return True
+        finally:
+            self._refreshing.release()
 
-    def province(self, start: date, end: date) -> list[SiteRow]:
+    def keep_up(self, stop: threading.Event, every_s: float = KEEP_UP_S) -> None:
+        """A thread: count new history every ``every_s``, so that a page has little left to
+        replay (and a backlog, e.g. at the first start, is worked off without a page waiting)."""
+        import psycopg
+
+        while True:
+            try:
+                with self.connect() as db:
+                    self.refreshed(db, wait_s=every_s)
+            except (MotcuaError, psycopg.Error) as exc:
+                log.warning("history not counted now: %s", exc)
+            if stop.wait(every_s):
+                return
+
+    def province(self, start: date, end: date) -> tuple[list[SiteRow], bool]:
+        """Every commune's line, and whether all history that arrived is counted in it."""
         import psycopg
 
         with self.connect() as db:
             try:
-                self.refreshed(db)
-                return province(db, start, end, self.communes)
+                complete = self.refreshed(db)
+                return province(db, start, end, self.communes), complete
             except psycopg.Error as exc:
                 raise MotcuaError(f"PostgreSQL: {exc}") from None
 
@@ -122,7 +147,8 @@ class Centre:
 
         with self.connect() as db:
             try:
-                self.refreshed(db)
+                if not self.refreshed(db):
+                    raise MotcuaError(BUSY)
                 report = commune_report(db, commune, start, end, by=by, hours=hours, target_wait_s=target)
                 return report, (reasons_by(db, commune.site, start, end) if reasons else [])
             except psycopg.Error as exc:
@@ -210,11 +236,12 @@ def build_central_app(centre: Centre) -> Starlette:
             return page("Các xã, phường", report_form(None, None, chosen, action="/centre"), session, 400)
         start, end = chosen
         try:
-            rows = await asyncio.to_thread(centre.province, start, end)
+            rows, complete = await asyncio.to_thread(centre.province, start, end)
         except MotcuaError as exc:
             return page("Các xã, phường", report_form(start, end, f"Không đọc được dữ liệu: {exc}",
                                                      action="/centre"), session, 503)
-        body = report_form(start, end, "", action="/centre") + province_table(
+        note = "" if complete else f'<p class="box notice" role="status" id="catching-up">{esc(BUSY)}</p>'
+        body = note + report_form(start, end, "", action="/centre") + province_table(
             rows, centre.communes, start, end, datetime.now(TIMEZONE))
         return page(f"Các xã, phường {start.strftime('%d/%m/%Y')} – {end.strftime('%d/%m/%Y')}", body,
                     session)
@@ -486,9 +513,12 @@ def serve_central(options: argparse.Namespace, users: Path) -> int:
     finally:
         migrator.close()
     stop = stop_on_signals()
+    counting = threading.Thread(target=centre.keep_up, args=(stop,), name="history-count", daemon=True)
+    counting.start()
     try:
         asyncio.run(_serve(centre, host, port, Systemd(), stop))
     finally:
+        stop.set()
         store.close()
     return 0
 

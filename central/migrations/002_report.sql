@@ -1,7 +1,9 @@
 -- The report figures of docs/report.md over the hubs' history (central/report.py).
 -- report_tickets: each site's tickets as its own caller records them (the history replayed
--- through the caller's engine); report_days: per site and service day, what a province
--- report of many communes reads (a year of 200 communes is 73,000 rows, not 10 M tickets).
+-- through the caller's engine); report_days and report_months: per site and service day or
+-- month, what a province report of many communes reads (a year of 200 communes: 2,400 month
+-- rows, not 10 M tickets). The waits are kept exactly (sorted, in ms) so that the median and
+-- p90 are the hub's; the months' bins say where in them a rank lies.
 CREATE TABLE report_position (
     site text PRIMARY KEY,
     upto bigint NOT NULL DEFAULT 0           -- history rows up to here are in report_tickets
@@ -32,3 +34,16 @@ CREATE TABLE report_days (
     waits bytea NOT NULL,                    -- the day's waits in ms, sorted, 8 bytes big-endian each (int8send)
     PRIMARY KEY (site, day)
 );
+
+CREATE TABLE report_months (
+    site text NOT NULL,
+    month date NOT NULL,                     -- its first day
+    outcomes integer[] NOT NULL,
+    ratings integer[] NOT NULL,
+    bins bytea NOT NULL,                     -- (bin, count) pairs, int4 big-endian each, by bin:
+                                             -- bin = floor(wait_ms / 30000), only bins with waits
+    waits bytea NOT NULL,                    -- the month's waits in ms, sorted, int8 big-endian each
+    PRIMARY KEY (site, month)
+);
+-- Uncompressed out of line: a report reads a slice of a month's waits (one bin), not all.
+ALTER TABLE report_months ALTER COLUMN waits SET STORAGE EXTERNAL;

@@ -16,8 +16,10 @@ from rig import write_site_config
 
 from motcua.config import load_config
 
-FIRST = date(2026, 11, 2)
-DAYS = [FIRST + timedelta(days=i) for i in range(6)]
+# Across month ends: the province's whole months (report_months) and odd days (report_days).
+DAYS = [date(2026, 10, 29), date(2026, 10, 30), date(2026, 10, 31), date(2026, 11, 2), date(2026, 11, 3),
+        date(2026, 12, 1)]
+FIRST = DAYS[0]
 TARGET = 15 * 60.0
 
 
@@ -64,6 +66,8 @@ def test_commune_figures_equal_the_hubs_report(office, tmp_path):
         assert outcomes == {0, 1, 2, 3, 4}, "the history covers every outcome"
         assert db.execute("SELECT count(*) FROM report_tickets WHERE reason IS NOT NULL").fetchone()[0]
         for start, end in [(DAYS[0], DAYS[-1]), (DAYS[1], DAYS[3]), (DAYS[-1], DAYS[-1]),
+                           (date(2026, 10, 1), date(2026, 12, 31)), (date(2026, 10, 30), date(2026, 11, 30)),
+                           (date(2026, 11, 1), date(2026, 12, 1)), (date(2026, 11, 1), date(2026, 11, 30)),
                            (DAYS[0] - timedelta(days=5), DAYS[0] - timedelta(days=1))]:
             expected = read_report(db_path, start, end, by=("service", "counter", "day"), hours=True,
                                    target_wait_s=TARGET, satisfied_levels=commune.good_levels)
