@@ -86,6 +86,7 @@ class Centre:
         self.communes = communes
         self.store = users
         self.sessions = Sessions()
+        self.page_wait_s = 5.0      # a page waits this long for a count at work, then shows the rest
         self._refreshing = threading.Lock()
 
     def connect(self) -> Any:
@@ -96,11 +97,11 @@ class Centre:
         except psycopg.Error as exc:
             raise MotcuaError(f"PostgreSQL: {exc}") from None
 
-    def refreshed(self, db: Any, *, wait_s: float = 5.0) -> bool:
+    def refreshed(self, db: Any, *, wait_s: float | None = None) -> bool:
         """Replay what arrived since the last count, for every commune with a config. False if
         another refresh (the background one catching up a backlog) still runs after ``wait_s``:
         the page then shows what is counted so far, and says so."""
-        if not self._refreshing.acquire(timeout=wait_s):
+        if not self._refreshing.acquire(timeout=self.page_wait_s if wait_s is None else wait_s):
             return False
         try:
             behind = [row[0] for row in db.execute(

@@ -131,3 +131,25 @@ def test_province_lists_devices_and_sites_without_config(pg_dsn):
     assert (row.issued, row.median_wait, row.satisfied) == (0, None, None)
     assert (row.devices_offline, row.paper_out) == (1, 1)
     assert row.heard_at is not None
+
+
+def test_a_page_does_not_wait_for_a_long_count(office, tmp_path):
+    """While the dashboard's background count works off a backlog, a page shows what is counted
+    so far and says so; once it is done, the page counts what is left and is complete."""
+    from motcua.web.central_web import Centre
+    from motcua.web.store import WebStore
+
+    config, _, dsn = office
+    carry_to_centre(tmp_path / "caller.db", config.site.id, dsn)
+    users = WebStore(tmp_path / "users.db")
+    centre = Centre(dsn, {config.site.id: Commune.of(config)}, users)
+    centre.page_wait_s = 0.2
+    centre._refreshing.acquire()             # the background count, busy
+    try:
+        rows, complete = centre.province(DAYS[0], DAYS[-1])
+        assert not complete and rows[0].issued == 0
+    finally:
+        centre._refreshing.release()
+    rows, complete = centre.province(DAYS[0], DAYS[-1])
+    assert complete and rows[0].issued > 0
+    users.close()
