@@ -4,8 +4,8 @@
 1. A real PostgreSQL (tests/central/centralrig.py, fsync on as in production) with the
    centre's migrations. The communes' tickets, as the replay of their history makes them
    (central/report.py ``report_tickets``), are generated and loaded with COPY; then rolled
-   up per site and day by central/report.py's own ``ROLL_UP`` statement (what ``refresh``
-   runs for the days that changed).
+   up per site and day and per site and month by central/report.py's own statements
+   (``roll_up_all``; ``refresh`` runs them for the days and months that changed).
 2. In a fresh process (its memory is the report's alone): the province table of the year
    and of a month as the page makes it (web/central_web.py ``Centre.province`` and its
    HTML), and one commune's year page (``commune_report``), three runs each.
@@ -98,7 +98,7 @@ def generate(db, communes: int, tickets: int, seed: int = 7) -> int:
 
 def build(dsn: str, communes: int, tickets: int) -> None:
     import psycopg
-    from motcua.central.report import ROLL_UP
+    from motcua.central.report import roll_up_all
     from motcua.central.store import CentralStore
 
     store = CentralStore(dsn)
@@ -118,16 +118,19 @@ def build(dsn: str, communes: int, tickets: int) -> None:
         indexed = time.monotonic() - started
         started = time.monotonic()
         db.execute("SET work_mem = '256MB'")
-        db.execute(ROLL_UP.format(where="true"))
+        roll_up_all(db)
         rolled = time.monotonic() - started
         db.execute("VACUUM ANALYZE report_tickets")
         db.execute("VACUUM ANALYZE report_days")
+        db.execute("VACUUM ANALYZE report_months")
         days = db.execute("SELECT count(*) FROM report_days").fetchone()[0]
+        months = db.execute("SELECT count(*) FROM report_months").fetchone()[0]
         sizes = db.execute("SELECT pg_size_pretty(pg_total_relation_size('report_tickets')), "
-                           "pg_size_pretty(pg_total_relation_size('report_days'))").fetchone()
+                           "pg_size_pretty(pg_total_relation_size('report_days')), "
+                           "pg_size_pretty(pg_total_relation_size('report_months'))").fetchone()
     print(f"tickets generated and copied: {written:,} in {loaded:.1f} s; indexes {indexed:.1f} s; "
-          f"roll-up into {days:,} site-days {rolled:.1f} s")
-    print(f"report_tickets {sizes[0]}, report_days {sizes[1]}")
+          f"roll-up into {days:,} site-days and {months:,} site-months {rolled:.1f} s")
+    print(f"report_tickets {sizes[0]}, report_days {sizes[1]}, report_months {sizes[2]}")
 
 
 def time_reports(dsn: str, communes: int) -> None:
