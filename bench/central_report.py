@@ -193,7 +193,9 @@ def check(dsn: str, rows, start: date, end: date) -> None:
 
 
 def time_replay(dsn: str, days: int) -> None:
-    """One commune's history through ``refresh``: rows per second."""
+    """One commune's history through ``refresh``: rows per second; then 200 new rows late in
+    the day, with the engine kept since the last refresh (as the dashboard keeps it) and
+    without it (rebuilt from the day's marker)."""
     import psycopg
     from hub_office import SimulatedCaller, carry_to_centre
     from motcua.central.report import Commune, refresh
@@ -205,14 +207,22 @@ def time_replay(dsn: str, days: int) -> None:
         config = load_config(write_site_config(Path(folder)))
         hub = SimulatedCaller(Path(folder) / "caller.db", config)
         hub.traffic([FIRST + timedelta(days=i) for i in range(days)], 190, random.Random(1))
+        last = hub.store.db.execute("SELECT max(seq) FROM events").fetchone()[0]
         hub.close()
-        carry_to_centre(Path(folder) / "caller.db", config.site.id, dsn)
+        commune, engines = Commune.of(config), {}
         with psycopg.connect(dsn, autocommit=True) as db:
+            carry_to_centre(Path(folder) / "caller.db", config.site.id, dsn, upto=last - 400)
             started = time.perf_counter()
-            counted = refresh(db, Commune.of(config))
+            counted = refresh(db, commune, engines)
             took = time.perf_counter() - started
-    print(f"replay of one commune's history: {counted:,} rows ({days} days) in {took:.2f} s, "
-          f"{counted / took:,.0f} rows/s")
+            print(f"replay of one commune's history: {counted:,} rows ({days} days) in {took:.2f} s, "
+                  f"{counted / took:,.0f} rows/s")
+            for upto, kept, how in ((last - 200, engines, "kept"), (last, {}, "rebuilt")):
+                carry_to_centre(Path(folder) / "caller.db", config.site.id, dsn, upto=upto)
+                started = time.perf_counter()
+                counted = refresh(db, commune, kept)
+                print(f"  {counted} new rows late in the day, the engine {how}: "
+                      f"{(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 def main() -> None:

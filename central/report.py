@@ -138,8 +138,20 @@ def ticket_row(site: str, record: TicketRecord, reason: str | None) -> tuple:
 
 # -- keeping report_tickets and report_days up to date --------------------------------------------
 
-def refresh(db: Any, commune: Commune) -> int:
-    """Replay the site's history rows not counted yet; returns how many. One transaction."""
+def refresh(db: Any, commune: Commune, engines: dict[str, tuple[int, Engine]] | None = None) -> int:
+    """Replay the site's history rows not counted yet; returns how many. One transaction.
+
+    ``engines`` keeps each site's engine as it stands after the rows counted, so the next
+    refresh need not rebuild it from the day's marker (late in a busy day, thousands of rows)."""
+    site = commune.site
+    kept = engines.pop(site, None) if engines is not None else None   # gone if this one fails
+    applied, last, engine = _refresh(db, commune, kept)
+    if engines is not None and engine is not None:
+        engines[site] = (last, engine)
+    return applied
+
+
+def _refresh(db: Any, commune: Commune, kept: tuple[int, Engine] | None) -> tuple[int, int, Engine | None]:
     site = commune.site
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_ID, site))
@@ -147,10 +159,11 @@ def refresh(db: Any, commune: Commune) -> int:
         upto = int(row[0]) if row else 0
         row = db.execute("SELECT upto FROM sites WHERE site = %s", (site,)).fetchone()
         last = int(row[0]) if row else 0          # history is complete up to here
+        usable = kept[1] if kept is not None and kept[0] == upto else None
         if last <= upto:
-            return 0
-        engine = commune.engine()
-        if upto:
+            return 0, upto, usable
+        engine = commune.engine() if usable is None else usable
+        if upto and usable is None:
             # The engine's state at ``upto``: from the last day marker, whose carry holds the
             # open tickets, as the caller itself rebuilds it after a restart.
             marker = db.execute("SELECT coalesce(max(seq), 0) FROM history WHERE site = %s "
@@ -178,7 +191,7 @@ def refresh(db: Any, commune: Commune) -> int:
         _save(db, site, changed.values(), named)
         db.execute("INSERT INTO report_position (site, upto) VALUES (%s, %s) ON CONFLICT (site) "
                    "DO UPDATE SET upto = excluded.upto", (site, last))
-        return applied
+        return applied, last, engine
 
 
 def _events(db: Any, site: str, after: int, upto: int) -> Iterator[Event]:
@@ -225,21 +238,24 @@ ROLL_UP = (
     "ratings = excluded.ratings, waits = excluded.waits")
 
 
+# Each part is grouped on its own and materialized before the join: with stale statistics
+# (a table that just grew) the planner would otherwise recompute the bins for every ticket.
 ROLL_UP_MONTHS = (
-    "WITH t AS (SELECT site, date_trunc('month', day)::date AS month, outcome, rating, wait_ms "
+    "WITH t AS MATERIALIZED (SELECT site, date_trunc('month', day)::date AS month, outcome, rating, wait_ms "
     "FROM report_tickets WHERE {where}), "
-    "b AS (SELECT site, month, floor(wait_ms / " + str(BIN_MS) + ".0)::integer AS bin, "
-    "count(*)::integer AS n "
-    "FROM t WHERE wait_ms IS NOT NULL GROUP BY 1, 2, 3), "
-    "bins AS (SELECT site, month, string_agg(int4send(bin) || int4send(n), ''::bytea ORDER BY bin) AS bins "
-    "FROM b GROUP BY 1, 2) "
-    "INSERT INTO report_months (site, month, outcomes, ratings, bins, waits) SELECT t.site, t.month, ARRAY["
+    "a AS MATERIALIZED (SELECT site, month, ARRAY["
     + ", ".join(f"count(*) FILTER (WHERE outcome = {i})" for i in range(len(OUTCOMES)))
-    + "]::integer[], ARRAY["
+    + "]::integer[] AS outcomes, ARRAY["
     + ", ".join(f"count(*) FILTER (WHERE rating = {level})" for level in range(1, LEVELS_MAX + 1))
-    + "]::integer[], coalesce(bins.bins, ''::bytea), coalesce(string_agg(int8send(wait_ms), ''::bytea "
-    "ORDER BY wait_ms) FILTER (WHERE wait_ms IS NOT NULL), ''::bytea) FROM t LEFT JOIN bins "
-    "ON bins.site = t.site AND bins.month = t.month GROUP BY t.site, t.month, bins.bins "
+    + "]::integer[] AS ratings, coalesce(string_agg(int8send(wait_ms), ''::bytea ORDER BY wait_ms) "
+    "FILTER (WHERE wait_ms IS NOT NULL), ''::bytea) AS waits FROM t GROUP BY site, month), "
+    "b AS MATERIALIZED (SELECT site, month, floor(wait_ms / " + str(BIN_MS) + ".0)::integer AS bin, "
+    "count(*)::integer AS n FROM t WHERE wait_ms IS NOT NULL GROUP BY 1, 2, 3), "
+    "bins AS MATERIALIZED (SELECT site, month, string_agg(int4send(bin) || int4send(n), ''::bytea "
+    "ORDER BY bin) AS bins FROM b GROUP BY 1, 2) "
+    "INSERT INTO report_months (site, month, outcomes, ratings, bins, waits) "
+    "SELECT a.site, a.month, a.outcomes, a.ratings, coalesce(bins.bins, ''::bytea), a.waits "
+    "FROM a LEFT JOIN bins ON bins.site = a.site AND bins.month = a.month "
     "ON CONFLICT (site, month) DO UPDATE SET outcomes = excluded.outcomes, ratings = excluded.ratings, "
     "bins = excluded.bins, waits = excluded.waits")
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from motcua.caller.engine import Engine
 from motcua.central.report import (
     Commune,
     SiteRow,
@@ -88,6 +89,7 @@ class Centre:
         self.sessions = Sessions()
         self.page_wait_s = 5.0      # a page waits this long for a count at work, then shows the rest
         self._refreshing = threading.Lock()
+        self.engines: dict[str, tuple[int, Engine]] = {}     # each commune's engine where counted
 
     def connect(self) -> Any:
         import psycopg
@@ -111,7 +113,7 @@ class Centre:
                 commune = self.communes.get(site)
                 if commune is not None:
                     started = time.monotonic()
-                    rows = refresh(db, commune)
+                    rows = refresh(db, commune, self.engines)
                     log.info("%s: %d history rows counted in %.2f s", site, rows, time.monotonic() - started)
             return True
         finally:
