@@ -72,6 +72,7 @@ MAX_DAYS = 366 * 2
 MAX_FORM = 2048
 TITLE = "Bộ phận một cửa các xã, phường"
 KEEP_UP_S = 30.0            # the background count of new history
+BACKLOG_ROWS = 5000         # a count this large is logged (a hub catching up, the first start)
 BUSY = ("Trung tâm đang cập nhật số liệu mới nhận từ các xã; số liệu đang hiển thị có thể chưa đủ. "
         "Vui lòng tải lại trang sau ít phút.")
 EXPIRED = "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."
@@ -114,7 +115,8 @@ class Centre:
                 if commune is not None:
                     started = time.monotonic()
                     rows = refresh(db, commune, self.engines)
-                    log.info("%s: %d history rows counted in %.2f s", site, rows, time.monotonic() - started)
+                    log.log(logging.INFO if rows >= BACKLOG_ROWS else logging.DEBUG,
+                            "%s: %d history rows counted in %.2f s", site, rows, time.monotonic() - started)
             return True
         finally:
             self._refreshing.release()
