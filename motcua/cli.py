@@ -60,6 +60,10 @@ def _role(help: str, module: str, add_flags: Callable[[argparse.ArgumentParser],
         add_flags(sub)
 
     def run(options: argparse.Namespace) -> int:
+        if getattr(options, "central", False):     # motcua web --central: the centre has no site config
+            from .web.central_web import main as central_web
+
+            return central_web(options)
         site: SiteConfig = load_config(options.config, broker_url=options.broker)
         return int(importlib.import_module(module).run(site, options))
 
@@ -120,6 +124,13 @@ def _web_flags(web: argparse.ArgumentParser) -> None:
     web.add_argument("--counter", metavar="ID", help="with pair: the counter the tablet is for")
     web.add_argument("--token", metavar="ID", help="with revoke: the token's id (from tokens)")
     web.add_argument("--url", metavar="URL", help="with pair: the hub's address (default: [web] url)")
+    web.add_argument("--central", action="store_true",
+                     help="the centre's dashboard of every commune, over --db (docs/central.md)")
+    web.add_argument("--db", metavar="postgresql://…", help="with --central: the centre's database")
+    web.add_argument("--sites", metavar="DIR", help="with --central: the communes' site configs "
+                                                    "(default /etc/motcua/communes)")
+    web.add_argument("--users", metavar="FILE", help="with --central: the centre's users "
+                                                     "(default /var/lib/motcua/central-web.db)")
 
 
 def _publisher_flags(publisher: argparse.ArgumentParser) -> None:
@@ -162,8 +173,8 @@ COMMANDS: dict[str, Command] = {
     "caller": _role("run the caller (queue, voice, board state) on the hub", "motcua.caller.daemon",
                     _caller_flags),
     "display": _role("run the waiting-room board", "motcua.display.daemon", _display_flags),
-    "web": _role("run the hub's web pages (counter tablets, citizens' phones), or pair a tablet",
-                 "motcua.web.daemon", _web_flags),
+    "web": _role("run the hub's web pages (counter tablets, citizens' phones), or pair a tablet; "
+                 "with --central the centre's dashboard", "motcua.web.daemon", _web_flags),
     "central-publisher": _role("on the hub: send the caller's history to the centre",
                                "motcua.central.publisher", _publisher_flags),
     "check-config": Command("check a site config and exit", _check_config_flags, _check_config),
