@@ -8,14 +8,18 @@ and the memory of `motcua central`.
    process's resident memory after.
 
 A real PostgreSQL from the distribution's package is started in a temporary directory
-(tests/central/centralrig.py). Usage: .venv/bin/python bench/central_ingest.py [EVENTS]
+(tests/central/centralrig.py); the central broker runs the central server's shipped settings
+(systemd/mosquitto/central.conf). Usage:
+.venv/bin/python bench/central_ingest.py [EVENTS] [--end-to-end-only]
 """
 
 from __future__ import annotations
 
 import random
+import socket
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,9 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "central")]
 
-from centralrig import PostgreSQL  # noqa: E402
+from centralrig import PostgreSQL, central_settings  # noqa: E402
 from motcua.central.store import CentralStore  # noqa: E402
-from rig import Mosquitto, eventually, resident_kb, start_daemon  # noqa: E402
+from rig import Mosquitto, cpu_seconds, eventually, resident_kb, start_daemon  # noqa: E402
 
 from motcua.protocol import HistoryEvent, HistoryKind, encode, new_id  # noqa: E402
 
@@ -90,41 +94,86 @@ def store_alone(postgres: PostgreSQL, all_events: list[HistoryEvent]) -> None:
     store.close()
 
 
-def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+def remaining_length(n: int) -> bytes:
+    """MQTT's variable-length integer (MQTT 3.1.1 §2.2.3)."""
+    out = bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
 
+
+def publish_packets(events_: list[HistoryEvent]) -> bytes:
+    """The events as MQTT 3.1.1 PUBLISH packets, QoS 1, made before the clock starts."""
+    out = bytearray()
+    for i, event in enumerate(events_):
+        topic = f"motcua/{event.site}/history/event".encode()
+        mid = i % 65535 + 1
+        body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + encode(event)
+        out += b"\x32" + remaining_length(len(body)) + body
+    return bytes(out)
+
+
+class RawHubs:
+    """The hubs' bridges as the central broker sees them: one connection publishing QoS 1 as
+    fast as the broker reads, from packets made beforehand, so that the load generator's own
+    work (a Python MQTT client costs more per message than the centre) stays out of the figure,
+    as Mosquitto's bridges (C) would."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client_id = b"bench-raw-hubs"
+        body = (b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id)
+        self.sock.sendall(b"\x10" + remaining_length(len(body)) + body)
+        connack = self.sock.recv(4)
+        assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", connack
+        self.acked = 0
+        self.reader = threading.Thread(target=self._read_acks, daemon=True)
+        self.reader.start()
+
+    def _read_acks(self) -> None:
+        while True:
+            data = self.sock.recv(1 << 16)
+            if not data:
+                return
+            self.acked += len(data) // 4          # PUBACKs only: 4 bytes each
+
+    def send(self, packets: bytes) -> None:
+        self.sock.sendall(packets)
+
+    def close(self) -> None:
+        self.sock.sendall(b"\xe0\x00")
+        self.sock.close()
+
+
+def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path) -> None:
     dsn = postgres.create_database()
-    broker = Mosquitto(work / "central", extra_config="max_inflight_messages 5000\n")
+    broker = Mosquitto(work / "central", extra_config=central_settings(accounts=False))
     broker.start()
     logs = work / "logs"
     logs.mkdir()
     centre = start_daemon("central", ["central", "--broker", broker.url, "--db", dsn], logs)
     try:
+        hubs = RawHubs(broker.port)
         # Let it migrate and subscribe: the first event's arrival shows it is listening.
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-hubs")
-        client.max_inflight_messages_set(1000)
-        client.max_queued_messages_set(0)
-        client.connect("127.0.0.1", broker.port)
-        client.loop_start()
-        first = all_events[0]
-        assert eventually(lambda: (client.publish(f"motcua/{first.site}/history/event",
-                                                  encode(first), qos=1) and count(dsn) >= 1),
-                          timeout=60), (logs / "central.log").read_text()
-        payloads = [(f"motcua/{e.site}/history/event", encode(e)) for e in all_events[1:]]
+        first = publish_packets(all_events[:1])
+        assert eventually(lambda: hubs.send(first) or count(dsn) >= 1, timeout=60), \
+            (logs / "central.log").read_text()
+        packets = publish_packets(all_events[1:])
+        cpu_before = cpu_seconds(centre.pid)
         started = time.perf_counter()
-        for i, (topic, payload) in enumerate(payloads):
-            info = client.publish(topic, payload, qos=1)
-            if i % 20_000 == 19_999:
-                # paho keys its queue by message id (1..65535): never hold more than that.
-                info.wait_for_publish(120)
+        hubs.send(packets)
         assert eventually(lambda: count(dsn) == len(all_events), timeout=600)
         took = time.perf_counter() - started
-        print(f"end to end (MQTT -> motcua central -> PostgreSQL): {len(payloads):,} events in "
-              f"{took:.2f} s = {len(payloads) / took:,.0f} events/s")
+        cpu = cpu_seconds(centre.pid) - cpu_before
+        n = len(all_events) - 1
+        print(f"end to end (MQTT -> motcua central -> PostgreSQL): {n:,} events in "
+              f"{took:.2f} s = {n / took:,.0f} events/s; motcua central used {cpu:.1f} s of CPU "
+              f"({cpu / n * 1e6:.0f} µs per event)")
         print(f"motcua central resident memory after: {resident_kb(centre.pid) / 1024:.0f} MiB")
-        client.disconnect()
-        client.loop_stop()
+        hubs.close()
     finally:
         centre.terminate()
         centre.wait(10)
@@ -132,13 +181,15 @@ def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path)
 
 
 def main() -> None:
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    numbers = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    total = int(numbers[0]) if numbers else 200_000
     all_events = events(total)
     print(f"{total:,} events of {SITES} communes; PostgreSQL with fsync on (as in production)")
     postgres = PostgreSQL(durable=True)
     postgres.start()
     try:
-        store_alone(postgres, all_events)
+        if "--end-to-end-only" not in sys.argv:
+            store_alone(postgres, all_events)
         with tempfile.TemporaryDirectory() as work:
             end_to_end(postgres, all_events, Path(work))
     finally:

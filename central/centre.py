@@ -35,8 +35,24 @@ from .store import CentralStore
 
 log = logging.getLogger(__name__)
 
-BATCH_MAX = 5000
-BATCH_WAIT_S = 0.05
+BATCH_MAX = 2500          # half the central broker's in-flight window (5,000): while one batch
+                          # commits, the broker has already sent the next into the socket
+POLL_S = 0.2
+
+SUBSCRIPTIONS = [("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                 ("motcua/+/status/#", 1)]
+
+
+def centre_link(broker: Any, inbox: queue.SimpleQueue) -> Any:
+    """The centre's link: manual acks on a persistent session, polled by the owner thread
+    (paho's callbacks run there and only enqueue: no thread hand-over per message)."""
+    from motcua.mqtt import Link
+    from motcua.protocol import Topics
+
+    inbox_: Any = inbox       # a SimpleQueue: Link only puts (on this thread) and asks empty()
+    return Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox_,
+                persistent_session=True, manual_ack=True, owner_polls=True,
+                subscriptions=SUBSCRIPTIONS)
 
 
 class Centre:
@@ -49,23 +65,19 @@ class Centre:
         self.written = 0
         self.dropped = 0
 
-    def run(self, inbox: queue.Queue, stop: threading.Event, systemd: Any) -> None:
-        from motcua.mqtt import Inbound
-
+    def run(self, inbox: queue.SimpleQueue, stop: threading.Event, systemd: Any) -> None:
         next_watchdog = 0.0
         while not stop.is_set():
-            batch: list[Inbound] = []
-            try:
-                item = inbox.get(timeout=0.2)
-                deadline = time.monotonic() + BATCH_WAIT_S
-                while True:
-                    if isinstance(item, Inbound):
-                        batch.append(item)
-                    if len(batch) >= BATCH_MAX:
-                        break
-                    item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pass
+            self.link.poll(POLL_S)
+            batch = _take(inbox, BATCH_MAX)
+            # Whatever else the socket holds now joins the batch: under load batches grow to
+            # BATCH_MAX, a quiet office's event is written at once.
+            while batch and len(batch) < BATCH_MAX:
+                self.link.poll(0.0)
+                more = _take(inbox, BATCH_MAX - len(batch))
+                if not more:
+                    break
+                batch.extend(more)
             if batch:
                 self.handle(batch)
             self.ask(time.monotonic())
@@ -78,35 +90,38 @@ class Centre:
         ready: list[HistoryEvent] = []
         statuses: list[tuple[str, Status]] = []
         touched: set[str] = set()
+        offer = self.sequencer.offer
         for message in batch:
+            topic = message.topic
             try:
-                site = HistoryTopics.site_of(message.topic)
+                parts = topic.split("/")
+                if len(parts) < 4 or parts[0] != "motcua" or not parts[1]:
+                    raise ProtocolError(f"not a motcua topic: {topic!r}")
+                site = parts[1]
                 if site == CENTRE_TOPICS:       # the centre's own status, heard back
                     continue
-                topics = HistoryTopics(site)
-                if message.topic == topics.event:
+                if parts[2] == "history" and len(parts) == 4 and parts[3] == "event":
                     event = HistoryEvent.decode(message.payload)
                     if event.site != site:
-                        raise ProtocolError(f"event of site {event.site!r} on {message.topic}")
-                    ready.extend(self.sequencer.offer(event))
-                elif message.topic == topics.head:
+                        raise ProtocolError(f"event of site {event.site!r} on {topic}")
+                    ready.extend(offer(event))
+                elif parts[2] == "history" and len(parts) == 4 and parts[3] == "head":
                     head = HistoryHead.decode(message.payload)
                     self.sequencer.head(site, head.last)
-                elif message.topic.startswith(f"motcua/{site}/status/"):
+                elif parts[2] == "status":
                     statuses.append((site, Status.decode(message.payload)))
                 else:
                     raise ProtocolError("not a topic the centre reads")
                 touched.add(site)
             except ProtocolError as exc:
                 self.dropped += 1
-                log.warning("dropped a message on %s: %s", message.topic, exc)
+                log.warning("dropped a message on %s: %s", topic, exc)
         positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
                      for site in touched}
         added = self.store.write(ready, positions, statuses)
         self.written += added
         log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
-        for message in batch:
-            self.link.ack(message)
+        self.link.ack_all(batch)
         for site in touched:
             upto = self.sequencer.site(site).upto
             if self.confirmed.get(site) != upto:
@@ -121,6 +136,21 @@ class Centre:
             self.link.publish(HistoryTopics(request.site).request,
                               encode(HistoryRequest(id=new_id(), first=request.first,
                                                     last=request.last)), qos=1)
+
+
+def _take(inbox: queue.SimpleQueue, limit: int) -> list[Any]:
+    """Up to ``limit`` messages waiting on the inbox (the link's other news is not needed)."""
+    from motcua.mqtt import Inbound
+
+    taken: list[Any] = []
+    while len(taken) < limit:
+        try:
+            item = inbox.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(item, Inbound):
+            taken.append(item)
+    return taken
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,8 +171,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import BrokerSettings, parse_broker_url
     from motcua.daemon import Systemd, release, run_owner_loop, setup_logging, stop_on_signals
-    from motcua.mqtt import Link
-    from motcua.protocol import Topics
 
     from .bridge import write_central_broker_files
 
@@ -175,14 +203,11 @@ def main(options: argparse.Namespace) -> int:
                             keepalive=30)
     stop = stop_on_signals()
     systemd = Systemd()
-    inbox: queue.Queue = queue.Queue()
-    link = Link(broker, Topics(CENTRE_TOPICS), role="central", device="main", inbox=inbox,
-                persistent_session=True, manual_ack=True,
-                subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                               ("motcua/+/status/#", 1)])
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    link = centre_link(broker, inbox)
     try:
         centre = Centre(store, link)
-        run_owner_loop(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
+        run_owner_loop(centre, link=link, inbox=link.inbox, stop=stop, systemd=systemd,
                        ready=f"central: {len(centre.sequencer.sites)} sites known")
     finally:
         release(systemd, link, [store])

@@ -190,13 +190,11 @@ class RunningCentre:
 
     def __init__(self, broker_url: str, dsn: str, *, password_file: Path | None = None,
                  grace_s: float = 0.5, retry_s: float = 2.0) -> None:
-        from motcua.central.centre import Centre
+        from motcua.central.centre import Centre, centre_link
         from motcua.central.store import CentralStore
 
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd
-        from motcua.mqtt import Link
-        from motcua.protocol import Topics
 
         host, port, tls = parse_broker_url(broker_url)
         settings = BrokerSettings(host=host, port=port, tls=tls,
@@ -204,11 +202,8 @@ class RunningCentre:
                                   password_file=password_file, ca_file=None, keepalive=10)
         self.store = CentralStore(dsn)
         self.store.migrate()
-        inbox: queue.Queue = queue.Queue()
-        self.link = Link(settings, Topics("centre"), role="central", device="main", inbox=inbox,
-                         persistent_session=True, manual_ack=True,
-                         subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                                        ("motcua/+/status/#", 1)])
+        inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.link = centre_link(settings, inbox)
         self.centre = Centre(self.store, self.link, grace_s=grace_s, retry_s=retry_s)
         self.stop_event = threading.Event()
         self.link.start()
@@ -221,3 +216,23 @@ class RunningCentre:
         self.thread.join(10)
         self.link.stop()
         self.store.close()
+
+
+CENTRAL_CONF = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto" / "central.conf"
+# Lines of the central broker's config that name its own files and ports: the rig's Mosquitto
+# puts its own listener (and accounts, when asked) in their place.
+_CENTRE_ONLY = {"listener", "cafile", "certfile", "keyfile", "tls_version", "max_connections",
+                "password_file", "acl_file", "allow_anonymous", "per_listener_settings"}
+
+
+def central_settings(*, accounts: bool = True) -> str:
+    """The central broker's shipped behaviour (systemd/mosquitto/central.conf), as a rig
+    Mosquitto's ``extra_config``: tests and benches run what the central server runs.
+    Without ``accounts`` (anonymous clients) client ids cannot be user names."""
+    leave_out = _CENTRE_ONLY | (set() if accounts else {"use_username_as_clientid"})
+    lines = []
+    for line in CENTRAL_CONF.read_text(encoding="utf-8").splitlines():
+        key = line.split(maxsplit=1)[0] if line.strip() and not line.startswith("#") else ""
+        if key and key not in leave_out:
+            lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from centralrig import Hub, RunningCentre
+from centralrig import Hub, RunningCentre, central_settings
 from motcua.central.bridge import bridge_section, write_central_broker_files
 from motcua.central.settings import CentralSettings
 from paho.mqtt.enums import CallbackAPIVersion
@@ -25,8 +25,8 @@ def central_broker(tmp_path: Path, sites) -> tuple[Mosquitto, dict[str, Path]]:
         "allow_anonymous false\n"
         f"password_file {tmp_path / 'central-files' / 'passwords'}\n"
         f"acl_file {tmp_path / 'central-files' / 'acl'}\n"
-        # As docs/central.md advises for the central broker.
-        "max_inflight_messages 5000\n"))
+        # The central server's shipped settings (systemd/mosquitto/central.conf).
+        f"{central_settings()}"))
     broker.start()
     return broker, files
 
