@@ -15,6 +15,8 @@ A real PostgreSQL from the distribution's package is started in a temporary dire
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import socket
 import sys
@@ -94,6 +96,29 @@ def store_alone(postgres: PostgreSQL, all_events: list[HistoryEvent]) -> None:
     store.close()
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (PostgreSQL's backends)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, total = {pid}, 0.0
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                changed = True
+    for member in tree:
+        with contextlib.suppress(OSError, IndexError):       # a backend that just ended
+            total += cpu_seconds(member)
+    return total
+
+
 def remaining_length(n: int) -> bytes:
     """MQTT's variable-length integer (MQTT 3.1.1 §2.2.3)."""
     out = bytearray()
@@ -162,16 +187,23 @@ def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path)
         assert eventually(lambda: hubs.send(first) or count(dsn) >= 1, timeout=60), \
             (logs / "central.log").read_text()
         packets = publish_packets(all_events[1:])
-        cpu_before = cpu_seconds(centre.pid)
+        assert broker.process is not None and postgres.process is not None
+        cpu_before = (cpu_seconds(centre.pid), cpu_seconds(broker.process.pid),
+                      tree_cpu(postgres.process.pid))
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         hubs.send(packets)
         assert eventually(lambda: count(dsn) == len(all_events), timeout=600)
         took = time.perf_counter() - started
-        cpu = cpu_seconds(centre.pid) - cpu_before
+        cpu = cpu_seconds(centre.pid) - cpu_before[0]
+        cpu_broker = cpu_seconds(broker.process.pid) - cpu_before[1]
+        cpu_pg = tree_cpu(postgres.process.pid) - cpu_before[2]
         n = len(all_events) - 1
         print(f"end to end (MQTT -> motcua central -> PostgreSQL): {n:,} events in "
-              f"{took:.2f} s = {n / took:,.0f} events/s; motcua central used {cpu:.1f} s of CPU "
-              f"({cpu / n * 1e6:.0f} µs per event)")
+              f"{took:.2f} s = {n / took:,.0f} events/s")
+        print(f"  CPU meanwhile: motcua central {cpu:.1f} s ({cpu / n * 1e6:.0f} µs per event), "
+              f"Mosquitto {cpu_broker:.1f} s, PostgreSQL {cpu_pg:.1f} s; load average "
+              f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores)")
         print(f"motcua central resident memory after: {resident_kb(centre.pid) / 1024:.0f} MiB")
         hubs.close()
     finally:

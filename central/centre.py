@@ -60,8 +60,9 @@ class Centre:
                  retry_s: float = 10.0) -> None:
         self.store = store
         self.link = link
-        self.sequencer = Sequencer(store.positions(), grace_s=grace_s, retry_s=retry_s)
-        self.confirmed: dict[str, int] = {}
+        self.sequencer = Sequencer(store.positions(), store.current(), grace_s=grace_s,
+                                   retry_s=retry_s)
+        self.confirmed: dict[str, tuple[str, int]] = {}
         self.written = 0
         self.dropped = 0
 
@@ -89,8 +90,10 @@ class Centre:
         """Decode, order, write in one transaction, then acknowledge and confirm."""
         ready: list[HistoryEvent] = []
         statuses: list[tuple[str, Status]] = []
-        touched: set[str] = set()
-        offer = self.sequencer.offer
+        touched: set[tuple[str, str]] = set()      # (site, log) whose position may have moved
+        sites: set[str] = set()
+        sequencer = self.sequencer
+        offer = sequencer.offer
         for message in batch:
             topic = message.topic
             try:
@@ -105,37 +108,50 @@ class Centre:
                     if event.site != site:
                         raise ProtocolError(f"event of site {event.site!r} on {topic}")
                     ready.extend(offer(event))
+                    touched.add((site, event.log))
                 elif parts[2] == "history" and len(parts) == 4 and parts[3] == "head":
                     head = HistoryHead.decode(message.payload)
-                    self.sequencer.head(site, head.last)
+                    ready.extend(sequencer.head(site, head.last, head.log))
+                    touched.add((site, head.log))
                 elif parts[2] == "status":
                     statuses.append((site, Status.decode(message.payload)))
                 else:
                     raise ProtocolError("not a topic the centre reads")
-                touched.add(site)
+                sites.add(site)
             except ProtocolError as exc:
                 self.dropped += 1
                 log.warning("dropped a message on %s: %s", topic, exc)
-        positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
-                     for site in touched}
-        added = self.store.write(ready, positions, statuses)
+        adopted, sequencer.adopted = sequencer.adopted, []
+        for site, identity in adopted:
+            log.info("site %s: its log now has the identity %s (an upgraded hub)", site, identity)
+        positions = {}
+        for site, identity in {*touched, *((s, sequencer.current[s]) for s in sites
+                                            if s in sequencer.current)}:
+            order = sequencer.logs.get((site, identity))
+            if order is not None:
+                positions[(site, identity)] = (order.upto, order.head)
+        # A site heard only through its devices' status is in `sites` too (heard_at), log "".
+        current = {site: sequencer.current.get(site, "") for site in sites}
+        added = self.store.write(ready, positions, statuses, current=current, adopted=adopted)
         self.written += added
         log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
         self.link.ack_all(batch)
-        for site in touched:
-            upto = self.sequencer.site(site).upto
-            if self.confirmed.get(site) != upto:
-                self.link.publish(HistoryTopics(site).ack, encode(HistoryAck(upto=upto)),
-                                  qos=1, retain=True)
-                self.confirmed[site] = upto
+        for site, identity in current.items():
+            if site not in sequencer.current:
+                continue
+            upto = sequencer.site(site, identity).upto
+            if self.confirmed.get(site) != (identity, upto):
+                self.link.publish(HistoryTopics(site).ack,
+                                  encode(HistoryAck(upto=upto, log=identity)), qos=1, retain=True)
+                self.confirmed[site] = (identity, upto)
 
     def ask(self, now: float) -> None:
         for request in self.sequencer.requests(now):
-            log.info("site %s: asking again for rows %d..%d", request.site, request.first,
-                     request.last)
+            log.info("site %s: asking again for rows %d..%d of log %r", request.site,
+                     request.first, request.last, request.log)
             self.link.publish(HistoryTopics(request.site).request,
                               encode(HistoryRequest(id=new_id(), first=request.first,
-                                                    last=request.last)), qos=1)
+                                                    last=request.last, log=request.log)), qos=1)
 
 
 def _take(inbox: queue.SimpleQueue, limit: int) -> list[Any]:

@@ -2,8 +2,9 @@
 
 psycopg 3 (docs/central.md says why). A batch of events is copied (COPY) into a temporary
 table and goes in with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: a copy changes
-nothing, and thousands of rows cost a few round trips. Each site's position (``sites.upto``) is written
-in the same transaction as its rows, so a restart of the centre resumes exactly there.
+nothing, and thousands of rows cost a few round trips. Each log's position
+(``site_logs.upto``; ``sites`` holds the current log's) is written in the same transaction as
+its rows, so a restart of the centre resumes exactly there.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def migrations() -> list[tuple[int, str, str]]:
             found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
     found.sort()
     versions = [version for version, _, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise CentralStoreError(f"migrations are not numbered 001, 002, ...: {versions}")
+    # Each number once. A hole is allowed: two branches may each add one (a number is taken
+    # per change, not per merge), and each number is applied once wherever it lands.
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        raise CentralStoreError(f"migrations are not numbered 001, 002, ... once each: {versions}")
     return found
 
 
@@ -50,8 +53,8 @@ class CentralStore:
             # Where a batch is copied before it goes into history (_insert); this session's own.
             self.db.execute(
                 "CREATE TEMPORARY TABLE incoming (n bigint GENERATED ALWAYS AS IDENTITY, "
-                "site text, seq bigint, prev bigint, id text, kind text, at text, counter text, "
-                "body text) ON COMMIT DELETE ROWS")
+                "site text, log text, seq bigint, prev bigint, id text, kind text, at text, "
+                "counter text, body text) ON COMMIT DELETE ROWS")
         except psycopg.Error as exc:
             raise CentralStoreError(f"PostgreSQL {_safe(dsn)}: {exc}") from None
 
@@ -82,23 +85,56 @@ class CentralStore:
         assert row is not None                  # an aggregate always gives one row
         return int(row[0])
 
-    def positions(self) -> dict[str, int]:
+    def positions(self) -> dict[tuple[str, str], int]:
+        """How far each (site, log) is written."""
         with self.db.transaction():
-            return dict(self.db.execute("SELECT site, upto FROM sites").fetchall())
+            return {(site, log): upto for site, log, upto in
+                    self.db.execute("SELECT site, log, upto FROM site_logs").fetchall()}
 
-    def write(self, events: Sequence[HistoryEvent], positions: dict[str, tuple[int, int]],
-              statuses: Iterable[tuple[str, Status]] = ()) -> int:
-        """One transaction: the events (copies ignored), each site's (upto, head), statuses.
+    def current(self) -> dict[str, str]:
+        """Each site's current log (the one its hub sends now)."""
+        with self.db.transaction():
+            return dict(self.db.execute("SELECT site, log FROM sites").fetchall())
+
+    def write(self, events: Sequence[HistoryEvent],
+              positions: dict[tuple[str, str], tuple[int, int]],
+              statuses: Iterable[tuple[str, Status]] = (), *,
+              current: dict[str, str] | None = None,
+              adopted: Iterable[tuple[str, str]] = ()) -> int:
+        """One transaction: rows of a hub's log sent without identity taken over by the
+        identity it now sends (``adopted``: an upgraded hub), the events (copies ignored),
+        each (site, log)'s (upto, head), each site's current log, statuses.
         Returns how many rows were new."""
+        current = current or {}
         try:
             with self.db.transaction():
+                for site, log in adopted:
+                    self.db.execute("UPDATE history SET log = %s WHERE site = %s AND log = ''",
+                                    (log, site))
+                    self.db.execute("UPDATE site_logs SET log = %s WHERE site = %s AND log = ''",
+                                    (log, site))
+                    self.db.execute("UPDATE sites SET log = %s WHERE site = %s AND log = ''",
+                                    (log, site))
                 added = self._insert(events) if events else 0
-                for site, (upto, head) in positions.items():
+                for (site, log), (upto, head) in positions.items():
                     self.db.execute(
-                        "INSERT INTO sites (site, upto, head, heard_at) VALUES (%s, %s, %s, now()) "
-                        "ON CONFLICT (site) DO UPDATE SET upto = greatest(sites.upto, excluded.upto), "
-                        "head = greatest(sites.head, excluded.head), heard_at = now()",
-                        (site, upto, head))
+                        "INSERT INTO site_logs (site, log, upto, head, heard_at) "
+                        "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (site, log) DO UPDATE SET "
+                        "upto = greatest(site_logs.upto, excluded.upto), "
+                        "head = greatest(site_logs.head, excluded.head), heard_at = now()",
+                        (site, log, upto, head))
+                for site, log in current.items():
+                    upto, head = positions.get((site, log), (0, 0))
+                    # A new log starts again from 0; the same log's position never goes back.
+                    self.db.execute(
+                        "INSERT INTO sites (site, log, upto, head, heard_at) "
+                        "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (site) DO UPDATE SET "
+                        "upto = CASE WHEN sites.log = excluded.log "
+                        "THEN greatest(sites.upto, excluded.upto) ELSE excluded.upto END, "
+                        "head = CASE WHEN sites.log = excluded.log "
+                        "THEN greatest(sites.head, excluded.head) ELSE excluded.head END, "
+                        "log = excluded.log, heard_at = now()",
+                        (site, log, upto, head))
                 for site, status in statuses:
                     self.db.execute(
                         "INSERT INTO device_status (site, role, device, state, at, health) "
@@ -116,15 +152,15 @@ class CentralStore:
         # drops the copies: arrays bound as parameters were escaped item by item in Python.
         dumps = json.dumps
         cursor = self.db.cursor()
-        with cursor.copy("COPY incoming (site, seq, prev, id, kind, at, counter, body) "
+        with cursor.copy("COPY incoming (site, log, seq, prev, id, kind, at, counter, body) "
                          "FROM STDIN") as copy:
             write = copy.write_row
             for e in events:
-                write((e.site, e.seq, e.prev, e.id, e.kind.value, e.at, e.counter,
+                write((e.site, e.log, e.seq, e.prev, e.id, e.kind.value, e.at, e.counter,
                        dumps(e.body, ensure_ascii=False)))
         cursor.execute(
-            "INSERT INTO history (site, seq, prev, id, kind, at, counter, body) "
-            "SELECT site, seq, prev, id, kind, at::timestamptz, counter, body::jsonb "
+            "INSERT INTO history (site, log, seq, prev, id, kind, at, counter, body) "
+            "SELECT site, log, seq, prev, id, kind, at::timestamptz, counter, body::jsonb "
             "FROM incoming ORDER BY n ON CONFLICT DO NOTHING")
         return cursor.rowcount
 

@@ -142,6 +142,15 @@ class Hub:
             self.store.append(command_event("done", self.clock + timedelta(seconds=20)))
         self.store.commit()
 
+    def replace_log(self) -> None:
+        """The caller's database set aside (as the caller does with a damaged one, or a
+        technician with a bad one): the caller starts a new, empty log at the same path."""
+        from motcua.caller.store import EventStore, set_aside
+
+        self.store.close()
+        set_aside(self.log_path)
+        self.store = EventStore(self.log_path)
+
     def log_rows(self) -> list[tuple[int, str, str]]:
         return [tuple(row) for row in self.store.db.execute(
             "SELECT seq, kind, msg_id FROM events ORDER BY seq")]
