@@ -65,7 +65,8 @@ def events(total: int, *, seed: int = 1) -> list[HistoryEvent]:
                 body = {"id": message_id, "action": "next" if seq % 3 == 2 else "done",
                         "target": None}
             result.append(HistoryEvent(site=site, seq=seq, prev=seq - 1, id=message_id,
-                                       kind=kind, at=at.isoformat(), body=body, counter=counter))
+                                       kind=kind, at=at.isoformat(), body=body, counter=counter,
+                                       log=f"{s:016x}"))
     return result
 
 
@@ -87,8 +88,8 @@ def store_alone(postgres: PostgreSQL, all_events: list[HistoryEvent]) -> None:
         added = 0
         for i in range(0, len(all_events), BATCH):
             batch = all_events[i:i + BATCH]
-            positions = {e.site: (e.seq, e.seq) for e in batch}
-            added += store.write(batch, positions)
+            positions = {(e.site, e.log): (e.seq, e.seq) for e in batch}
+            added += store.write(batch, positions, current={e.site: e.log for e in batch})
         took = time.perf_counter() - started
         print(f"store, {label}: {len(all_events):,} events in {took:.2f} s = "
               f"{len(all_events) / took:,.0f} events/s ({added:,} rows added)")
