@@ -14,6 +14,8 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,45 @@ SUBSCRIPTIONS = [("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
                  ("motcua/+/status/#", 1)]
 
 
+class ReadAhead:
+    """The link's socket with a buffer in front: paho reads a packet with three or four
+    ``recv`` calls (type, length bytes, the rest), a system call each; this reads what the
+    kernel holds, up to 256 KiB, in one. ``pending`` tells the poll loop (and paho) that
+    bytes wait here, as an SSL socket's does."""
+
+    CHUNK = 1 << 18
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.buffer = b""
+        self.at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self.at >= len(self.buffer):
+            data = self.sock.recv(max(size, self.CHUNK))   # may raise BlockingIOError
+            if len(data) <= size:
+                return bytes(data)
+            self.buffer, self.at = data, 0
+        chunk = self.buffer[self.at:self.at + size]
+        self.at += len(chunk)
+        return chunk
+
+    def pending(self) -> int:
+        inner = self.sock.pending() if hasattr(self.sock, "pending") else 0
+        return len(self.buffer) - self.at + inner
+
+    def __getattr__(self, name: str) -> Any:     # send, fileno, close, setblocking, ...
+        return getattr(self.sock, name)
+
+
+def _read_ahead(link: Any) -> None:
+    """Put the buffer in front of the link's current socket (again after a reconnect)."""
+    client: Any = getattr(link, "client", None)
+    sock = client.socket() if client is not None else None
+    if sock is not None and not isinstance(sock, ReadAhead):
+        client._sock = ReadAhead(sock)
+
+
 def centre_link(broker: Any, inbox: queue.SimpleQueue) -> Any:
     """The centre's link: manual acks on a persistent session, polled by the owner thread
     (paho's callbacks run there and only enqueue: no thread hand-over per message)."""
@@ -65,11 +106,17 @@ class Centre:
         self.confirmed: dict[str, tuple[str, int]] = {}
         self.written = 0
         self.dropped = 0
+        # PostgreSQL's transactions run on a thread of their own, one at a time and in order,
+        # so the database's work overlaps the next batch's decoding here; a batch is
+        # acknowledged to the broker, and confirmed to its hubs, only once it is committed.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-write")
+        self.pending: deque[tuple[Future, list[Any], dict[str, tuple[str, int]]]] = deque()
 
     def run(self, inbox: queue.SimpleQueue, stop: threading.Event, systemd: Any) -> None:
         next_watchdog = 0.0
         while not stop.is_set():
             self.link.poll(POLL_S)
+            _read_ahead(self.link)
             batch = _take(inbox, BATCH_MAX)
             # Whatever else the socket holds now joins the batch: under load batches grow to
             # BATCH_MAX, a quiet office's event is written at once.
@@ -81,13 +128,30 @@ class Centre:
                 batch.extend(more)
             if batch:
                 self.handle(batch)
+            self.finish(wait=False)
             self.ask(time.monotonic())
             if systemd.watchdog_interval and time.monotonic() >= next_watchdog:
                 systemd.watchdog()
                 next_watchdog = time.monotonic() + systemd.watchdog_interval
+        self.finish(wait=True)
+        self.writer.shutdown()
+
+    def finish(self, *, wait: bool) -> None:
+        """Acknowledge and confirm the committed batches, oldest first (``wait``: all)."""
+        while self.pending and (wait or self.pending[0][0].done()):
+            done, batch, confirms = self.pending.popleft()
+            self.written += done.result()          # a database error ends the daemon here
+            self.link.ack_all(batch)
+            for site, (identity, upto) in confirms.items():
+                if self.confirmed.get(site) != (identity, upto):
+                    self.link.publish(HistoryTopics(site).ack,
+                                      encode(HistoryAck(upto=upto, log=identity)), qos=1,
+                                      retain=True)
+                    self.confirmed[site] = (identity, upto)
 
     def handle(self, batch: list[Any]) -> None:
-        """Decode, order, write in one transaction, then acknowledge and confirm."""
+        """Decode and order; the write (one transaction) goes to the writer, and the batch is
+        acknowledged and confirmed after its commit (``finish``)."""
         ready: list[HistoryEvent] = []
         statuses: list[tuple[str, Status]] = []
         touched: set[tuple[str, str]] = set()      # (site, log) whose position may have moved
@@ -132,18 +196,17 @@ class Centre:
                 positions[(site, identity)] = (order.upto, order.head)
         # A site heard only through its devices' status is in `sites` too (heard_at), log "".
         current = {site: sequencer.current.get(site, "") for site in sites}
-        added = self.store.write(ready, positions, statuses, current=current, adopted=adopted)
-        self.written += added
-        log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
-        self.link.ack_all(batch)
-        for site, identity in current.items():
-            if site not in sequencer.current:
-                continue
-            upto = sequencer.site(site, identity).upto
-            if self.confirmed.get(site) != (identity, upto):
-                self.link.publish(HistoryTopics(site).ack,
-                                  encode(HistoryAck(upto=upto, log=identity)), qos=1, retain=True)
-                self.confirmed[site] = (identity, upto)
+        confirms = {site: (identity, sequencer.site(site, identity).upto)
+                    for site, identity in current.items() if site in sequencer.current}
+        if len(self.pending) >= 2:                   # bounded: one writing, one waiting
+            self.finish(wait=False)
+            while len(self.pending) >= 2:
+                self.pending[0][0].result()
+                self.finish(wait=False)
+        log.debug("batch of %d messages: %d events ready", len(batch), len(ready))
+        self.pending.append((self.writer.submit(self.store.write, ready, positions, statuses,
+                                                current=current, adopted=adopted),
+                             batch, confirms))
 
     def ask(self, now: float) -> None:
         for request in self.sequencer.requests(now):

@@ -1,8 +1,8 @@
 """The centre's PostgreSQL: versioned migrations, idempotent batch writes.
 
-psycopg 3 (docs/central.md says why). A batch of events is copied (COPY) into a temporary
-table and goes in with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: a copy changes
-nothing, and thousands of rows cost a few round trips. Each log's position
+psycopg 3 (docs/central.md says why). A batch of events goes in with COPY, or, when it holds
+a row already written, through a temporary table and one ``INSERT ... SELECT ... ON CONFLICT
+DO NOTHING``: a copy changes nothing, and thousands of rows cost a few round trips. Each log's position
 (``site_logs.upto``; ``sites`` holds the current log's) is written in the same transaction as
 its rows, so a restart of the centre resumes exactly there.
 """
@@ -18,6 +18,8 @@ from motcua.errors import MotcuaError
 from motcua.protocol import HistoryEvent, Status
 
 MIGRATION = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
+# One encoder for every body (json.dumps with options makes a new one per call).
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 LOCK_ID = 0x6D6F7463      # pg_advisory_xact_lock: two centres starting at once migrate once
 
 
@@ -116,17 +118,18 @@ class CentralStore:
                     self.db.execute("UPDATE sites SET log = %s WHERE site = %s AND log = ''",
                                     (log, site))
                 added = self._insert(events) if events else 0
-                for (site, log), (upto, head) in positions.items():
-                    self.db.execute(
+                cursor = self.db.cursor()
+                # One round trip for all of them (psycopg's executemany runs a pipeline).
+                if positions:
+                    cursor.executemany(
                         "INSERT INTO site_logs (site, log, upto, head, heard_at) "
                         "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (site, log) DO UPDATE SET "
                         "upto = greatest(site_logs.upto, excluded.upto), "
                         "head = greatest(site_logs.head, excluded.head), heard_at = now()",
-                        (site, log, upto, head))
-                for site, log in current.items():
-                    upto, head = positions.get((site, log), (0, 0))
+                        [(site, log, upto, head) for (site, log), (upto, head) in positions.items()])
+                if current:
                     # A new log starts again from 0; the same log's position never goes back.
-                    self.db.execute(
+                    cursor.executemany(
                         "INSERT INTO sites (site, log, upto, head, heard_at) "
                         "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (site) DO UPDATE SET "
                         "upto = CASE WHEN sites.log = excluded.log "
@@ -134,7 +137,8 @@ class CentralStore:
                         "head = CASE WHEN sites.log = excluded.log "
                         "THEN greatest(sites.head, excluded.head) ELSE excluded.head END, "
                         "log = excluded.log, heard_at = now()",
-                        (site, log, upto, head))
+                        [(site, log, *positions.get((site, log), (0, 0)))
+                         for site, log in current.items()])
                 for site, status in statuses:
                     self.db.execute(
                         "INSERT INTO device_status (site, role, device, state, at, health) "
@@ -148,16 +152,25 @@ class CentralStore:
             raise CentralStoreError(f"PostgreSQL: {exc}") from None
 
     def _insert(self, events: Sequence[HistoryEvent]) -> int:
-        # COPY into a temporary table (psycopg formats the rows in C), then one INSERT that
-        # drops the copies: arrays bound as parameters were escaped item by item in Python.
-        dumps = json.dumps
+        dumps = _BODY.encode
+        rows = [(e.site, e.log, e.seq, e.prev, e.id, e.kind.value, e.at, e.counter,
+                 dumps(e.body)) for e in events]
         cursor = self.db.cursor()
-        with cursor.copy("COPY incoming (site, log, seq, prev, id, kind, at, counter, body) "
-                         "FROM STDIN") as copy:
-            write = copy.write_row
-            for e in events:
-                write((e.site, e.log, e.seq, e.prev, e.id, e.kind.value, e.at, e.counter,
-                       dumps(e.body, ensure_ascii=False)))
+        columns = "(site, log, seq, prev, id, kind, at, counter, body)"
+        # The sequencer passes on only rows beyond what is written, so they usually go
+        # straight in with COPY (psycopg formats them in C, PostgreSQL parses them once). A
+        # copy among them (a log the hub left, a restart) undoes only this savepoint; then
+        # they go through a temporary table and one INSERT that drops the copies.
+        try:
+            with self.db.transaction(), cursor.copy(f"COPY history {columns} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return len(rows)
+        except self.psycopg.errors.UniqueViolation:
+            pass
+        with cursor.copy(f"COPY incoming {columns} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         cursor.execute(
             "INSERT INTO history (site, log, seq, prev, id, kind, at, counter, body) "
             "SELECT site, log, seq, prev, id, kind, at::timestamptz, counter, body::jsonb "
