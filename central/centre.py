@@ -45,45 +45,6 @@ SUBSCRIPTIONS = [("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
                  ("motcua/+/status/#", 1)]
 
 
-class ReadAhead:
-    """The link's socket with a buffer in front: paho reads a packet with three or four
-    ``recv`` calls (type, length bytes, the rest), a system call each; this reads what the
-    kernel holds, up to 256 KiB, in one. ``pending`` tells the poll loop (and paho) that
-    bytes wait here, as an SSL socket's does."""
-
-    CHUNK = 1 << 18
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.buffer = b""
-        self.at = 0
-
-    def recv(self, size: int) -> bytes:
-        if self.at >= len(self.buffer):
-            data = self.sock.recv(max(size, self.CHUNK))   # may raise BlockingIOError
-            if len(data) <= size:
-                return bytes(data)
-            self.buffer, self.at = data, 0
-        chunk = self.buffer[self.at:self.at + size]
-        self.at += len(chunk)
-        return chunk
-
-    def pending(self) -> int:
-        inner = self.sock.pending() if hasattr(self.sock, "pending") else 0
-        return len(self.buffer) - self.at + inner
-
-    def __getattr__(self, name: str) -> Any:     # send, fileno, close, setblocking, ...
-        return getattr(self.sock, name)
-
-
-def _read_ahead(link: Any) -> None:
-    """Put the buffer in front of the link's current socket (again after a reconnect)."""
-    client: Any = getattr(link, "client", None)
-    sock = client.socket() if client is not None else None
-    if sock is not None and not isinstance(sock, ReadAhead):
-        client._sock = ReadAhead(sock)
-
-
 def centre_link(broker: Any, inbox: queue.SimpleQueue) -> Any:
     """The centre's link: manual acks on a persistent session, polled by the owner thread
     (paho's callbacks run there and only enqueue: no thread hand-over per message)."""
@@ -116,7 +77,6 @@ class Centre:
         next_watchdog = 0.0
         while not stop.is_set():
             self.link.poll(POLL_S)
-            _read_ahead(self.link)
             batch = _take(inbox, BATCH_MAX)
             # Whatever else the socket holds now joins the batch: under load batches grow to
             # BATCH_MAX, a quiet office's event is written at once.
