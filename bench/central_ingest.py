@@ -214,7 +214,11 @@ def end_to_end(postgres: PostgreSQL, all_events: list[HistoryEvent], work: Path)
         print(f"  CPU meanwhile: motcua central {cpu:.1f} s ({cpu / n * 1e6:.0f} µs per event), "
               f"Mosquitto {cpu_broker:.1f} s, PostgreSQL {cpu_pg:.1f} s; load average "
               f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores)")
-        print(f"motcua central resident memory after: {resident_kb(centre.pid) / 1024:.0f} MiB")
+        status = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{centre.pid}/status").read_text().splitlines() if ":" in line)
+        print(f"motcua central resident memory after: {resident_kb(centre.pid) / 1024:.0f} MiB "
+              f"(anonymous {status['RssAnon'].strip()}, files {status['RssFile'].strip()}, "
+              f"peak {status['VmHWM'].strip()})")
         hubs.close()
     finally:
         centre.terminate()
