@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
-import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,27 @@ from .store import CentralStore
 
 log = logging.getLogger(__name__)
 
-BATCH_MAX = 5000
-BATCH_WAIT_S = 0.05
-IDLE_S = 0.2
-PACE = Pace(tick_every_turn=True)
+BATCH_MAX = 2500          # half the central broker's in-flight window (5,000): while one batch
+                          # commits, the broker has already sent the next into the socket
+POLL_S = 0.2
+COMMIT_CHECK_S = 0.005    # while a batch commits: how soon its acknowledgement is looked for
+# The frame polls the link, hands every message to handle(), then ticks: a batch grows while
+# the socket still holds messages and is written on the first turn that brings none.
+PACE = Pace(tick_every_turn=True, polled=True, batch=BATCH_MAX)
+
+SUBSCRIPTIONS = [("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
+                 ("motcua/+/status/#", 1)]
+
+
+def centre_link(broker: Any, inbox: Any) -> Any:
+    """The centre's link: manual acks on a persistent session, polled by the owner thread
+    (paho's callbacks run there and only enqueue: no thread hand-over per message)."""
+    from motcua.mqtt import OwnerPolledLink, Session
+    from motcua.protocol import Topics
+
+    return OwnerPolledLink(broker, Topics(CENTRE_TOPICS), role="central", device="main",
+                           inbox=inbox, session=Session.KEPT_UNTIL_ACKED,
+                           subscriptions=SUBSCRIPTIONS)
 
 
 class Centre:
@@ -46,83 +63,132 @@ class Centre:
                  retry_s: float = 10.0) -> None:
         self.store = store
         self.link = link
-        self.sequencer = Sequencer(store.positions(), grace_s=grace_s, retry_s=retry_s)
-        self.confirmed: dict[str, int] = {}
+        self.sequencer = Sequencer(store.positions(), store.current(), grace_s=grace_s,
+                                   retry_s=retry_s)
+        self.confirmed: dict[str, tuple[str, int]] = {}
         self.written = 0
         self.drops = Drops(log)
         self.batch: list[Any] = []
-        self.batch_since = 0.0
+        self.grew = False
+        # PostgreSQL's transactions run on a thread of their own, one at a time and in order,
+        # so the database's work overlaps the next batch's decoding here; a batch is
+        # acknowledged to the broker, and confirmed to its hubs, only once it is committed.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-write")
+        self.pending: deque[tuple[Future, list[Any], dict[str, tuple[str, int]]]] = deque()
 
     @property
     def dropped(self) -> int:
         return self.drops.count
 
     def handle(self, message: object) -> None:
-        """Messages wait in a batch (BATCH_WAIT_S after its first, BATCH_MAX at most)."""
+        """A message joins the batch being gathered (the link's other news is not needed)."""
         from motcua.mqtt import Inbound
 
         if isinstance(message, Inbound):
-            if not self.batch:
-                self.batch_since = time.monotonic()
             self.batch.append(message)
+            self.grew = True
 
     def tick(self, now: float) -> float:
-        """After every turn of the daemon frame's loop (PACE): a batch that is due is
-        written, gaps are asked for again."""
-        if self.batch and (len(self.batch) >= BATCH_MAX or now - self.batch_since >= BATCH_WAIT_S):
+        """After every turn of the frame: write the batch once the socket had no more for it
+        (or it is full), acknowledge what is committed, ask again for gaps."""
+        if self.batch and (len(self.batch) >= BATCH_MAX or not self.grew):
             batch, self.batch = self.batch, []
             self.write(batch)
+        self.grew = False
+        self.finish(wait=False)
         self.ask(now)
-        return max(0.0, self.batch_since + BATCH_WAIT_S - now) if self.batch else IDLE_S
+        if self.batch:
+            return 0.0
+        return COMMIT_CHECK_S if self.pending else POLL_S
 
     def health(self) -> dict[str, object]:
-        return {}
+        return {"written": self.written, "dropped": self.drops.count,
+                "sites": len(self.sequencer.current)}
+
+    def stop(self) -> None:
+        """At a clean stop (the frame's ``finish``): the last batch written and acknowledged."""
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self.write(batch)
+        self.finish(wait=True)
+        self.writer.shutdown()
+
+    def finish(self, *, wait: bool) -> None:
+        """Acknowledge and confirm the committed batches, oldest first (``wait``: all)."""
+        while self.pending and (wait or self.pending[0][0].done()):
+            done, batch, confirms = self.pending.popleft()
+            self.written += done.result()          # a database error ends the daemon here
+            self.link.ack_all(batch)
+            for site, (identity, upto) in confirms.items():
+                if self.confirmed.get(site) != (identity, upto):
+                    self.link.publish(HistoryTopics(site).ack,
+                                      encode(HistoryAck(upto=upto, log=identity)), qos=1,
+                                      retain=True)
+                    self.confirmed[site] = (identity, upto)
 
     def write(self, batch: list[Any]) -> None:
-        """Decode, order, write in one transaction, then acknowledge and confirm."""
+        """Decode and order; the write (one transaction) goes to the writer, and the batch is
+        acknowledged and confirmed after its commit (``finish``)."""
         ready: list[HistoryEvent] = []
         statuses: list[tuple[str, Status]] = []
-        touched: set[str] = set()
+        touched: set[tuple[str, str]] = set()      # (site, log) whose position may have moved
+        sites: set[str] = set()
+        sequencer = self.sequencer
+        offer = sequencer.offer
         for message in batch:
-            with self.drops.guard(message.topic):
-                site = HistoryTopics.site_of(message.topic)
+            topic = message.topic
+            with self.drops.guard(topic):
+                parts = topic.split("/")
+                if len(parts) < 4 or parts[0] != "motcua" or not parts[1]:
+                    raise ProtocolError(f"not a motcua topic: {topic!r}")
+                site = parts[1]
                 if site == CENTRE_TOPICS:       # the centre's own status, heard back
                     continue
-                topics = HistoryTopics(site)
-                if message.topic == topics.event:
+                if parts[2] == "history" and len(parts) == 4 and parts[3] == "event":
                     event = HistoryEvent.decode(message.payload)
                     if event.site != site:
-                        raise ProtocolError(f"event of site {event.site!r} on {message.topic}")
-                    ready.extend(self.sequencer.offer(event))
-                elif message.topic == topics.head:
+                        raise ProtocolError(f"event of site {event.site!r} on {topic}")
+                    ready.extend(offer(event))
+                    touched.add((site, event.log))
+                elif parts[2] == "history" and len(parts) == 4 and parts[3] == "head":
                     head = HistoryHead.decode(message.payload)
-                    self.sequencer.head(site, head.last)
-                elif message.topic.startswith(f"motcua/{site}/status/"):
+                    ready.extend(sequencer.head(site, head.last, head.log))
+                    touched.add((site, head.log))
+                elif parts[2] == "status":
                     statuses.append((site, Status.decode(message.payload)))
                 else:
                     raise ProtocolError("not a topic the centre reads")
-                touched.add(site)
-        positions = {site: (self.sequencer.site(site).upto, self.sequencer.site(site).head)
-                     for site in touched}
-        added = self.store.write(ready, positions, statuses)
-        self.written += added
-        log.debug("batch of %d messages: %d events ready, %d new rows", len(batch), len(ready), added)
-        for message in batch:
-            self.link.ack(message)
-        for site in touched:
-            upto = self.sequencer.site(site).upto
-            if self.confirmed.get(site) != upto:
-                self.link.publish(HistoryTopics(site).ack, encode(HistoryAck(upto=upto)),
-                                  qos=1, retain=True)
-                self.confirmed[site] = upto
+                sites.add(site)
+        adopted, sequencer.adopted = sequencer.adopted, []
+        for site, identity in adopted:
+            log.info("site %s: its log now has the identity %s (an upgraded hub)", site, identity)
+        positions = {}
+        for site, identity in {*touched, *((s, sequencer.current[s]) for s in sites
+                                            if s in sequencer.current)}:
+            order = sequencer.logs.get((site, identity))
+            if order is not None:
+                positions[(site, identity)] = (order.upto, order.head)
+        # A site heard only through its devices' status is in `sites` too (heard_at), log "".
+        current = {site: sequencer.current.get(site, "") for site in sites}
+        confirms = {site: (identity, sequencer.site(site, identity).upto)
+                    for site, identity in current.items() if site in sequencer.current}
+        if len(self.pending) >= 2:                   # bounded: one writing, one waiting
+            self.finish(wait=False)
+            while len(self.pending) >= 2:
+                self.pending[0][0].result()
+                self.finish(wait=False)
+        log.debug("batch of %d messages: %d events ready", len(batch), len(ready))
+        self.pending.append((self.writer.submit(self.store.write, ready, positions, statuses,
+                                                current=current, adopted=adopted),
+                             batch, confirms))
 
     def ask(self, now: float) -> None:
         for request in self.sequencer.requests(now):
-            log.info("site %s: asking again for rows %d..%d", request.site, request.first,
-                     request.last)
+            log.info("site %s: asking again for rows %d..%d of log %r", request.site,
+                     request.first, request.last, request.log)
             self.link.publish(HistoryTopics(request.site).request,
                               encode(HistoryRequest(id=new_id(), first=request.first,
-                                                    last=request.last)), qos=1)
+                                                    last=request.last, log=request.log)), qos=1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,8 +209,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(options: argparse.Namespace) -> int:
     from motcua.config import BrokerSettings, parse_broker_url
     from motcua.daemon import Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
-    from motcua.mqtt import Session, ThreadedLink
-    from motcua.protocol import Topics
+    from motcua.mqtt import WakingQueue
 
     from .bridge import write_central_broker_files
 
@@ -177,13 +242,10 @@ def main(options: argparse.Namespace) -> int:
                             keepalive=30)
     stop = stop_on_signals()
     systemd = Systemd()
-    inbox: queue.Queue = queue.Queue()
+    inbox = WakingQueue()
     with closing_on_error([store]):
-        link = ThreadedLink(broker, Topics(CENTRE_TOPICS), role="central", device="main",
-                            inbox=inbox, session=Session.KEPT_UNTIL_ACKED,
-                            subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                                           ("motcua/+/status/#", 1)])
+        link = centre_link(broker, inbox)
         centre = Centre(store, link)
     return run_daemon(centre, link=link, inbox=inbox, stop=stop, systemd=systemd,
                       ready=f"central: {len(centre.sequencer.sites)} sites known", opened=[store],
-                      pace=PACE)
+                      pace=PACE, finish=centre.stop)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ from motcua.protocol import (
     HistoryRequest,
     HistoryTopics,
     encode,
+    log_identity,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,11 @@ PACE = Pace(tick_every_turn=True)   # new rows go out after every turn of the lo
 WINDOW = 1000            # events handed to paho and not yet acknowledged by the local broker
 ANSWER_MAX = 5000        # rows in one answer to a request; the centre asks for the rest
 HEAD_EVERY_S = 1.0
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
 
 
 def _without_names(kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -53,20 +60,63 @@ def _without_names(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 class HistoryLog:
-    """Read-only view of the caller's event log (caller/store.py's ``events`` table)."""
+    """Read-only view of the caller's event log (caller/store.py's ``events`` table).
+
+    The log's identity (``protocol.log_identity``) comes from its first row: "" while the log
+    is empty. A log file replaced under us (set aside by the caller, or by a technician) is
+    noticed by its inode and opened again (``follow``)."""
 
     def __init__(self, path: str | Path, site: str) -> None:
         self.path = Path(path)
         self.site = site
+        self.identity = ""
         if not self.path.exists():
             raise MotcuaError(f"event log {self.path} does not exist (is the caller running?)")
+        self._open()
+
+    def _open(self) -> None:
+        self.file, self.db = self._connect()
+        self.identity = self._identity()
+
+    def _connect(self) -> tuple[tuple[int, int], sqlite3.Connection]:
         try:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                      check_same_thread=False)
-            self.db.execute("PRAGMA query_only = 1")
-            self.last()
-        except sqlite3.Error as exc:
+            file = _file_id(self.path)
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            try:
+                db.execute("PRAGMA query_only = 1")
+                db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+            except sqlite3.Error:
+                db.close()
+                raise
+        except (sqlite3.Error, OSError) as exc:
             raise MotcuaError(f"event log {self.path}: {exc}") from None
+        return file, db
+
+    def _identity(self) -> str:
+        row = self.db.execute("SELECT seq, kind, msg_id, at FROM events ORDER BY seq LIMIT 1"
+                              ).fetchone()
+        return log_identity(*row) if row else ""
+
+    def follow(self) -> str:
+        """The log's identity now: opens the file again if it was replaced, and finds the
+        identity once a new log has its first row."""
+        try:
+            replaced = _file_id(self.path) != self.file
+        except OSError:
+            replaced = False             # moved away, the new one not made yet: keep reading
+        if replaced:
+            try:
+                file, db = self._connect()
+            except MotcuaError as exc:   # the caller is still making it: next time
+                log.debug("the new event log cannot be read yet: %s", exc)
+                return self.identity
+            log.warning("the event log %s was replaced: reading the new one", self.path)
+            self.db.close()
+            self.file, self.db = file, db
+            self.identity = self._identity()
+        elif not self.identity:
+            self.identity = self._identity()
+        return self.identity
 
     def close(self) -> None:
         self.db.close()
@@ -94,7 +144,8 @@ class HistoryLog:
             try:
                 event = HistoryEvent(
                     site=self.site, seq=seq, prev=prev, id=msg_id, kind=HistoryKind(kind), at=at,
-                    body=_without_names(kind, json.loads(body)), counter=counter)
+                    body=_without_names(kind, json.loads(body)), counter=counter,
+                    log=self.identity)
             except (ValueError, TypeError) as exc:
                 # The log is the caller's; one row we cannot read must not stop the rest.
                 log.error("event log row %d cannot be sent: %s", seq, exc)
@@ -104,12 +155,28 @@ class HistoryLog:
 
 
 class PublisherState:
-    """``history.db``: the last row the local broker acknowledged, the centre's confirmation."""
+    """``history.db``: the last row the local broker acknowledged, the centre's confirmation,
+    and which log they are rows of."""
 
     def __init__(self, path: str | Path) -> None:
         self.db = sqlite3.connect(str(path), check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS position (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS log (one INTEGER PRIMARY KEY CHECK (one = 1), "
+                        "identity TEXT NOT NULL)")
+        self.db.commit()
+
+    def log(self) -> str | None:
+        """The identity of the log the positions belong to (None: a history.db from before
+        log identities, or a new one)."""
+        row = self.db.execute("SELECT identity FROM log").fetchone()
+        return row[0] if row else None
+
+    def set_log(self, identity: str, *, reset: bool) -> None:
+        """The positions are now of the log ``identity`` (from its start when ``reset``)."""
+        self.db.execute("INSERT OR REPLACE INTO log (one, identity) VALUES (1, ?)", (identity,))
+        if reset:
+            self.db.execute("DELETE FROM position")
         self.db.commit()
 
     def get(self, name: str) -> int:
@@ -134,6 +201,11 @@ class Publisher:
         self.link = link
         self.topics = HistoryTopics(history.site)
         self.poll_s = poll_s
+        self.log = state.log()
+        if self.log is None and history.identity and history.last() >= state.get("sent"):
+            # A history.db from before log identities, beside the same log: keep its positions.
+            self.log = history.identity
+            state.set_log(self.log, reset=False)
         self.sent = state.get("sent")              # every row up to here: with the local broker
         self.confirmed = state.get("confirmed")    # every row up to here: in the centre
         self.saved = self.sent
@@ -178,8 +250,26 @@ class Publisher:
         self.cursor = self.sent
         self.head_sent = -1
 
+    def _follow_log(self) -> bool:
+        """True when there is a log to send (it has a first row). A new log (the caller's
+        database replaced or set aside) is sent from its first row, under its own identity."""
+        identity = self.history.follow()
+        if not identity:
+            return False
+        if identity != self.log:
+            if self.log is not None:
+                log.warning("the event log is a new one (identity %s, was %s): sending it from "
+                            "its first row", identity, self.log or "none")
+            self.log = identity
+            self.state.set_log(identity, reset=True)
+            self.sent = self.saved = self.confirmed = 0
+            self._rewind()
+        return True
+
     def pump(self) -> None:
         """Hand new log rows to the local broker (bounded window), and the head when it moved."""
+        if not self._follow_log():
+            return
         if not self.up or not self.link.connected.is_set():
             return
         room = WINDOW - len(self.in_flight)
@@ -195,7 +285,8 @@ class Publisher:
         now = time.monotonic()
         if self.sent != self.head_sent and now - self.head_at >= HEAD_EVERY_S:
             self.link.publish(self.topics.head, encode(HistoryHead(site=self.history.site,
-                                                                   last=self.sent)),
+                                                                   last=self.sent,
+                                                                   log=self.log or "")),
                               qos=1, retain=True)
             self.head_sent, self.head_at = self.sent, now
             self.link.set_health(history_sent=self.sent, history_confirmed=self.confirmed)
@@ -220,6 +311,8 @@ class Publisher:
                 self._answer(HistoryRequest.decode(payload))
             elif topic == self.topics.ack:
                 ack = HistoryAck.decode(payload)
+                if ack.log not in ("", self.log):
+                    return                  # the centre's word on a log this hub has left
                 if ack.upto != self.confirmed:
                     self.confirmed = ack.upto
                     self._save("confirmed", ack.upto)
@@ -228,6 +321,10 @@ class Publisher:
                 log.warning("message on %s ignored", topic)
 
     def _answer(self, request: HistoryRequest) -> None:
+        if request.log and request.log != self.history.follow():
+            log.info("the centre asked for rows %d..%d of log %s, which this hub no longer has",
+                     request.first, request.last, request.log)
+            return
         events = self.history.between(request.first, request.last)
         for event in events:
             self.link.publish(self.topics.event, encode(event), qos=1)

@@ -138,27 +138,38 @@ def ticket_row(site: str, record: TicketRecord, reason: str | None) -> tuple:
 
 # -- keeping report_tickets and report_days up to date --------------------------------------------
 
-def refresh(db: Any, commune: Commune, engines: dict[str, tuple[int, Engine]] | None = None) -> int:
-    """Replay the site's history rows not counted yet; returns how many. One transaction.
+def refresh(db: Any, commune: Commune,
+            engines: dict[str, tuple[str, int, Engine]] | None = None) -> int:
+    """Replay the site's history rows not counted yet, log by log in the order the centre first
+    heard them; returns how many. One transaction a log.
 
     ``engines`` keeps each site's engine as it stands after the rows counted, so the next
     refresh need not rebuild it from the day's marker (late in a busy day, thousands of rows)."""
     site = commune.site
     kept = engines.pop(site, None) if engines is not None else None   # gone if this one fails
-    applied, last, engine = _refresh(db, commune, kept)
-    if engines is not None and engine is not None:
-        engines[site] = (last, engine)
+    logs = db.execute("SELECT log, upto FROM site_logs WHERE site = %s ORDER BY first_heard, log",
+                      (site,)).fetchall()
+    applied = 0
+    for identity, last in logs:
+        usable = kept[1:] if kept is not None and kept[0] == identity else None
+        done, upto, engine = _refresh(db, commune, identity, int(last), usable)
+        applied += done
+        kept = (identity, upto, engine) if engine is not None else None
+    if engines is not None and kept is not None:
+        engines[site] = kept
     return applied
 
 
-def _refresh(db: Any, commune: Commune, kept: tuple[int, Engine] | None) -> tuple[int, int, Engine | None]:
+def _refresh(db: Any, commune: Commune, identity: str, last: int,
+             kept: tuple[int, Engine] | None) -> tuple[int, int, Engine | None]:
+    """One log of the site: its rows after the report's position up to ``last`` (the log is
+    complete up to there)."""
     site = commune.site
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_ID, site))
-        row = db.execute("SELECT upto FROM report_position WHERE site = %s", (site,)).fetchone()
+        row = db.execute("SELECT upto FROM report_position WHERE site = %s AND log = %s",
+                         (site, identity)).fetchone()
         upto = int(row[0]) if row else 0
-        row = db.execute("SELECT upto FROM sites WHERE site = %s", (site,)).fetchone()
-        last = int(row[0]) if row else 0          # history is complete up to here
         usable = kept[1] if kept is not None and kept[0] == upto else None
         if last <= upto:
             return 0, upto, usable
@@ -167,13 +178,14 @@ def _refresh(db: Any, commune: Commune, kept: tuple[int, Engine] | None) -> tupl
             # The engine's state at ``upto``: from the last day marker, whose carry holds the
             # open tickets, as the caller itself rebuilds it after a restart.
             marker = db.execute("SELECT coalesce(max(seq), 0) FROM history WHERE site = %s "
-                                "AND kind = 'day' AND seq <= %s", (site, upto)).fetchone()[0]
-            for event in _events(db, site, int(marker) - 1 if marker else 0, upto):
+                                "AND log = %s AND kind = 'day' AND seq <= %s",
+                                (site, identity, upto)).fetchone()[0]
+            for event in _events(db, site, identity, int(marker) - 1 if marker else 0, upto):
                 engine.apply(event)
         changed: dict[str, TicketRecord] = {}
         named: dict[str, str | None] = {}   # reasons of ratings that named their ticket
         applied = 0
-        for event in _events(db, site, upto, last):
+        for event in _events(db, site, identity, upto, last):
             if event.kind == "day" and event.day is not None:
                 # What the caller did live: tickets of earlier days closed as expired.
                 outcome = engine.start_day(event.day, event.at)
@@ -189,17 +201,18 @@ def _refresh(db: Any, commune: Commune, kept: tuple[int, Engine] | None) -> tupl
                 named[rating.ticket] = rating.reason
             applied += 1
         _save(db, site, changed.values(), named)
-        db.execute("INSERT INTO report_position (site, upto) VALUES (%s, %s) ON CONFLICT (site) "
-                   "DO UPDATE SET upto = excluded.upto", (site, last))
+        db.execute("INSERT INTO report_position (site, log, upto) VALUES (%s, %s, %s) "
+                   "ON CONFLICT (site, log) DO UPDATE SET upto = excluded.upto",
+                   (site, identity, last))
         return applied, last, engine
 
 
-def _events(db: Any, site: str, after: int, upto: int) -> Iterator[Event]:
-    """The site's logged events with ``after`` < seq <= ``upto``, in the log's order."""
+def _events(db: Any, site: str, identity: str, after: int, upto: int) -> Iterator[Event]:
+    """The log's events with ``after`` < seq <= ``upto``, in the log's order."""
     while after < upto:
         rows = db.execute("SELECT seq, kind, id, at, counter, body FROM history WHERE site = %s "
-                          "AND seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
-                          (site, after, upto, REPLAY_CHUNK)).fetchall()
+                          "AND log = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
+                          (site, identity, after, upto, REPLAY_CHUNK)).fetchall()
         if not rows:
             return
         for seq, kind, msg_id, at, counter, body in rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import re
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ from .errors import ProtocolError
 
 VERSION = 1
 MAX_PAYLOAD = 64 * 1024
+_CONTROL = re.compile("[\x00-\x1f]")      # one search, not a loop over the characters
 
 
 class Action(enum.StrEnum):
@@ -192,7 +194,7 @@ class _Fields:
         value = self.get(name, str, optional=optional)
         if value is None:
             return None
-        if not value or len(value) > max_len or any(ord(c) < 32 for c in value):
+        if not value or len(value) > max_len or _CONTROL.search(value):
             raise ProtocolError(f"{self.what}: '{name}' is empty, too long or has control characters")
         return value
 
@@ -635,13 +637,28 @@ class HistoryTopics:
         return parts[1]
 
 
+_HISTORY_KINDS = {kind.value: kind for kind in HistoryKind}
+LOG_ID_LEN = 16           # hex digits of a log's identity (64 bits)
+LOG_ID_MAX = 64
+
+
+def _aware(stamp: str) -> bool:
+    """An ISO 8601 time with its UTC offset (as _Fields.timestamp wants)."""
+    try:
+        return datetime.fromisoformat(stamp).tzinfo is not None
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class HistoryEvent:
     """hub -> centre, QoS 1, on ``history/event``: one row of the caller's event log.
 
     ``seq`` is the row's number in the hub's log (increasing, never reused); ``prev`` the
     number of the row before it (0 for the first), so the centre sees a gap even where the
-    log skipped numbers. ``id`` is the logged message's own id, unique per site and kind.
+    log skipped numbers. ``id`` is the logged message's own id, unique per site, log and kind.
+    ``log`` is the identity of the hub's log (``log_identity``): a replaced log numbers its
+    rows from 1 again under a new identity; "" from a hub older than log identities.
     """
 
     site: str
@@ -652,10 +669,31 @@ class HistoryEvent:
     at: str
     body: dict[str, Any]
     counter: str | None = None
+    log: str = ""
 
     @classmethod
     def decode(cls, payload: bytes) -> HistoryEvent:
-        f = _Fields(decode_object(payload), "history event")
+        raw = decode_object(payload)
+        # The centre decodes thousands a second: the usual well-formed event is checked here
+        # in a few comparisons; anything else takes the field-by-field path for its error.
+        site, seq, prev, id_, kind, at, body, counter, log = (
+            raw.get("site"), raw.get("seq"), raw.get("prev"), raw.get("id"), raw.get("kind"),
+            raw.get("at"), raw.get("body"), raw.get("counter"), raw.get("log", ""))
+        if (type(seq) is int and type(prev) is int and 0 <= prev < seq
+                and type(site) is str and 0 < len(site) <= 32
+                and type(id_) is str and 0 < len(id_) <= 64 and kind in _HISTORY_KINDS
+                and type(at) is str and 0 < len(at) <= 40 and type(body) is dict
+                and (counter is None or (type(counter) is str and 0 < len(counter) <= 32))
+                and type(log) is str and len(log) <= LOG_ID_MAX
+                and not _CONTROL.search(f"{site}{id_}{at}{counter or ''}{log}")
+                and _aware(at)):
+            return cls(site=site, seq=seq, prev=prev, id=id_, kind=_HISTORY_KINDS[kind], at=at,
+                       body=body, counter=counter, log=log)
+        return cls._checked(raw)
+
+    @classmethod
+    def _checked(cls, raw: dict[str, Any]) -> HistoryEvent:
+        f = _Fields(raw, "history event")
         seq, prev = f.get("seq", int), f.get("prev", int)
         if not 0 <= prev < seq:
             raise ProtocolError(f"history event: prev {prev} is not below seq {seq}")
@@ -664,15 +702,17 @@ class HistoryEvent:
             raise ProtocolError(f"history event: unknown kind {kind!r}")
         return cls(site=f.text("site", max_len=32), seq=seq, prev=prev, id=f.text("id", max_len=64),
                    kind=HistoryKind(kind), at=f.timestamp("at"), body=f.get("body", dict),
-                   counter=f.text("counter", optional=True, max_len=32))
+                   counter=f.text("counter", optional=True, max_len=32), log=_log_of(f))
 
 
 @dataclass(frozen=True)
 class HistoryHead:
-    """hub -> centre, retained, on ``history/head``: the newest row of the hub's log."""
+    """hub -> centre, retained, on ``history/head``: the newest row of the hub's log, and
+    which log that is (the hub's current one: a centre stops asking for rows of another)."""
 
     site: str
     last: int
+    log: str = ""
 
     @classmethod
     def decode(cls, payload: bytes) -> HistoryHead:
@@ -680,16 +720,18 @@ class HistoryHead:
         last = f.get("last", int)
         if last < 0:
             raise ProtocolError("history head: last is negative")
-        return cls(site=f.text("site", max_len=32), last=last)
+        return cls(site=f.text("site", max_len=32), last=last, log=_log_of(f))
 
 
 @dataclass(frozen=True)
 class HistoryRequest:
-    """centre -> hub, QoS 1, on ``history/request``: send the rows ``first``..``last`` again."""
+    """centre -> hub, QoS 1, on ``history/request``: send the rows ``first``..``last`` of the
+    log ``log`` again (a hub whose log is another one has not got them)."""
 
     id: str
     first: int
     last: int
+    log: str = ""
 
     @classmethod
     def decode(cls, payload: bytes) -> HistoryRequest:
@@ -697,14 +739,16 @@ class HistoryRequest:
         first, last = f.get("first", int), f.get("last", int)
         if not 0 < first <= last:
             raise ProtocolError(f"history request: bad range {first}..{last}")
-        return cls(id=f.text("id", max_len=64), first=first, last=last)
+        return cls(id=f.text("id", max_len=64), first=first, last=last, log=_log_of(f))
 
 
 @dataclass(frozen=True)
 class HistoryAck:
-    """centre -> hub, retained, on ``history/ack``: every row up to ``upto`` is in the centre."""
+    """centre -> hub, retained, on ``history/ack``: every row up to ``upto`` of the log ``log``
+    is in the centre."""
 
     upto: int
+    log: str = ""
 
     @classmethod
     def decode(cls, payload: bytes) -> HistoryAck:
@@ -712,4 +756,22 @@ class HistoryAck:
         upto = f.get("upto", int)
         if upto < 0:
             raise ProtocolError("history ack: upto is negative")
-        return cls(upto=upto)
+        return cls(upto=upto, log=_log_of(f))
+
+
+def log_identity(seq: int, kind: str, msg_id: str, at: str) -> str:
+    """A hub's event log's identity, from the log's first row: a log keeps it for ever (rows
+    are never deleted), a new log (the file replaced or set aside) has another. Made from the
+    log itself, so the caller writes nothing for it and an existing log has it already."""
+    import hashlib
+
+    first = "\x1f".join((str(seq), kind, msg_id, at)).encode("utf-8")
+    return hashlib.sha256(first).hexdigest()[:LOG_ID_LEN]
+
+
+def _log_of(f: _Fields) -> str:
+    """The optional ``log`` field: "" (absent) from a hub or centre before log identities."""
+    value: str = f.get("log", str, optional=True, default="")
+    if len(value) > LOG_ID_MAX or _CONTROL.search(value):
+        raise ProtocolError(f"{f.what}: 'log' is too long or has control characters")
+    return value

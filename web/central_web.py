@@ -90,7 +90,7 @@ class Centre:
         self.sessions = Sessions()
         self.page_wait_s = 5.0      # a page waits this long for a count at work, then shows the rest
         self._refreshing = threading.Lock()
-        self.engines: dict[str, tuple[int, Engine]] = {}     # each commune's engine where counted
+        self.engines: dict[str, tuple[str, int, Engine]] = {}     # each commune's engine where counted
 
     def connect(self) -> Any:
         import psycopg
@@ -108,8 +108,8 @@ class Centre:
             return False
         try:
             behind = [row[0] for row in db.execute(
-                "SELECT s.site FROM sites s LEFT JOIN report_position p ON p.site = s.site "
-                "WHERE s.upto > coalesce(p.upto, 0)")]
+                "SELECT DISTINCT l.site FROM site_logs l LEFT JOIN report_position p "
+                "ON p.site = l.site AND p.log = l.log WHERE l.upto > coalesce(p.upto, 0)")]
             for site in behind:
                 commune = self.communes.get(site)
                 if commune is not None:

@@ -142,6 +142,15 @@ class Hub:
             self.store.append(command_event("done", self.clock + timedelta(seconds=20)))
         self.store.commit()
 
+    def replace_log(self) -> None:
+        """The caller's database set aside (as the caller does with a damaged one, or a
+        technician with a bad one): the caller starts a new, empty log at the same path."""
+        from motcua.caller.store import EventStore, set_aside
+
+        self.store.close()
+        set_aside(self.log_path)
+        self.store = EventStore(self.log_path)
+
     def log_rows(self) -> list[tuple[int, str, str]]:
         return [tuple(row) for row in self.store.db.execute(
             "SELECT seq, kind, msg_id FROM events ORDER BY seq")]
@@ -193,13 +202,12 @@ class RunningCentre:
     def __init__(self, broker_url: str, dsn: str, *, password_file: Path | None = None,
                  grace_s: float = 0.5, retry_s: float = 2.0) -> None:
         from motcua.central.centre import PACE as CENTRE_PACE
-        from motcua.central.centre import Centre
+        from motcua.central.centre import Centre, centre_link
         from motcua.central.store import CentralStore
 
         from motcua.config import BrokerSettings, parse_broker_url
         from motcua.daemon import Systemd, owner_loop
-        from motcua.mqtt import Session, ThreadedLink
-        from motcua.protocol import Topics
+        from motcua.mqtt import WakingQueue
 
         host, port, tls = parse_broker_url(broker_url)
         settings = BrokerSettings(host=host, port=port, tls=tls,
@@ -207,17 +215,17 @@ class RunningCentre:
                                   password_file=password_file, ca_file=None, keepalive=10)
         self.store = CentralStore(dsn)
         self.store.migrate()
-        inbox: queue.Queue = queue.Queue()
-        self.link = ThreadedLink(settings, Topics("centre"), role="central", device="main", inbox=inbox,
-                         session=Session.KEPT_UNTIL_ACKED,
-                         subscriptions=[("motcua/+/history/event", 1), ("motcua/+/history/head", 1),
-                                        ("motcua/+/status/#", 1)])
+        inbox = WakingQueue()
+        self.link = centre_link(settings, inbox)
         self.centre = Centre(self.store, self.link, grace_s=grace_s, retry_s=retry_s)
         self.stop_event = threading.Event()
         self.link.start()
-        self.thread = threading.Thread(target=owner_loop, args=(self.centre,), daemon=True,
-                                       kwargs=dict(link=self.link, inbox=inbox, stop=self.stop_event,
-                                                   systemd=Systemd(), pace=CENTRE_PACE))
+        def run() -> None:        # as run_daemon: the loop, then the clean stop's finish
+            owner_loop(self.centre, link=self.link, inbox=inbox, stop=self.stop_event,
+                       systemd=Systemd(), pace=CENTRE_PACE)
+            self.centre.stop()
+
+        self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -225,3 +233,23 @@ class RunningCentre:
         self.thread.join(10)
         self.link.stop()
         self.store.close()
+
+
+CENTRAL_CONF = Path(__file__).resolve().parents[2] / "systemd" / "mosquitto" / "central.conf"
+# Lines of the central broker's config that name its own files and ports: the rig's Mosquitto
+# puts its own listener (and accounts, when asked) in their place.
+_CENTRE_ONLY = {"listener", "cafile", "certfile", "keyfile", "tls_version", "max_connections",
+                "password_file", "acl_file", "allow_anonymous", "per_listener_settings"}
+
+
+def central_settings(*, accounts: bool = True) -> str:
+    """The central broker's shipped behaviour (systemd/mosquitto/central.conf), as a rig
+    Mosquitto's ``extra_config``: tests and benches run what the central server runs.
+    Without ``accounts`` (anonymous clients) client ids cannot be user names."""
+    leave_out = _CENTRE_ONLY | (set() if accounts else {"use_username_as_clientid"})
+    lines = []
+    for line in CENTRAL_CONF.read_text(encoding="utf-8").splitlines():
+        key = line.split(maxsplit=1)[0] if line.strip() and not line.startswith("#") else ""
+        if key and key not in leave_out:
+            lines.append(line)
+    return "\n".join(lines) + "\n"

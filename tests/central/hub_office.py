@@ -120,13 +120,15 @@ def carry_to_centre(log_path: Path, site: str, dsn: str, *, upto: int | None = N
     store = CentralStore(dsn)
     try:
         store.migrate()
-        done = store.positions().get(site, 0)
+        identity = history.follow()
+        done = store.positions().get((site, identity), 0)
         last = history.last() if upto is None else upto
         while done < last:
             events = [e for e in history.after(done, 5000) if e.seq <= last]
             if not events:
                 break
-            store.write(events, {site: (events[-1].seq, history.last())})
+            store.write(events, {(site, identity): (events[-1].seq, history.last())},
+                        current={site: identity})
             done = events[-1].seq
         return done
     finally:

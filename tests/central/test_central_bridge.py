@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from centralrig import Hub, RunningCentre
+from centralrig import Hub, RunningCentre, central_settings
 from motcua.central.bridge import bridge_section, write_central_broker_files
 from motcua.central.settings import CentralSettings
 from paho.mqtt.enums import CallbackAPIVersion
@@ -25,8 +25,8 @@ def central_broker(tmp_path: Path, sites) -> tuple[Mosquitto, dict[str, Path]]:
         "allow_anonymous false\n"
         f"password_file {tmp_path / 'central-files' / 'passwords'}\n"
         f"acl_file {tmp_path / 'central-files' / 'acl'}\n"
-        # As docs/central.md advises for the central broker.
-        "max_inflight_messages 5000\n"))
+        # The central server's shipped settings (systemd/mosquitto/central.conf).
+        f"{central_settings()}"))
     broker.start()
     return broker, files
 
@@ -239,3 +239,69 @@ def test_bridge_section_carries_only_history_and_status(tmp_path: Path, tls: boo
                       "topic history/ack in 1 motcua/xa-a/ motcua/xa-a/"]
     assert "cleansession false" in text and "remote_password s3cret" in text
     assert ("bridge_cafile " + str(tmp_path / "ca.crt") in text) == tls
+
+
+def rows_by_log(dsn: str, site: str) -> dict[str, list[tuple[int, str, str]]]:
+    """Each log's rows in the order they were written."""
+    logs: dict[str, list[tuple[int, str, str]]] = {}
+    with psycopg.connect(dsn) as db:
+        for log, seq, kind, id_ in db.execute(
+                "SELECT log, seq, kind, id FROM history WHERE site = %s ORDER BY arrival", (site,)):
+            logs.setdefault(log, []).append((seq, kind, id_))
+    return logs
+
+
+def test_a_replaced_caller_db_is_a_new_log_and_copies_are_still_dropped(tmp_path: Path,
+                                                                         pg_dsn: str):
+    """The hub's caller.db is set aside while its publisher runs; the new log numbers its rows
+    from 1 again: they reach PostgreSQL as a new log of the site; copies of either log change
+    nothing."""
+    from motcua.central.publisher import HistoryLog
+
+    from motcua.protocol import encode
+
+    central, secrets = central_broker(tmp_path, ["xa-a"])
+    hub = Hub("xa-a", tmp_path / "xa-a")
+    broker = hub_broker(tmp_path, "xa-a", central, secrets["xa-a"])
+    centre = RunningCentre(central.url, pg_dsn, password_file=secrets["central"])
+    try:
+        hub.start_publisher(broker.url)
+        hub.traffic(5)
+        old_rows = hub.log_rows()
+        old = HistoryLog(hub.log_path, "xa-a")
+        old_events = old.after(0, 100)
+        assert eventually(lambda: rows_by_log(pg_dsn, "xa-a") == {old.identity: old_rows},
+                          timeout=30), rows_by_log(pg_dsn, "xa-a")
+
+        hub.replace_log()
+        hub.traffic(4)
+        new_rows = hub.log_rows()
+        assert [seq for seq, _, _ in new_rows] == list(range(1, 13))     # numbered from 1 again
+        new = HistoryLog(hub.log_path, "xa-a")
+        assert new.identity != old.identity
+        assert eventually(lambda: rows_by_log(pg_dsn, "xa-a") == {old.identity: old_rows,
+                                                                   new.identity: new_rows},
+                          timeout=30), rows_by_log(pg_dsn, "xa-a")
+        with psycopg.connect(pg_dsn) as db:
+            assert db.execute("SELECT log, upto FROM sites").fetchall() == [(new.identity, 12)]
+        assert eventually(lambda: hub.publisher.confirmed == 12, timeout=30)
+
+        # Copies of both logs, as a bridge resends after a lost acknowledgement.
+        copies_before = centre.centre.sequencer.copies
+        resend = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="resend")
+        resend.connect("127.0.0.1", broker.port)
+        resend.loop_start()
+        for event in [*old_events, *new.after(0, 100)]:
+            resend.publish("motcua/xa-a/history/event", encode(event), qos=1).wait_for_publish(10)
+        resend.disconnect()
+        resend.loop_stop()
+        assert eventually(lambda: centre.centre.sequencer.copies - copies_before == 27,
+                          timeout=30), centre.centre.sequencer.copies - copies_before
+        assert rows_by_log(pg_dsn, "xa-a") == {old.identity: old_rows, new.identity: new_rows}
+        old.close()
+        new.close()
+    finally:
+        centre.close()
+        hub.close()
+        broker.stop()
+        central.stop()

@@ -101,7 +101,7 @@ def test_a_replay_from_scratch_gives_the_same_rows(office, tmp_path):
         for upto in [*sorted(rng.sample(marks, 12)), marks[-1]]:
             carry_to_centre(tmp_path / "caller.db", config.site.id, dsn, upto=upto)
             refresh(db, commune, engines)
-            assert engines[commune.site][0] == upto
+            assert engines[commune.site][1] == upto
         tables = ("report_tickets ORDER BY site, id", "report_days ORDER BY site, day",
                   "report_months ORDER BY site, month")
         bit_by_bit = [db.execute(f"SELECT * FROM {t}").fetchall() for t in tables]
@@ -120,7 +120,7 @@ def test_province_lists_devices_and_sites_without_config(pg_dsn):
     store = CentralStore(pg_dsn)
     store.migrate()
     now = datetime.now(UTC).isoformat()
-    store.write([], {"xa-b": (0, 0)}, [
+    store.write([], {("xa-b", ""): (0, 0)}, current={"xa-b": ""}, statuses=[
         ("xa-b", Status("kiosk", "k1", "online", now, {"printer": "paper_out"})),
         ("xa-b", Status("kiosk", "k2", "online", now, {"printer": "ok"})),
         ("xa-b", Status("counter", "2", "offline", now)),

@@ -10,7 +10,15 @@ from motcua.caller.engine import Event, TicketRecord
 from motcua.caller.store import EventStore
 from motcua.central.publisher import HistoryLog, Publisher, PublisherState
 
-from motcua.protocol import HistoryEvent, HistoryKind, HistoryRequest, HistoryTopics, Ticket, encode
+from motcua.protocol import (
+    HistoryAck,
+    HistoryEvent,
+    HistoryKind,
+    HistoryRequest,
+    HistoryTopics,
+    Ticket,
+    encode,
+)
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=timezone(timedelta(hours=7)))
 
@@ -114,5 +122,77 @@ def test_what_the_local_broker_acknowledged_is_not_sent_again_after_a_restart(tm
     again.up = True
     again.pump()
     assert [HistoryEvent.decode(p).seq for t, p, _ in again.link.sent if t.endswith("/event")] == [3]
+    store.close()
+    history.close()
+
+
+def sent_events(link) -> list[HistoryEvent]:
+    return [HistoryEvent.decode(p) for t, p, _ in link.sent if t.endswith("/event")]
+
+
+def test_a_replaced_log_is_sent_from_its_first_row_under_a_new_identity(tmp_path: Path):
+    """The caller's database set aside (caller/store.py's set_aside) while the publisher
+    runs: the new log's rows 1, 2, ... go out under the new log's identity; requests for the
+    old log are not answered from the new one; the old log's confirmation is not taken."""
+    from motcua.caller.store import set_aside
+
+    path = tmp_path / "caller.db"
+    store = filled_log(path)
+    history = HistoryLog(path, "xa-a")
+    old = history.identity
+    assert old and HistoryLog(path, "xa-a").identity == old     # the same log, the same identity
+    link = FakeLink()
+    state = PublisherState(tmp_path / "history.db")
+    publisher = Publisher(history, state, link)
+    publisher.up = True
+    publisher.pump()
+    for mid in (1, 2, 3):
+        publisher._published(mid)
+    publisher.pump()
+    assert publisher.sent == 3 and {e.log for e in sent_events(link)} == {old}
+    store.close()
+    set_aside(path)
+    fresh = EventStore(path)
+    publisher.pump()                            # an empty new log: nothing to send yet
+    assert len(sent_events(link)) == 3
+    fresh.append(ticket_event(7, AT + timedelta(days=2)))
+    fresh.append(command_event("next", AT + timedelta(days=2, seconds=5)))
+    fresh.commit()
+    publisher.pump()
+    new = history.identity
+    assert new and new != old
+    assert [(e.seq, e.prev, e.log) for e in sent_events(link)[3:]] == [(1, 0, new), (2, 1, new)]
+    assert state.log() == new and publisher.sent == 0
+    topics = HistoryTopics("xa-a")
+    publisher._inbound(topics.ack, encode(HistoryAck(upto=3, log=old)))
+    assert publisher.confirmed == 0
+    publisher._inbound(topics.request, encode(HistoryRequest(id="r" * 32, first=1, last=3, log=old)))
+    assert len(sent_events(link)) == 5
+    publisher._inbound(topics.request, encode(HistoryRequest(id="s" * 32, first=1, last=3, log=new)))
+    assert [(e.seq, e.log) for e in sent_events(link)[5:]] == [(1, new), (2, new)]
+    # A restart beside the new log keeps its positions.
+    for mid in range(4, 8):
+        publisher._published(mid)
+    publisher.pump()
+    state.close()
+    again = Publisher(history, PublisherState(tmp_path / "history.db"), FakeLink())
+    assert again.log == new and again.sent == 2
+    fresh.close()
+    history.close()
+
+
+def test_a_history_db_from_before_log_identities_keeps_its_position(tmp_path: Path):
+    store = filled_log(tmp_path / "caller.db")
+    history = HistoryLog(tmp_path / "caller.db", "xa-a")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "history.db") as db:   # as the earlier publisher left it
+        db.execute("CREATE TABLE position (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)")
+        db.execute("INSERT INTO position VALUES ('sent', 2), ('confirmed', 2)")
+    publisher = Publisher(history, PublisherState(tmp_path / "history.db"), FakeLink())
+    assert publisher.log == history.identity and publisher.sent == 2
+    publisher.up = True
+    publisher.pump()
+    assert [(e.seq, e.log) for e in sent_events(publisher.link)] == [(3, history.identity)]
     store.close()
     history.close()

@@ -10,13 +10,13 @@ from importlib import metadata
 import pytest
 from install_helpers import REPO
 
-ROLES = ["kiosk", "counter", "caller", "display"]
+ROLES = ["kiosk", "counter", "caller", "display", "central"]
 SCRIPT = (REPO / "scripts" / "install").read_text()
 # A Python distribution and the Debian package that provides it.
 APT = {"pillow": "python3-pil", "pygame": "python3-pygame", "numpy": "python3-numpy",
        "matplotlib": "python3-matplotlib", "pyyaml": "python3-yaml", "setuptools": "python3-setuptools",
        "pyserial": "python3-serial", "pyusb": "python3-usb", "gpiozero": "python3-gpiozero",
-       "qrcode": "python3-qrcode"}
+       "qrcode": "python3-qrcode", "psycopg": "python3-psycopg"}
 ENTRY = re.compile(r"^([a-z0-9-]+)==(\S+) \\\n    --hash=sha256:([0-9a-f]{64})$", re.M)
 
 

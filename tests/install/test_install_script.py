@@ -205,3 +205,73 @@ def test_device_account_is_written_into_the_site_config(tmp_path: Path) -> None:
                       "password_file": "/etc/motcua/mqtt-password", "keepalive": 30}
     config = load_config(site)
     assert config.broker.username == "counter-4" and len(config.counters) == 4
+
+
+CENTRAL = '''
+[central]
+url = "mqtts://motcua.tinh.example.vn:8883"
+password_file = "/etc/motcua/central-password"
+'''
+
+
+def test_hub_with_a_centre_runs_the_history_publisher_on_its_own_account(tripwire,
+                                                                        tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + CENTRAL, encoding="utf-8")
+    output = dry_run(tripwire, "caller", "--config", str(config))
+    done = actions(output)
+    assert ("install -m 0640 -o root -g motcua /etc/mosquitto/motcua/secrets/history "
+            "/etc/motcua/mqtt-password-history") in done
+    assert ("+ write /etc/motcua/central-publisher.env (mode 0644):\n"
+            "|   MOTCUA_BROKER_USERNAME=history\n"
+            "|   MOTCUA_BROKER_PASSWORD_FILE=/etc/motcua/mqtt-password-history\n") in output
+    assert (f"install -m 0644 {REPO}/systemd/motcua-central-publisher.service "
+            "/etc/systemd/system/motcua-central-publisher.service") in done
+    assert done.index("systemctl restart mosquitto.service") < done.index(
+        "systemctl enable --now motcua-central-publisher.service")
+    # Without [central] no publisher; the hub's uninstall removes it either way.
+    assert "central-publisher" not in dry_run(tripwire, "caller", "--config", str(EXAMPLE))
+    hub = actions(dry_run(tripwire, "caller", "--uninstall"))
+    assert "systemctl disable --now motcua-central-publisher.service" in hub
+    assert ("rm -f /etc/systemd/system/motcua-central-publisher.service "
+            "/etc/motcua/central-publisher.env") in hub
+
+
+def test_central_server(tripwire, tmp_path: Path) -> None:
+    communes = tmp_path / "communes"
+    communes.write_text("xa-a\nphuong-b\n\n# not a site id\n", encoding="utf-8")
+    output = dry_run(tripwire, "central", "--communes", str(communes))
+    done = actions(output)
+    apt = next(a for a in done if a.startswith("apt-get install"))
+    assert {"mosquitto", "postgresql", "python3-psycopg"} <= set(apt.split())
+    assert ("/opt/motcua/venv/bin/pip install --no-cache-dir --require-hashes --no-deps "
+            f"-r {REPO}/requirements/central.txt") in done
+    assert f"install -m 0644 {communes} /etc/motcua/communes" in done
+    assert (f"install -m 0644 {REPO}/systemd/mosquitto/central.conf "
+            "/etc/mosquitto/conf.d/motcua-central.conf") in done
+    assert ("/opt/motcua/venv/bin/motcua central --broker-files /etc/mosquitto/motcua "
+            "--site xa-a --site phuong-b") in done
+    assert ("install -m 0640 -o root -g motcua /etc/mosquitto/motcua/secrets/central "
+            "/etc/motcua/central-password") in done
+    assert "runuser -u postgres -- createdb --owner motcua --encoding UTF8 motcua" in done
+    assert done.index("runuser -u postgres -- createuser motcua") < done.index(
+        "runuser -u postgres -- createdb --owner motcua --encoding UTF8 motcua") < done.index(
+        "systemctl enable --now motcua.central.service".replace("motcua.central", "motcua-central"))
+    assert done[-1] == ("runuser -u motcua -- /opt/motcua/venv/bin/motcua central --migrate-only "
+                        "--db postgresql://motcua@/motcua?host=/run/postgresql")
+    # No office: no site config, no hub account, no time from a hub.
+    assert not any("/etc/motcua/site.toml" in a or "timesyncd" in a or "mqtt-password" in a
+                   for a in done)
+    removed = actions(dry_run(tripwire, "central", "--uninstall"))
+    assert "systemctl disable --now motcua-central.service" in removed
+    assert "rm -f /etc/mosquitto/conf.d/motcua-central.conf" in removed
+
+
+def test_central_server_needs_its_communes(tripwire) -> None:
+    env, log = tripwire
+    result = run([str(SCRIPT), "central", "--dry-run"], env=env)
+    assert result.returncode == 1 and "--communes" in result.stderr, result.stderr
+    result = run([str(SCRIPT), "kiosk", "--communes", str(EXAMPLE), "--device", "k1",
+                  "--config", str(EXAMPLE), "--dry-run"], env=env)
+    assert result.returncode == 1 and "--communes goes with central" in result.stderr
+    assert not log.exists()

@@ -12,10 +12,12 @@ from install_helpers import REPO, run
 
 UNITS = REPO / "systemd"
 UNIT_NAMES = ["motcua-kiosk.service", "motcua-counter@.service", "motcua-caller.service",
-              "motcua-display.service"]
+              "motcua-display.service", "motcua-central-publisher.service"]
+# The centre's server has no site config: checked on its own below.
+CENTRE_UNIT = "motcua-central.service"
 EXEC = "/opt/motcua/venv/bin/motcua"
 SCORED = ["motcua-kiosk.service", "motcua-counter@3.service", "motcua-caller.service",
-          "motcua-display.service"]
+          "motcua-display.service", "motcua-central-publisher.service", CENTRE_UNIT]
 MAX_EXPOSURE = 3.0
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -29,7 +31,7 @@ def unit_dir(tmp_path_factory) -> Path:
     stand_in = directory / "motcua"
     stand_in.write_text("#!/bin/sh\nexit 0\n")
     stand_in.chmod(0o755)
-    for name in UNIT_NAMES:
+    for name in [*UNIT_NAMES, CENTRE_UNIT]:
         text = (UNITS / name).read_text()
         assert text.count(EXEC) == 1, name
         (directory / name).write_text(text.replace(EXEC, str(stand_in)))
@@ -45,7 +47,7 @@ def service_section(name: str) -> configparser.SectionProxy:
     return parser["Service"]
 
 
-@pytest.mark.parametrize("name", [*UNIT_NAMES, "motcua-counter@3.service"])
+@pytest.mark.parametrize("name", [*UNIT_NAMES, CENTRE_UNIT, "motcua-counter@3.service"])
 def test_verify_is_silent(unit_dir: Path, name: str) -> None:
     result = run(["systemd-analyze", "verify", str(unit_dir / name)])
     assert result.returncode == 0 and result.stderr == "" and result.stdout == "", result.stderr
@@ -72,6 +74,29 @@ def test_every_unit_is_a_watched_notify_service_of_its_own_user(name: str) -> No
     assert service["ExecStart"].startswith(f"{EXEC} {role} ")
     assert "--config /etc/motcua/site.toml" in service["ExecStart"]
     assert "SupplementaryGroups" in service
+
+
+def test_the_centre_is_a_watched_notify_service_of_its_own_user() -> None:
+    service = service_section(CENTRE_UNIT)
+    assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0
+    assert service["Restart"] == "on-failure" and service["User"] == "motcua"
+    assert service["ProtectSystem"] == "strict" and service["PrivateDevices"] == "yes"
+    command = service["ExecStart"].split()
+    assert command[:2] == [EXEC, "central"]
+    # The local broker's plain listener, the password scripts/install copies, PostgreSQL by
+    # its Unix socket as the motcua user (peer authentication, no password in the unit).
+    assert command[command.index("--broker") + 1] == "mqtt://127.0.0.1:1883"
+    assert command[command.index("--password-file") + 1] == "/etc/motcua/central-password"
+    assert command[command.index("--db") + 1] == "postgresql://motcua@/motcua?host=/run/postgresql"
+    unit = (UNITS / CENTRE_UNIT).read_text()
+    assert "After=network-online.target mosquitto.service postgresql.service" in unit
+    assert service["IPAddressAllow"] == "localhost"
+
+
+def test_the_history_publisher_talks_only_to_the_hubs_broker_with_its_own_account() -> None:
+    service = service_section("motcua-central-publisher.service")
+    assert service["IPAddressAllow"] == "localhost" and service["PrivateDevices"] == "yes"
+    assert service["EnvironmentFile"] == "-/etc/motcua/central-publisher.env"
 
 
 def test_groups_and_devices_fit_each_role() -> None:
