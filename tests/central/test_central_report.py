@@ -156,3 +156,33 @@ def test_a_page_does_not_wait_for_a_long_count(office, tmp_path):
     rows, complete = centre.province(DAYS[0], DAYS[-1])
     assert complete and rows[0].issued > 0
     users.close()
+
+
+def test_a_replaced_caller_db_is_counted_as_a_second_log(tmp_path, pg_dsn):
+    """A hub whose caller.db was replaced (a new log, rows numbered from 1 again: migration
+    003) is counted from both logs: each day equals the hub's report from the log that holds it."""
+    from motcua.caller.store import set_aside
+
+    config = load_config(write_site_config(tmp_path))
+    db_path = tmp_path / "caller.db"
+    first = SimulatedCaller(db_path, config)
+    first.traffic(DAYS[:3], 40, random.Random(5))
+    first.close()
+    carry_to_centre(db_path, config.site.id, pg_dsn)
+    old_path = set_aside(db_path)
+    second = SimulatedCaller(db_path, config)
+    second.traffic(DAYS[3:], 40, random.Random(6))
+    second.close()
+    carry_to_centre(db_path, config.site.id, pg_dsn)
+    commune = Commune.of(config)
+    with psycopg.connect(pg_dsn, autocommit=True) as db:
+        assert db.execute("SELECT count(*) FROM site_logs WHERE site = %s",
+                          (config.site.id,)).fetchone()[0] == 2
+        assert refresh(db, commune) > 0
+        for path, start, end in [(old_path, DAYS[0], DAYS[2]), (db_path, DAYS[3], DAYS[-1])]:
+            expected = read_report(path, start, end, by=("service", "counter"), hours=True,
+                                   target_wait_s=TARGET, satisfied_levels=commune.good_levels)
+            got = commune_report(db, commune, start, end, by=("service", "counter"), hours=True,
+                                 target_wait_s=TARGET)
+            assert expected.total.issued > 0
+            assert without_means(got) == without_means(expected), (start, end)
