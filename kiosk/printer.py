@@ -401,11 +401,13 @@ def open_printer(spec: str, paper: str) -> TicketPrinter:
     """A printer from its spec: usb:VID:PID, serial:DEVICE[:BAUD], network:HOST[:PORT], file:PATH, png:DIR.
 
     Nothing is opened yet: a printer that is off now is "offline" until it comes back.
+    The spec is read leniently (any serial path, any baud rate): a config's spec was already
+    checked strictly when the config was read, and one given explicitly is the person's call.
     """
     if paper not in PAPER_DOTS:
         raise _bad_spec(spec, f"paper must be one of {', '.join(PAPER_DOTS)}, not {paper!r}", key="paper")
     try:
-        where = parse_printer_spec(spec)
+        where = parse_printer_spec(spec, strict=False)
     except ValueError as exc:
         raise _bad_spec(spec, str(exc)) from None
     if isinstance(where, Png):
