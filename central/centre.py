@@ -76,7 +76,8 @@ class Centre:
         return max(0.0, self.batch_since + BATCH_WAIT_S - now) if self.batch else IDLE_S
 
     def health(self) -> dict[str, object]:
-        return {}
+        return {"dropped": self.drops.count, "events_written": self.written,
+                "copies_dropped": self.sequencer.copies, "sites": len(self.sequencer.sites)}
 
     def write(self, batch: list[Any]) -> None:
         """Decode, order, write in one transaction, then acknowledge and confirm."""
