@@ -372,7 +372,7 @@ class PngPrinter(TicketPrinter):
             return PrinterState.OFFLINE
         return PrinterState.OK if os.access(self.directory, os.W_OK) else PrinterState.OFFLINE
 
-    def probe(self) -> tuple[PrinterState, str]:
+    def probe(self, timeout: float = STATUS_WAIT_S) -> tuple[PrinterState, str]:
         return self.status(), ""
 
     def print_ticket(self, view: TicketView) -> Path:
