@@ -43,12 +43,6 @@ class Unsaved:
     ids: list[str] = field(default_factory=list)          # message ids the log now holds
     refused: dict[str, Refusal] = field(default_factory=dict)
 
-    def extend(self, other: Unsaved) -> None:
-        self.inbound += other.inbound
-        self.outcomes += other.outcomes
-        self.ids += other.ids
-        self.refused.update(other.refused)
-
 
 @dataclass(frozen=True)
 class Synced:

@@ -14,6 +14,13 @@ that dies is counted in ``voice_failures`` with the failures the child itself re
 (the count goes on across children) and started again at the next call. With
 ``--audio none`` there is no child: nothing is rendered.
 
+Calls reach the child through ``voice-feed``, a thread of the parent: the child reads none
+while it warms up (after a restart, up to READY_TIMEOUT_S), and a pipe holds 64 KiB, so a
+write on the owner's thread could block it and silence the watchdog. The feed's queue is
+bounded (PENDING_MAX calls, minutes of a busy office); past that the oldest waiting call is
+dropped with a log line: it was called long ago and is on the board, and the newest is the one
+a citizen is listening for.
+
 The child ignores SIGTERM and SIGINT: systemd signals the whole unit at stop, and the
 call already queued should still be said — the parent ends the child by closing the
 pipe (``stop``). If the parent dies, the child sees the pipe close and ends too.
@@ -29,6 +36,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import IO
 
@@ -43,13 +51,15 @@ log = logging.getLogger(__name__)
 NICENESS = 10
 READY_TIMEOUT_S = 30.0       # the warm-up with its retries takes < 3 s even when it fails
 READY = "ready"              # the child's message once its warm-up is done
+PENDING_MAX = 500            # calls waiting for the child; a busy office makes a few a minute
 
 
 class SpeakerProcess:
     """``Announcer``'s interface (start, announce, stop, on_health), served by a child."""
 
     def __init__(self, voice: VoiceSettings, audio: str, *,
-                 on_health: Callable[[dict], None] | None = None) -> None:
+                 on_health: Callable[[dict], None] | None = None,
+                 pending_max: int = PENDING_MAX) -> None:
         check_audio_spec(audio)          # a wrong --audio fails here, not in the child
         self.voice = voice
         self.audio = audio
@@ -61,14 +71,28 @@ class SpeakerProcess:
         self.deaths = 0                          # children that ended unasked
         self._reported: dict[int, int] = {}      # child number -> failures it reported
         self._children = 0
+        # Calls not yet written to the child; voice-feed writes them (it may block, the owner not).
+        self._pending: deque[tuple[str, str]] = deque()
+        self._pending_max = pending_max
+        self._feed = threading.Condition()
+        self._feed_closing = False
+        self._feeder: threading.Thread | None = None
+        self.dropped = 0                         # calls dropped because the child read none
 
     def start(self) -> None:
         """Start the child and wait (READY_TIMEOUT_S at most) for its warm-up render."""
         if self.audio == "none":
             self.on_health({"voice": "off", "voice_failures": 0})
             return
+        with self._lock:
+            self._start_feed()
         if not self._spawn().wait(READY_TIMEOUT_S):
             log.warning("the speech process did not warm up in %.0f s", READY_TIMEOUT_S)
+
+    def _start_feed(self) -> None:
+        if self._feeder is None:
+            self._feeder = threading.Thread(target=self._feed_child, name="voice-feed", daemon=True)
+            self._feeder.start()
 
     def _spawn(self) -> threading.Event:
         health_read, health_write = os.pipe()
@@ -90,7 +114,8 @@ class SpeakerProcess:
         return ready
 
     def announce(self, call_id: str, sentence: str) -> None:
-        """Hand a call to the child; returns at once. A dead child is started again."""
+        """Hand a call to the child; returns at once, never waits for the child. A dead
+        child is started again."""
         if self.audio == "none":
             return
         with self._lock:
@@ -99,10 +124,31 @@ class SpeakerProcess:
                 log.error("the speech process ended (exit %s); starting it again",
                           self.process.returncode if self.process else None)
                 self._spawn()      # not waited for: the call queues behind its warm-up
-            assert self.process is not None and self.process.stdin is not None
+            self._start_feed()
+        with self._feed:
+            if len(self._pending) >= self._pending_max:
+                dropped, _ = self._pending.popleft()
+                self.dropped += 1
+                log.error("call %s dropped before it was said: %d calls wait for the speech "
+                          "process, which reads none", dropped, len(self._pending))
+            self._pending.append((call_id, sentence))
+            self._feed.notify()
+
+    def _feed_child(self) -> None:
+        """voice-feed: writes the waiting calls to the current child, oldest first."""
+        while True:
+            with self._feed:
+                while not self._pending and not self._feed_closing:
+                    self._feed.wait()
+                if not self._pending:
+                    return
+                call_id, sentence = self._pending.popleft()
+            with self._lock:
+                process = self.process
             try:
-                pickle.dump((call_id, sentence), self.process.stdin)
-                self.process.stdin.flush()
+                assert process is not None and process.stdin is not None
+                pickle.dump((call_id, sentence), process.stdin)
+                process.stdin.flush()
             except (OSError, ValueError) as exc:
                 log.error("call %s not handed to the speech process: %s", call_id, exc)
 
@@ -111,8 +157,19 @@ class SpeakerProcess:
         with self._lock:
             self._stopping = True
             process = self.process
+        with self._feed:
+            self._feed_closing = True
+            self._feed.notify()
         if process is None:
             return
+        if self._feeder is not None:
+            self._feeder.join(timeout)     # what waits is written; the child reads it
+            if self._feeder.is_alive():
+                log.warning("the speech process read no call in %.0f s; killing it", timeout)
+                process.kill()             # the feed's write fails and it ends
+                process.wait(2)
+                self._feeder.join(2)
+                return
         with contextlib.suppress(OSError, ValueError):
             if process.stdin is not None:
                 process.stdin.close()      # end of calls: the child finishes and exits

@@ -102,8 +102,8 @@ class Centre:
         return COMMIT_CHECK_S if self.pending else POLL_S
 
     def health(self) -> dict[str, object]:
-        return {"written": self.written, "dropped": self.drops.count,
-                "sites": len(self.sequencer.current)}
+        return {"dropped": self.drops.count, "events_written": self.written,
+                "copies_dropped": self.sequencer.copies, "sites": len(self.sequencer.sites)}
 
     def stop(self) -> None:
         """At a clean stop (the frame's ``finish``): the last batch written and acknowledged."""

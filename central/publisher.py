@@ -239,7 +239,8 @@ class Publisher:
         return self.poll_s
 
     def health(self) -> dict[str, object]:
-        return {"history_sent": self.sent, "history_confirmed": self.confirmed}
+        return {"history_sent": self.sent, "history_confirmed": self.confirmed,
+                "dropped": self.drops.count}
 
     def _rewind(self) -> None:
         # paho may or may not resend what it held; either way the centre drops copies by

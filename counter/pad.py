@@ -69,9 +69,13 @@ def parse_action(text: str, *, levels: int, services: set[str] | frozenset[str] 
     try:
         action = parse_pad_action(text)
     except ValueError:
-        if text.partition(":")[0] != "rate":
+        kind = text.partition(":")[0]
+        if kind == "rate":
+            action = Rate(0)        # not a number: the message below says what a rating is
+        elif kind == Action.TRANSFER:
+            action = Action.TRANSFER    # "transfer:" with no place: the message below says what one is
+        else:
             raise
-        action = Rate(0)        # not a number: the message below says what a rating is
     if isinstance(action, Rate):
         if not 1 <= action.level <= levels:
             raise ValueError(f"{text!r}: a rating is rate:1 (the best) to rate:{levels}")

@@ -23,7 +23,16 @@ from datetime import datetime
 from typing import Any
 
 from motcua.config import SiteConfig
-from motcua.daemon import Drops, Pace, Systemd, closing_on_error, run_daemon, setup_logging, stop_on_signals
+from motcua.daemon import (
+    Drops,
+    Pace,
+    Systemd,
+    closing_on_error,
+    run_daemon,
+    setup_logging,
+    stop_on_signals,
+    take,
+)
 from motcua.errors import ConfigError, require
 from motcua.mqtt import Inbound, Link, LinkDown, LinkUp, ThreadedLink
 from motcua.protocol import Board, Heartbeat, Topics
@@ -83,18 +92,6 @@ class BoardApp:
         elif isinstance(event, LinkDown):
             self.keeper.link_down()
             log.warning("broker lost: showing the last board with the offline mark")
-
-    def drain(self, inbox: queue.Queue, timeout: float) -> int:
-        """Wait up to ``timeout`` for an event, then take every waiting one; how many."""
-        taken = 0
-        try:
-            event = inbox.get(timeout=timeout) if timeout > 0 else inbox.get_nowait()
-            while True:
-                self.handle(event)
-                taken += 1
-                event = inbox.get_nowait()
-        except queue.Empty:
-            return taken
 
     def frame(self, *, force_highlight: bool = False) -> list[Rect]:
         """Redraw what changed; the rectangles to flip."""
@@ -205,12 +202,13 @@ def _snapshot(config: SiteConfig, options: argparse.Namespace, pygame: Any, font
     app = BoardApp(config, pygame.Surface(size), fonts, counter=options.counter)
     deadline = time.monotonic() + options.timeout
     while app.keeper.board is None and time.monotonic() < deadline:
-        app.drain(inbox, min(0.2, max(0.0, deadline - time.monotonic())))
+        take(app, link=None, inbox=inbox, pace=Pace(),
+             timeout=min(0.2, max(0.0, deadline - time.monotonic())))
     if app.keeper.board is None:
         print(f"motcua display: no board state from {config.broker.url} within {options.timeout:g} s "
               "(is the caller running?)", file=sys.stderr)
         return 1
-    app.drain(inbox, SETTLE_S)
+    take(app, link=None, inbox=inbox, pace=Pace(), timeout=SETTLE_S)
     app.frame(force_highlight=True)
     pygame.image.save(app.surface, options.snapshot)
     log.info("board (seq %d) written to %s", app.keeper.board.seq, options.snapshot)

@@ -67,7 +67,6 @@ from .ticket import TicketView
 
 log = logging.getLogger(__name__)
 
-PRINTER_FAULTS = FAULT_STATES
 POLL_OK_S = 30.0          # printer status poll while it works
 POLL_FAULT_S = 2.0        # ... and while it is faulty, to notice the fix soon
 TICK_S = 1.0              # the day, opening hours, the printer's poll, resends
@@ -257,18 +256,18 @@ class Kiosk:
 
     def _set_printer(self, state: PrinterState, now: float) -> None:
         if state != self.printer_state.state:
-            if state in PRINTER_FAULTS:
+            if state in FAULT_STATES:
                 log.error("printer %s: %s: no tickets until it is fixed", self.settings.printer,
                           printer_says(state))
-            elif self.printer_state.state in PRINTER_FAULTS:
+            elif self.printer_state.state in FAULT_STATES:
                 log.info("printer %s: %s again", self.settings.printer, printer_says(state))
         self.printer_state.state = state
-        self.printer_state.next_poll = now + (POLL_FAULT_S if state in PRINTER_FAULTS else POLL_OK_S)
+        self.printer_state.next_poll = now + (POLL_FAULT_S if state in FAULT_STATES else POLL_OK_S)
 
     def _show(self) -> None:
         if not self.open:
             self.indicator.show(Light.CLOSED)
-        elif self.printer_state.state in PRINTER_FAULTS or self.storage_fault is not None or self.learning:
+        elif self.printer_state.state in FAULT_STATES or self.storage_fault is not None or self.learning:
             self.indicator.show(Light.FAULT)
         elif self.exhausted:
             self.indicator.show(Light.EXHAUSTED)
@@ -366,7 +365,7 @@ class Kiosk:
                 return f"the ticket database cannot be written ({self.storage_fault})"
         reading = self.clock()
         self._set_printer(self.printer.status(), reading.monotonic)
-        if self.printer_state.state in PRINTER_FAULTS:
+        if self.printer_state.state in FAULT_STATES:
             return f"the printer is {self.printer_state.state}"
         return None
 

@@ -150,12 +150,13 @@ class Connection:
 class NetworkConnection(Connection):
     per_job = True
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, connect_timeout: float = STATUS_WAIT_S) -> None:
         super().__init__(f"network {host}:{port}")
         self.host, self.port = host, port
+        self.connect_timeout = connect_timeout
 
     def _make(self) -> Any:
-        return self.printers.Network(self.host, self.port, timeout=STATUS_WAIT_S)
+        return self.printers.Network(self.host, self.port, timeout=self.connect_timeout)
 
     def open(self) -> None:
         super().open()
@@ -271,10 +272,11 @@ class TicketPrinter:
         """The printer's state (UNKNOWN: the printer does not say)."""
         return self.probe()[0]
 
-    def probe(self) -> tuple[PrinterState, str]:
-        """The printer's state, and why it could not be asked ("" when it could)."""
+    def probe(self, timeout: float = STATUS_WAIT_S) -> tuple[PrinterState, str]:
+        """The printer's state, and why it could not be asked ("" when it could); each status
+        answer is waited for ``timeout`` seconds (``motcua doctor`` passes its own)."""
         try:
-            return self._session(self._query), ""
+            return self._session(lambda: self._query(wait=timeout)), ""
         except PrinterError as exc:
             return exc.state, str(exc)
 
@@ -329,20 +331,20 @@ class TicketPrinter:
             if self.connection.per_job:
                 self.connection.close()
 
-    def _query(self, extra: float = 0.0) -> PrinterState:
+    def _query(self, extra: float = 0.0, wait: float = STATUS_WAIT_S) -> PrinterState:
         """The printer's state from its status bytes; "offline" when a printer that answers
         before stops answering, "unknown" for one that never has."""
         if not self.answered and self.clock() < self._silent_until:
             return PrinterState.UNKNOWN
         answers: list[int | None] = []
         for request in (PRINTER_STATUS, OFFLINE_CAUSE, PAPER_SENSOR):
-            reply = self.connection.ask(request, STATUS_WAIT_S + (extra if not answers else 0.0))
+            reply = self.connection.ask(request, wait + (extra if not answers else 0.0))
             if not reply:
                 if answers:
                     break
                 if self.answered:
                     raise PrinterError(f"printer {self.connection.describe} stopped answering status "
-                                       f"requests (no answer in {STATUS_WAIT_S:g} s)", PrinterState.OFFLINE)
+                                       f"requests (no answer in {wait:g} s)", PrinterState.OFFLINE)
                 if self.connection.answers:
                     log.warning("printer %s does not answer status requests: printing without checks, "
                                 "asking again in %g s", self.connection.describe, SILENT_RETRY_S)
@@ -370,7 +372,7 @@ class PngPrinter(TicketPrinter):
             return PrinterState.OFFLINE
         return PrinterState.OK if os.access(self.directory, os.W_OK) else PrinterState.OFFLINE
 
-    def probe(self) -> tuple[PrinterState, str]:
+    def probe(self, timeout: float = STATUS_WAIT_S) -> tuple[PrinterState, str]:
         return self.status(), ""
 
     def print_ticket(self, view: TicketView) -> Path:
@@ -401,11 +403,13 @@ def open_printer(spec: str, paper: str) -> TicketPrinter:
     """A printer from its spec: usb:VID:PID, serial:DEVICE[:BAUD], network:HOST[:PORT], file:PATH, png:DIR.
 
     Nothing is opened yet: a printer that is off now is "offline" until it comes back.
+    The spec is read leniently (any serial path, any baud rate): a config's spec was already
+    checked strictly when the config was read, and one given explicitly is the person's call.
     """
     if paper not in PAPER_DOTS:
         raise _bad_spec(spec, f"paper must be one of {', '.join(PAPER_DOTS)}, not {paper!r}", key="paper")
     try:
-        where = parse_printer_spec(spec)
+        where = parse_printer_spec(spec, strict=False)
     except ValueError as exc:
         raise _bad_spec(spec, str(exc)) from None
     if isinstance(where, Png):
@@ -413,12 +417,13 @@ def open_printer(spec: str, paper: str) -> TicketPrinter:
     return TicketPrinter(connect(where), paper)
 
 
-def connect(where: Usb | Serial | Network | File) -> Connection:
-    """The python-escpos connection for a printer (not opened yet)."""
+def connect(where: Usb | Serial | Network | File, *, timeout: float = STATUS_WAIT_S) -> Connection:
+    """The python-escpos connection for a printer (not opened yet); ``timeout`` bounds a
+    network printer's connect."""
     if isinstance(where, File):
         return FileConnection(where.path)
     if isinstance(where, Network):
-        return NetworkConnection(where.host, where.port)
+        return NetworkConnection(where.host, where.port, connect_timeout=timeout)
     if isinstance(where, Serial):
         return SerialConnection(where.device, where.baud)
     return UsbConnection(where.vendor, where.product)

@@ -64,6 +64,9 @@ class Table:
         return name in self.data
 
     def _get(self, name: str, default: Any) -> Any:
+        # A key named by a StrEnum member (Action.NEXT) is kept as its word, so a typo's hint
+        # reads 'next', not the member's repr.
+        name = str(name)
         self._read.add(name)
         if name in self.data:
             return self.data[name]

@@ -39,12 +39,16 @@ class Closable(Protocol):
     def close(self) -> object: ...
 
 
-class Owner(Protocol):
-    """A daemon's owner: the one object that does the daemon's work, on one thread."""
+class Handles(Protocol):
+    """What :func:`take` hands inbox items to (an owner, or the board's snapshot)."""
 
     def handle(self, message: object) -> object:
         """One message from the inbox (broker events, presses, results of other threads)."""
         ...
+
+
+class Owner(Handles, Protocol):
+    """A daemon's owner: the one object that does the daemon's work, on one thread."""
 
     def tick(self, now: float) -> float:
         """Timed work; returns how many seconds may pass before the next tick."""
@@ -119,6 +123,8 @@ class Drops:
         except ProtocolError as exc:
             self.count += 1
             self._log.warning("dropped %s on %s: %s", what, topic, exc)
+
+
 def setup_logging(role: str, device: str, *, verbose: bool = False) -> None:
     """Log lines for the journal (no timestamp there) or a terminal (with one)."""
     under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
@@ -274,8 +280,10 @@ def owner_loop(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], stop:
             rhythm.tick_now()
 
 
-def take(owner: Owner, *, link: Connection, inbox: queue.Queue[Any], pace: Pace, timeout: float) -> int:
-    """Wait up to ``timeout`` for a message, then handle it and those already waiting."""
+def take(owner: Handles, *, link: Connection | None, inbox: queue.Queue[Any], pace: Pace,
+         timeout: float) -> int:
+    """Wait up to ``timeout`` for a message, then handle it and those already waiting
+    (``link`` is only needed by a polled pace)."""
     taken = 0
     try:
         if pace.polled:

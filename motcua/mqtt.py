@@ -253,20 +253,14 @@ class Link(ABC):
         self._connects = 0
         # The broker makes a client's id its user name (use_username_as_clientid); without an
         # account (a test bench) the id still names the site, role and device.
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        self.client = login_client(
+            broker,
             client_id=broker.username or f"motcua-{topics.root.split('/')[1]}-{role}-{device}",
             clean_session=session is Session.CLEAN,
-            protocol=mqtt.MQTTv311,
             manual_ack=session is Session.KEPT_UNTIL_ACKED,
         )
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password())
-        if broker.tls:
-            self.client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                                cert_reqs=ssl.CERT_REQUIRED)
         self.client.will_set(self.status_topic, self._status_payload("offline"), qos=1,
                              retain=True)
         self.client.on_connect = self._on_connect
@@ -710,8 +704,8 @@ def _moment(stamp: str | None) -> datetime:
 def login_client(broker: BrokerSettings, *, client_id: str, clean_session: bool,
                  manual_ack: bool = False) -> mqtt.Client:
     """A paho client that logs in as this Pi's account, over TLS where the config says so
-    (not connected yet). ``motcua doctor`` tries its login with it; the link's client is set up
-    the same way."""
+    (not connected yet). Every :class:`Link`'s client is made here, and ``motcua doctor``
+    tries its login with it, so both log in the same way."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
                          protocol=mqtt.MQTTv311, manual_ack=manual_ack)
     if broker.username:

@@ -176,6 +176,9 @@ def test_good_printer_specs_pass(tmp_path: Path, spec: str) -> None:
     ("keepalive = 30", "keepalive = 30\nkeep_alive = 5", "broker.keep_alive", "did you mean 'keepalive'?"),
     ("repeat = 2", "repeat = 2\nrepaet = 3", "voice.repaet", "did you mean 'repeat'?"),
     ('paper = "80mm"', 'paper = "80mm"\nfooterr = "x"', 'kiosks "k1".footerr', "did you mean 'footer'?"),
+    # keys named by Action members: the hint is the config word, not the enum's repr
+    ("pins = { next = 5,", "pins = { nxt = 5,", "counter_pad.pins.nxt", "did you mean 'next'?"),
+    ('recall = "w"', 'recal = "w"', 'counters "1".keys.recal', "did you mean 'recall'?"),
 ])
 def test_an_unknown_key_suggests_the_nearest(tmp_path: Path, old: str, new: str, key: str,
                                              hint: str) -> None:

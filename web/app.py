@@ -27,7 +27,7 @@ from starlette.routing import Route
 from motcua.errors import MotcuaError
 
 from .dashboard import dashboard_routes
-from .state import Office, Refusal
+from .state import Office, RatingRefusal
 
 log = logging.getLogger(__name__)
 TICKET_ID = re.compile(r"[0-9a-f]{32}")
@@ -145,7 +145,7 @@ def build_app(role: Role, config: Any) -> Starlette:
     async def phone_events(request: Request) -> Response:
         ticket_id = known_ticket(request)
         if ticket_id is None:
-            return error(404, Refusal.UNKNOWN_TICKET.value)
+            return error(404, RatingRefusal.UNKNOWN_TICKET.value)
         # A ticket dropped at the start of a new service day: its page says so.
         return stream(lambda: role.office.phone_view(ticket_id, time.time())
                       or {"stage": "old", "online": role.office.online})
@@ -153,7 +153,7 @@ def build_app(role: Role, config: Any) -> Starlette:
     async def phone_rating(request: Request) -> Response:
         ticket_id = known_ticket(request)
         if ticket_id is None:
-            return error(404, Refusal.UNKNOWN_TICKET.value)
+            return error(404, RatingRefusal.UNKNOWN_TICKET.value)
         try:
             body = await read_json(request, {"level", "reason"})
         except BadRequest as exc:
@@ -203,8 +203,8 @@ def build_app(role: Role, config: Any) -> Starlette:
     async def rate(ticket_id: str, level: Any, reason: Any, *, counter: str | None) -> Response:
         refusal = role.office.check_rating(ticket_id, level, reason, time.time(), counter=counter)
         if refusal is not None:
-            status = {Refusal.UNKNOWN_TICKET: 404, Refusal.BAD_LEVEL: 400, Refusal.BAD_REASON: 400,
-                      Refusal.NOT_THIS_COUNTER: 403}.get(refusal, 409)
+            status = {RatingRefusal.UNKNOWN_TICKET: 404, RatingRefusal.BAD_LEVEL: 400,
+                      RatingRefusal.BAD_REASON: 400, RatingRefusal.NOT_THIS_COUNTER: 403}.get(refusal, 409)
             return error(status, refusal.value)
         try:
             await role.send_rating(ticket_id, level, reason)     # thanked only once it is on disk

@@ -27,7 +27,7 @@ class Stage(enum.Enum):
     OLD = "old"              # of a service day that is over
 
 
-class Refusal(enum.Enum):
+class RatingRefusal(enum.Enum):
     """Why a rating is refused; each has the page's Vietnamese message."""
 
     UNKNOWN_TICKET = "Không tìm thấy số thứ tự này."
@@ -164,24 +164,24 @@ class Office:
 
     # -- ratings ---------------------------------------------------------------------
     def check_rating(self, ticket_id: str, level: Any, reason: Any, now: float, *,
-                     counter: str | None = None) -> Refusal | None:
+                     counter: str | None = None) -> RatingRefusal | None:
         """Why this rating cannot be taken, or None. ``counter``: the tablet's counter."""
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= self.levels:
-            return Refusal.BAD_LEVEL
+            return RatingRefusal.BAD_LEVEL
         if reason is not None and (not isinstance(reason, str) or reason not in self.reasons
                                    or level <= self.levels - self.reason_levels):
-            return Refusal.BAD_REASON
+            return RatingRefusal.BAD_REASON
         info = self.tickets.get(ticket_id)
         if info is None:
-            return Refusal.UNKNOWN_TICKET
+            return RatingRefusal.UNKNOWN_TICKET
         if counter is not None and info.counter != counter:
-            return Refusal.NOT_THIS_COUNTER
+            return RatingRefusal.NOT_THIS_COUNTER
         if info.rating_taken:
-            return Refusal.ALREADY_RATED
+            return RatingRefusal.ALREADY_RATED
         if info.stage != Stage.DONE or info.counter is None:
-            return Refusal.NOT_FINISHED
+            return RatingRefusal.NOT_FINISHED
         if info.finished_at is None or now - info.finished_at > self.window_s:
-            return Refusal.TOO_LATE
+            return RatingRefusal.TOO_LATE
         return None
 
     def rating_sent(self, ticket_id: str, level: int) -> None:

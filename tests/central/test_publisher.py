@@ -94,6 +94,7 @@ def test_requests_are_answered_oldest_first_and_bad_ones_dropped(tmp_path: Path)
     publisher = Publisher(history, PublisherState(tmp_path / "history.db"), link)
     topics = HistoryTopics("xa-a")
     publisher._inbound(topics.request, b"garbage")
+    assert publisher.health()["dropped"] == 1          # on the publisher's status
     publisher._inbound(topics.request, encode(HistoryRequest(id="r" * 32, first=2, last=3)))
     assert [HistoryEvent.decode(p).seq for t, p, _ in link.sent if t == topics.event] == [2, 3]
     publisher._inbound(topics.ack, b'{"v":1,"upto":3}')

@@ -37,6 +37,14 @@ def test_bad_actions_say_what_is_allowed(text):
         parse_action(text, levels=3, services={"dat-dai"})
 
 
+@pytest.mark.parametrize("text", ["transfer", "transfer:", "transfer:khac"])
+def test_a_bad_transfer_says_how_to_write_one(text):
+    with pytest.raises(ValueError) as refused:
+        parse_action(text, levels=3, services={"dat-dai"})
+    assert str(refused.value) == (f"{text!r}: write transfer:SERVICE with a service some counter "
+                                  "serves, or transfer:counter:ID")
+
+
 def test_one_button_pauses_and_resumes():
     assert resolve("pause", "serving") == "pause"
     assert resolve("pause", "idle") == "pause"

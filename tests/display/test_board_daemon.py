@@ -19,6 +19,7 @@ from PIL import Image
 from rig import Listener, write_site_config
 
 from motcua.config import load_config
+from motcua.daemon import Pace, take
 from motcua.mqtt import Inbound, ThreadedLink
 from motcua.protocol import Status, Topics, encode
 
@@ -31,7 +32,7 @@ def pump_until(app: BoardApp, inbox: queue.Queue, predicate, timeout: float = 30
     """Be the board's owner loop until predicate() holds (or the deadline passes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        app.drain(inbox, 0.05)
+        take(app, link=None, inbox=inbox, pace=Pace(), timeout=0.05)
         app.frame()
         if predicate():
             return True

@@ -4,8 +4,12 @@ fonts and espeak-ng) and on broken ones."""
 from __future__ import annotations
 
 import importlib.util
+import logging
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -134,6 +138,67 @@ def test_printer_states(tmp_path, fake_printer) -> None:
     assert doctor.printer_state("usb:0x04b8:0x0202", env).startswith("no USB device 04b8:0202")
     assert doctor.printer_state(f"file:{tmp_path}/lp0", env).endswith("does not exist")
     assert doctor.printer_state(f"png:{tmp_path}", env).startswith("ok")
+
+
+class UnansweringPrinter:
+    """A network printer that takes the connection and the status requests and never answers;
+    it notes how long after the first request the doctor hung up."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.spec = f"network:127.0.0.1:{self.server.getsockname()[1]}"
+        self.waited: list[float] = []
+        self.hung_up = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            asked = None
+            while conn.recv(4096):
+                asked = asked or time.monotonic()
+            if asked is not None:
+                self.waited.append(time.monotonic() - asked)
+        self.hung_up.set()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_an_unanswering_network_printer_is_asked_within_the_doctors_timeout(
+        tmp_path, caplog) -> None:
+    from motcua.kiosk.printer import STATUS_WAIT_S
+
+    printer = UnansweringPrinter()
+    try:
+        env = Environment(timeout=0.3, usb_devices=tmp_path / "usb")
+        with caplog.at_level(logging.DEBUG):
+            state = doctor.printer_state(printer.spec, env)
+        assert state == "ok (connected; it does not answer status requests)"
+        assert printer.hung_up.wait(10)
+        # The doctor's 0.3 s, not the kiosk's own wait for a busy printer.
+        assert printer.waited and printer.waited[0] < STATUS_WAIT_S / 2
+        # The kiosk's journal line is not the doctor's: its checklist line says it.
+        assert [r for r in caplog.records if r.name == "motcua.kiosk.printer"] == []
+        assert not logging.getLogger("motcua.kiosk.printer").disabled
+    finally:
+        printer.close()
+
+
+def test_a_missing_escpos_fails_one_line_and_the_checklist_goes_on(tmp_path, healthy,
+                                                                   monkeypatch) -> None:
+    config = site_file(tmp_path, f"mqtt://127.0.0.1:{free_port()}")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'printer = "usb:0x0416:0x5011"', 'printer = "network:127.0.0.1:9100"'), encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "escpos.printer", None)     # python-escpos not installed
+    checks = run_checks(str(config), "kiosk", healthy)
+    assert [check.title.split(" / ")[1] for check in checks] == [
+        "Site config", "Broker", "Ticket printer", "GPIO buttons", "Vietnamese font", "Clock sync"]
+    problem = failed(checks)["Ticket printer"]
+    assert "escpos.printer" in problem and "python3-escpos" in problem
 
 
 def test_fonts_without_vietnamese_letters_are_caught() -> None:

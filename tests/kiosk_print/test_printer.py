@@ -127,6 +127,20 @@ def test_serial_printer_on_a_pty(pty_printer, make_view) -> None:
     assert ticket.of(Text)[0].text == "1001" and ticket.cuts == 1
 
 
+def test_a_printer_given_explicitly_may_be_a_pty_outside_dev_at_any_baud(
+        pty_printer, tmp_path: Path, make_view) -> None:
+    # A socat bench links its pty under /tmp; a device may run at a rate the config's list lacks.
+    # The config check stays strict (tests/test_config.py); opening what a person named does not.
+    link = tmp_path / "ttyV0"
+    link.symlink_to(pty_printer.path)
+    device = open_printer(f"serial:{link}:14400", "58mm")
+    assert isinstance(device.connection, SerialConnection) and device.connection.baud == 14400
+    assert device.status() == "ok"
+    device.print_ticket(make_view(paper="58mm"))
+    device.close()
+    assert decode(bytes(pty_printer.data)).of(Text)[0].text == "1001"
+
+
 def test_file_printer_writes_the_bytes(tmp_path: Path, make_view) -> None:
     path = tmp_path / "lp0"
     path.touch()
@@ -223,6 +237,7 @@ def test_printer_specs(spec, kind, fields) -> None:
 @pytest.mark.parametrize(("spec", "paper", "words"), [
     ("lp0", "80mm", "KIND:WHERE"), ("bluetooth:x", "80mm", "unknown printer kind"),
     ("network:host:nine", "80mm", "not a number"), ("usb:04b8", "80mm", "two hexadecimal ids"),
+    ("serial:/dev/ttyUSB0:0", "80mm", "not a baud rate"),
     ("file:/dev/usb/lp0", "76mm", "paper must be"),
 ])
 def test_bad_printer_specs_say_why(spec, paper, words) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -87,6 +88,36 @@ def test_a_killed_child_is_reported_and_started_again(tmp_path: Path) -> None:
         speaker.stop(timeout=60)
     [path] = wavs(tmp_path)
     assert said_whole(path, chime(), SENTENCE, VOICE.rate) is None, "the next call is said whole"
+
+
+def test_a_child_that_reads_no_calls_never_blocks_the_caller(tmp_path: Path, caplog) -> None:
+    """As during a respawned child's warm-up: the pipe fills (64 KiB), announce still returns,
+    and when even the parent's queue is full the oldest calls go, never the newest."""
+    health: queue.Queue = queue.Queue()
+    speaker = SpeakerProcess(VOICE, f"wav:{tmp_path}", on_health=health.put, pending_max=50)
+    speaker.start()
+    child = speaker.process
+    os.kill(child.pid, signal.SIGSTOP)          # it reads nothing from now on
+    announced = threading.Event()
+    sentence = " ".join([SENTENCE] * 12)        # about 1 KiB a call: 300 calls overfill the pipe
+
+    def owner() -> None:
+        for n in range(300):
+            speaker.announce(f"c{n}", sentence)
+        announced.set()
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="motcua.caller.speaker"):
+            threading.Thread(target=owner, daemon=True).start()
+            assert announced.wait(30), "announce blocked on the speech process's pipe"
+        dropped = [int(r.getMessage().split()[1][1:]) for r in caplog.records
+                   if "dropped before it was said" in r.getMessage()]
+        assert dropped and len(dropped) == speaker.dropped
+        # A call is dropped only with 50 newer ones waiting: the newest are kept.
+        assert dropped == sorted(dropped) and max(dropped) <= 299 - 50
+    finally:
+        os.kill(child.pid, signal.SIGKILL)      # the feed's blocked write fails; stop ends
+        speaker.stop(timeout=10)
 
 
 def test_a_wrong_audio_spec_fails_in_the_caller_not_in_the_child() -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from motcua.web.settings import WebSettings, parse_listen
-from motcua.web.state import Office, Refusal, Stage
+from motcua.web.state import Office, RatingRefusal, Stage
 
 from motcua.protocol import Board, CounterState, LastTicket, Ticket, new_id
 
@@ -71,17 +71,17 @@ def test_rating_rules() -> None:
                                  last=LastTicket(ticket=a, number="1", service="s")), now=100)
     assert o.check_rating(a, 1, None, 101) is None
     assert o.check_rating(a, 3, "Thái độ phục vụ", 101) is None
-    assert o.check_rating(a, 2, "Thái độ phục vụ", 101) is Refusal.BAD_REASON, "not asked on level 2"
-    assert o.check_rating(a, 3, "Khác", 101) is Refusal.BAD_REASON
-    assert o.check_rating(a, 0, None, 101) is Refusal.BAD_LEVEL
-    assert o.check_rating(a, True, None, 101) is Refusal.BAD_LEVEL
-    assert o.check_rating(a, 1, None, 101, counter="2") is Refusal.NOT_THIS_COUNTER
-    assert o.check_rating(waiting, 1, None, 101) is Refusal.NOT_FINISHED
-    assert o.check_rating(new_id(), 1, None, 101) is Refusal.UNKNOWN_TICKET
-    assert o.check_rating(a, 1, None, 221) is Refusal.TOO_LATE
+    assert o.check_rating(a, 2, "Thái độ phục vụ", 101) is RatingRefusal.BAD_REASON, "not asked on level 2"
+    assert o.check_rating(a, 3, "Khác", 101) is RatingRefusal.BAD_REASON
+    assert o.check_rating(a, 0, None, 101) is RatingRefusal.BAD_LEVEL
+    assert o.check_rating(a, True, None, 101) is RatingRefusal.BAD_LEVEL
+    assert o.check_rating(a, 1, None, 101, counter="2") is RatingRefusal.NOT_THIS_COUNTER
+    assert o.check_rating(waiting, 1, None, 101) is RatingRefusal.NOT_FINISHED
+    assert o.check_rating(new_id(), 1, None, 101) is RatingRefusal.UNKNOWN_TICKET
+    assert o.check_rating(a, 1, None, 221) is RatingRefusal.TOO_LATE
     assert o.tablet_view("1", 221)["prompt"] is None, "the prompt goes once the window is over"
     o.rating_sent(a, 1)
-    assert o.check_rating(a, 1, None, 102) is Refusal.ALREADY_RATED
+    assert o.check_rating(a, 1, None, 102) is RatingRefusal.ALREADY_RATED
 
 
 def test_a_new_day_drops_the_old_days_tickets() -> None:

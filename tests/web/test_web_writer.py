@@ -12,7 +12,7 @@ from pathlib import Path
 
 from motcua.caller.store import EventStore
 from motcua.web.daemon import WebRole
-from motcua.web.state import Refusal, Stage
+from motcua.web.state import RatingRefusal, Stage
 from motcua.web.store import CallerTimes
 from rig import write_site_config
 
@@ -52,7 +52,7 @@ def test_writes_wait_for_the_disk_off_the_loop_and_a_rating_is_thanked_once_on_d
             assert not done, "the rating was thanked before its row was on disk"
             assert rows(state / "web-outbox.db", "SELECT count(*) FROM outbox") == [(0,)]
             # A second tap meanwhile is refused at once.
-            assert role.office.check_rating(ticket.id, 1, None, 0) is Refusal.ALREADY_RATED
+            assert role.office.check_rating(ticket.id, 1, None, 0) is RatingRefusal.ALREADY_RATED
             disk.set()
             await asyncio.wait_for(rating, 10)
             # Thanked: the row is on disk, in the order handed to paho.
