@@ -128,7 +128,7 @@ def _web_flags(web: argparse.ArgumentParser) -> None:
                      help="the centre's dashboard of every commune, over --db (docs/central.md)")
     web.add_argument("--db", metavar="postgresql://…", help="with --central: the centre's database")
     web.add_argument("--sites", metavar="DIR", help="with --central: the communes' site configs "
-                                                    "(default /etc/motcua/communes)")
+                                                    "(default /etc/motcua/sites)")
     web.add_argument("--users", metavar="FILE", help="with --central: the centre's users "
                                                      "(default /var/lib/motcua/central-web.db)")
 

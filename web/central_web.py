@@ -64,7 +64,7 @@ from .store import WebStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SITES = "/etc/motcua/communes"
+DEFAULT_SITES = "/etc/motcua/sites"        # each commune's site.toml (scripts/install's list is communes)
 DEFAULT_USERS = "/var/lib/motcua/central-web.db"
 DEFAULT_LISTEN = "0.0.0.0:8080"
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -257,6 +257,9 @@ def test_central_server(tripwire, tmp_path: Path) -> None:
     assert done.index("runuser -u postgres -- createuser motcua") < done.index(
         "runuser -u postgres -- createdb --owner motcua --encoding UTF8 motcua") < done.index(
         "systemctl enable --now motcua.central.service".replace("motcua.central", "motcua-central"))
+    # The dashboard beside the centre: its unit, its folder of the communes' site configs.
+    assert "systemctl enable --now motcua-central-web.service" in done
+    assert "install -d -m 0755 /etc/motcua/sites" in done
     assert done[-1] == ("runuser -u motcua -- /opt/motcua/venv/bin/motcua central --migrate-only "
                         "--db postgresql://motcua@/motcua?host=/run/postgresql")
     # No office: no site config, no hub account, no time from a hub.

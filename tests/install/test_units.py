@@ -15,9 +15,10 @@ UNIT_NAMES = ["motcua-kiosk.service", "motcua-counter@.service", "motcua-caller.
               "motcua-display.service", "motcua-central-publisher.service"]
 # The centre's server has no site config: checked on its own below.
 CENTRE_UNIT = "motcua-central.service"
+CENTRE_WEB_UNIT = "motcua-central-web.service"
 EXEC = "/opt/motcua/venv/bin/motcua"
 SCORED = ["motcua-kiosk.service", "motcua-counter@3.service", "motcua-caller.service",
-          "motcua-display.service", "motcua-central-publisher.service", CENTRE_UNIT]
+          "motcua-display.service", "motcua-central-publisher.service", CENTRE_UNIT, CENTRE_WEB_UNIT]
 MAX_EXPOSURE = 3.0
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -31,7 +32,7 @@ def unit_dir(tmp_path_factory) -> Path:
     stand_in = directory / "motcua"
     stand_in.write_text("#!/bin/sh\nexit 0\n")
     stand_in.chmod(0o755)
-    for name in [*UNIT_NAMES, CENTRE_UNIT]:
+    for name in [*UNIT_NAMES, CENTRE_UNIT, CENTRE_WEB_UNIT]:
         text = (UNITS / name).read_text()
         assert text.count(EXEC) == 1, name
         (directory / name).write_text(text.replace(EXEC, str(stand_in)))
@@ -47,7 +48,7 @@ def service_section(name: str) -> configparser.SectionProxy:
     return parser["Service"]
 
 
-@pytest.mark.parametrize("name", [*UNIT_NAMES, CENTRE_UNIT, "motcua-counter@3.service"])
+@pytest.mark.parametrize("name", [*UNIT_NAMES, CENTRE_UNIT, CENTRE_WEB_UNIT, "motcua-counter@3.service"])
 def test_verify_is_silent(unit_dir: Path, name: str) -> None:
     result = run(["systemd-analyze", "verify", str(unit_dir / name)])
     assert result.returncode == 0 and result.stderr == "" and result.stdout == "", result.stderr
@@ -91,6 +92,18 @@ def test_the_centre_is_a_watched_notify_service_of_its_own_user() -> None:
     unit = (UNITS / CENTRE_UNIT).read_text()
     assert "After=network-online.target mosquitto.service postgresql.service" in unit
     assert service["IPAddressAllow"] == "localhost"
+
+
+def test_the_centres_dashboard_is_a_watched_notify_service_reading_postgresql_by_its_socket() -> None:
+    service = service_section(CENTRE_WEB_UNIT)
+    assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0
+    assert service["Restart"] == "on-failure" and service["User"] == "motcua"
+    assert service["ProtectSystem"] == "strict" and service["PrivateDevices"] == "yes"
+    command = service["ExecStart"].split()
+    assert command[:3] == [EXEC, "web", "--central"]
+    assert command[command.index("--db") + 1] == "postgresql://motcua@/motcua?host=/run/postgresql"
+    assert command[command.index("--sites") + 1] == "/etc/motcua/sites"
+    assert "localhost" in service["IPAddressAllow"].split()
 
 
 def test_the_history_publisher_talks_only_to_the_hubs_broker_with_its_own_account() -> None:
