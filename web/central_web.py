@@ -51,7 +51,7 @@ from .dashboard import (
     report_form,
     share,
 )
-from .login import NO_STORE, SESSION_COOKIE, login_routes
+from .login import NO_STORE, login_routes, session_of, to_login
 from .settings import parse_listen
 from .store import WebStore
 
@@ -162,11 +162,7 @@ def build_central_app(centre: Centre) -> Starlette:
                             headers={**NO_STORE, **(headers or {})})
 
     def current(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
-
-    def to_login(request: Request) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
+        return session_of(sessions, request)
 
     async def login_failed(name: str, failures: int, locked_until: float) -> None:
         # No writer thread here: the login's turn is the only writer of the users file.

@@ -21,13 +21,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
 from motcua.caller.history import Report, read_reasons_by, read_report
 from motcua.caller.report import BY_LABEL, write_csv
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from motcua.errors import MotcuaError
@@ -35,7 +34,7 @@ from motcua.errors import MotcuaError
 from .auth import Session, Sessions, UserRole
 from .columns import Columns, join, read_columns, read_columns_apart, report_of_days
 from .live import live_view
-from .login import NO_STORE, SESSION_COOKIE, login_routes
+from .login import NO_STORE, SESSION_COOKIE, login_routes, session_of, to_login
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +72,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
                             headers={**NO_STORE, **(headers or {})})
 
     def current(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
-
-    def to_login(request: Request) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
+        return session_of(sessions, request)
 
     def forbidden(session: Session) -> HTMLResponse:
         return page("Không có quyền", f'<p class="notice box">{HEAD_ONLY}</p>', session, 403)

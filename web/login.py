@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from html import escape
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -61,6 +61,17 @@ async def read_form(request: Request) -> dict[str, str] | None:
         return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def session_of(sessions: Sessions, request: Request) -> Session | None:
+    """The request's open session (a person's request: it keeps the session open)."""
+    return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
+
+
+def to_login(request: Request) -> Response:
+    """To the login form, which then leads back to the page asked for."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
 
 
 def login_form(token: str, target: str, error: str) -> str:
@@ -132,11 +143,10 @@ def login_routes(*, sessions: Sessions, user_of: Callable[[str], User | None], l
         return response
 
     async def logout(request: Request) -> Response:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        session = sessions.get(session_id, time.time())
+        session = session_of(sessions, request)
         form = await read_form(request)
         if session is not None and form is not None and csrf_ok(session, form.get("csrf")):
-            sessions.close(session_id)
+            sessions.close(request.cookies.get(SESSION_COOKIE))
         elif session is not None:
             return page(INVALID, f'<p class="box notice">{INVALID}</p>', session, 403)
         response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
