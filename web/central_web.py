@@ -257,7 +257,7 @@ def build_central_app(centre: Centre) -> Starlette:
     return Starlette(routes=[
         Route("/", home),
         *login_routes(sessions=sessions, user_of=store.user, login_failed=login_failed, page=page,
-                      safe_next=safe_next),
+                      home="/centre"),
         Route("/centre", province_page),
         Route("/centre/xa/{site}", commune_page),
         Route("/centre/xa/{site}/report.csv", commune_csv),
@@ -287,13 +287,6 @@ def target_of(request: Request) -> float:
     except ValueError:
         value = 15.0
     return min(max(value, 1.0), 240.0) * 60
-
-
-def safe_next(target: str | None) -> str:
-    """Only our own pages: never an address elsewhere."""
-    if target and target.startswith("/centre") and "//" not in target and "\\" not in target:
-        return target
-    return "/centre"
 
 
 # -- HTML --------------------------------------------------------------------------------------

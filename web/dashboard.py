@@ -35,6 +35,7 @@ from .auth import Session, Sessions, UserRole
 from .columns import Columns, join, read_columns, read_columns_apart, report_of_days
 from .live import live_view
 from .login import NO_STORE, SESSION_COOKIE, login_routes, session_of, to_login
+from .login import safe_next as landing
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
 
     # -- log in and out: web/login.py ----------------------------------------------------
     login = login_routes(sessions=sessions, user_of=store.user, login_failed=login_failed, page=page,
-                         safe_next=safe_next)
+                         home="/office")
 
     # -- the live view -------------------------------------------------------------------
     async def live_page(request: Request) -> Response:
@@ -225,9 +226,7 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
 
 def safe_next(target: str | None) -> str:
     """Only our own office pages: never an address elsewhere."""
-    if target and target.startswith("/office") and "//" not in target and "\\" not in target:
-        return target
-    return "/office"
+    return landing(target, "/office")
 
 
 class ReportCache:

@@ -63,6 +63,14 @@ async def read_form(request: Request) -> dict[str, str] | None:
         return None
 
 
+def safe_next(target: str | None, home: str) -> str:
+    """Where a login may lead: only the dashboard's own pages below ``home``, never an
+    address elsewhere (``//host``, a backslash)."""
+    if target and target.startswith(home) and "//" not in target and "\\" not in target:
+        return target
+    return home
+
+
 def session_of(sessions: Sessions, request: Request) -> Session | None:
     """The request's open session (a person's request: it keeps the session open)."""
     return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
@@ -89,9 +97,9 @@ def login_form(token: str, target: str, error: str) -> str:
 
 
 def login_routes(*, sessions: Sessions, user_of: Callable[[str], User | None], login_failed: LoginFailed,
-                 page: Page, safe_next: Callable[[str | None], str]) -> list[Route]:
-    """GET and POST /login, POST /logout. ``safe_next`` picks the landing page (only the
-    dashboard's own pages)."""
+                 page: Page, home: str) -> list[Route]:
+    """GET and POST /login, POST /logout. A login lands on the page asked for below ``home``
+    (``/office``, ``/centre``), else on ``home``."""
     # One password check at a time: the failure count is read and written with no other
     # check between (guesses sent in parallel would each see the same count and never
     # lock the account), and a flood of logins holds one scrypt (16 MiB), not one per thread.
@@ -102,14 +110,14 @@ def login_routes(*, sessions: Sessions, user_of: Callable[[str], User | None], l
 
     async def login_page(request: Request) -> Response:
         token = request.cookies.get(LOGIN_COOKIE) or sessions_token()
-        response = form_page(token, safe_next(request.query_params.get("next")), "", 200)
+        response = form_page(token, safe_next(request.query_params.get("next"), home), "", 200)
         set_cookie(response, LOGIN_COOKIE, token, LOGIN_COOKIE_S)
         return response
 
     async def login(request: Request) -> Response:
         form = await read_form(request)
         token = request.cookies.get(LOGIN_COOKIE)
-        target = safe_next(form.get("next") if form else None)
+        target = safe_next(form.get("next") if form else None, home)
         if form is None or not token or form.get("csrf") != token:
             fresh = sessions_token()     # the form's cookie lapsed: a new pair, so a retry works
             expired = form_page(fresh, target, EXPIRED, 403)

@@ -261,7 +261,7 @@ def test_login_is_required_and_wrong_passwords_lock_out(centre: CentreWeb):
 def test_guesses_sent_in_parallel_still_lock_the_centres_account(centre: CentreWeb):
     """Twelve wrong passwords at once at the centre, as at the hub (tests/web/test_web_office.py):
     each check sees the failures before it, so the account locks and the right password waits."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     user = ("song-song-tt", "dung-mat-khau-12")
     centre.passwd(*user)
@@ -278,15 +278,18 @@ def test_guesses_sent_in_parallel_still_lock_the_centres_account(centre: CentreW
         except urllib.error.HTTPError as exc:
             return exc.code
 
-    statuses: list[int] = []
-    guesses = [threading.Thread(target=lambda n=n: statuses.append(attempt(f"sai-{n}")))
-               for n in range(12)]
-    for guess in guesses:
-        guess.start()
-    for guess in guesses:
-        guess.join(60)
-    assert len(statuses) == 12 and sorted(set(statuses)) == [401, 429], statuses
+    with ThreadPoolExecutor(12) as pool:                # all twelve in flight together
+        statuses = list(pool.map(attempt, [f"sai-{n}" for n in range(12)]))
+    assert sorted(set(statuses)) == [401, 429], statuses
     assert attempt(user[1]) == 429                      # locked: the right password is refused
+
+
+def test_the_centres_login_leads_only_to_its_own_pages():
+    from motcua.web.login import safe_next
+
+    assert safe_next("/centre/xa/xa-a?from=2026-01-01", "/centre") == "/centre/xa/xa-a?from=2026-01-01"
+    for bad in ("https://evil.example/", "//evil.example/centre", "/centre//evil", "/office", None, ""):
+        assert safe_next(bad, "/centre") == "/centre"
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
