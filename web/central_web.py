@@ -3,9 +3,9 @@
 Every commune side by side for a date range (central/report.py ``province``), sortable in the
 page; one commune's page is its hub's own report page (web/dashboard.py ``report_body``) drawn
 from the same figures computed at the centre (central/report.py ``commune_report``). The login
-is the hub's: web/auth.py's scrypt hashes, sessions, CSRF tokens and lockout, with the users in
-the centre's own file (``--users``, web/store.py's ``users`` table), set by ``motcua web passwd
-USER --central``. Before each report the communes' new history rows are replayed
+is the hub's (web/login.py: web/auth.py's scrypt hashes, sessions, CSRF tokens and lockout),
+with the users in the centre's own file (``--users``, web/store.py's ``users`` table), set by
+``motcua web passwd USER --central``. Before each report the communes' new history rows are replayed
 (``refresh``), in a worker thread: the event loop keeps serving meanwhile.
 """
 
@@ -40,25 +40,18 @@ from starlette.routing import Route
 
 from motcua.errors import ConfigError, MotcuaError, require
 
-from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, check_password, csrf_ok
+from .auth import Session, Sessions
 from .dashboard import (
-    LOCKED,
-    LOGIN_COOKIE,
-    NO_STORE,
-    SESSION_COOKIE,
-    WRONG,
     command_csv,
     esc,
     group_names,
-    login_form,
     minutes,
     page_groupings,
     report_body,
     report_form,
-    sessions_token,
-    set_cookie,
     share,
 )
+from .login import NO_STORE, login_routes, session_of, to_login
 from .settings import parse_listen
 from .store import WebStore
 
@@ -69,13 +62,11 @@ DEFAULT_USERS = "/var/lib/motcua/central-web.db"
 DEFAULT_LISTEN = "0.0.0.0:8080"
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_DAYS = 366 * 2
-MAX_FORM = 2048
 TITLE = "Bộ phận một cửa các xã, phường"
 KEEP_UP_S = 30.0            # the background count of new history
 BACKLOG_ROWS = 5000         # a count this large is logged (a hub catching up, the first start)
 BUSY = ("Trung tâm đang cập nhật số liệu mới nhận từ các xã; số liệu đang hiển thị có thể chưa đủ. "
         "Vui lòng tải lại trang sau ít phút.")
-EXPIRED = "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."
 PAGES = Path(__file__).parent / "pages"
 ASSETS = {"office.css": "text/css; charset=utf-8", "central.js": "text/javascript; charset=utf-8"}
 
@@ -164,7 +155,6 @@ def build_central_app(centre: Centre) -> Starlette:
     sessions = centre.sessions
     store = centre.store
     assets = {name: (PAGES / name).read_bytes() for name in ASSETS}
-    login_turn = asyncio.Lock()
 
     def page(title: str, body: str, session: Session | None, status: int = 200,
              headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -172,62 +162,11 @@ def build_central_app(centre: Centre) -> Starlette:
                             headers={**NO_STORE, **(headers or {})})
 
     def current(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
+        return session_of(sessions, request)
 
-    def to_login(request: Request) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
-
-    async def login_page(request: Request) -> Response:
-        token = request.cookies.get(LOGIN_COOKIE) or sessions_token()
-        response = page("Đăng nhập", login_form(token, safe_next(request.query_params.get("next")), ""), None)
-        set_cookie(response, LOGIN_COOKIE, token, 600)
-        return response
-
-    async def login(request: Request) -> Response:
-        form = await read_form(request)
-        token = request.cookies.get(LOGIN_COOKIE)
-        target = safe_next(form.get("next") if form else None)
-        if form is None or not token or form.get("csrf") != token:
-            fresh = sessions_token()
-            expired = page("Đăng nhập", login_form(fresh, target, EXPIRED), None, 403)
-            set_cookie(expired, LOGIN_COOKIE, fresh, 600)
-            return expired
-        name, password = form.get("user", "")[:64], form.get("password", "")[:256]
-        async with login_turn:      # one check at a time: web/dashboard.py says why
-            user = store.user(name) if name else None
-            now = time.time()
-            if user is not None and user.locked_until > now:
-                wait = max(1, round((user.locked_until - now) / 60))
-                return page("Đăng nhập", login_form(token, target, LOCKED.format(minutes=wait)), None, 429)
-            good = await asyncio.to_thread(check_password, password,
-                                           user.password_hash if user else DUMMY_HASH)
-            if user is None or not good:
-                message, status = WRONG, 401
-                if user is not None:
-                    failures = user.failures + 1
-                    locked = now + LOCK_S if failures >= MAX_FAILURES else 0.0
-                    store.login_failed(user.name, 0 if locked else failures, locked)
-                    if locked:
-                        message, status = LOCKED.format(minutes=round(LOCK_S / 60)), 429
-                return page("Đăng nhập", login_form(token, target, message), None, status)
-            store.login_failed(user.name, 0, 0.0)
-        response = RedirectResponse(target, status_code=303, headers=NO_STORE)
-        set_cookie(response, SESSION_COOKIE, sessions.open(user, now), int(sessions.max_s))
-        response.delete_cookie(LOGIN_COOKIE, path="/")
-        return response
-
-    async def logout(request: Request) -> Response:
-        session = current(request)
-        form = await read_form(request)
-        if session is not None and form is not None and csrf_ok(session, form.get("csrf")):
-            sessions.close(request.cookies.get(SESSION_COOKIE))
-        elif session is not None:
-            return page("Yêu cầu không hợp lệ", '<p class="box notice">Yêu cầu không hợp lệ.</p>',
-                        session, 403)
-        response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+    async def login_failed(name: str, failures: int, locked_until: float) -> None:
+        # No writer thread here: the login's turn is the only writer of the users file.
+        await asyncio.to_thread(store.login_failed, name, failures, locked_until)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/centre", status_code=303, headers=NO_STORE)
@@ -315,27 +254,10 @@ def build_central_app(centre: Centre) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"communes": len(centre.communes)}, headers=NO_STORE)
 
-    async def read_form(request: Request) -> dict[str, str] | None:
-        from urllib.parse import parse_qs
-
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM:
-                return None
-        kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind != "application/x-www-form-urlencoded":
-            return None
-        try:
-            return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
-        except (UnicodeDecodeError, ValueError):
-            return None
-
     return Starlette(routes=[
         Route("/", home),
-        Route("/login", login_page),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
+        *login_routes(sessions=sessions, user_of=store.user, login_failed=login_failed, page=page,
+                      home="/centre"),
         Route("/centre", province_page),
         Route("/centre/xa/{site}", commune_page),
         Route("/centre/xa/{site}/report.csv", commune_csv),
@@ -365,13 +287,6 @@ def target_of(request: Request) -> float:
     except ValueError:
         value = 15.0
     return min(max(value, 1.0), 240.0) * 60
-
-
-def safe_next(target: str | None) -> str:
-    """Only our own pages: never an address elsewhere."""
-    if target and target.startswith("/centre") and "//" not in target and "\\" not in target:
-        return target
-    return "/centre"
 
 
 # -- HTML --------------------------------------------------------------------------------------

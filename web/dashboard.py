@@ -21,30 +21,27 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
 
 from motcua.caller.figures import Figures, Spread, satisfied_levels
 from motcua.caller.history import Report, read_reasons_by, read_report
 from motcua.caller.report import BY_LABEL, write_csv
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from motcua.errors import MotcuaError
 
-from .auth import DUMMY_HASH, LOCK_S, MAX_FAILURES, Session, Sessions, UserRole, check_password, csrf_ok
+from .auth import Session, Sessions, UserRole
 from .columns import Columns, join, read_columns, read_columns_apart, report_of_days
 from .live import live_view
+from .login import NO_STORE, SESSION_COOKIE, login_routes, session_of, to_login
+from .login import safe_next as landing
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 731               # settled days kept as columns for reports: two years, the longest report
 SETTLE_DAYS = 2                  # days before the current service day that may still change
-SESSION_COOKIE = "motcua_session"
-LOGIN_COOKIE = "motcua_login"          # the login form's CSRF token (no session yet)
-MAX_FORM = 2048
 MAX_DAYS = 366 * 2
-NO_STORE = {"Cache-Control": "no-store"}
 HEAD_ONLY = "Trang này chỉ dành cho lãnh đạo bộ phận một cửa."
 
 
@@ -76,76 +73,17 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
                             headers={**NO_STORE, **(headers or {})})
 
     def current(request: Request) -> Session | None:
-        return sessions.get(request.cookies.get(SESSION_COOKIE), time.time())
-
-    def to_login(request: Request) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303, headers=NO_STORE)
+        return session_of(sessions, request)
 
     def forbidden(session: Session) -> HTMLResponse:
         return page("Không có quyền", f'<p class="notice box">{HEAD_ONLY}</p>', session, 403)
 
-    # -- log in and out ----------------------------------------------------------------
-    login_turn = asyncio.Lock()
+    async def login_failed(name: str, failures: int, locked_until: float) -> None:
+        await role.writer.now(store.login_failed, name, failures, locked_until)
 
-    async def login_page(request: Request) -> Response:
-        token = request.cookies.get(LOGIN_COOKIE) or sessions_token()
-        response = page("Đăng nhập", login_form(token, safe_next(request.query_params.get("next")), ""), None)
-        set_cookie(response, LOGIN_COOKIE, token, 600)
-        return response
-
-    async def login(request: Request) -> Response:
-        form = await read_form(request)
-        token = request.cookies.get(LOGIN_COOKIE)
-        target = safe_next(form.get("next") if form else None)
-        if form is None or not token or form.get("csrf") != token:
-            fresh = sessions_token()     # the form's cookie lapsed: a new pair, so a retry works
-            expired = page("Đăng nhập", login_form(fresh, target,
-                           "Phiên đăng nhập đã hết hạn, vui lòng nhập lại."), None, 403)
-            set_cookie(expired, LOGIN_COOKIE, fresh, 600)
-            return expired
-        name, password = form.get("user", "")[:64], form.get("password", "")[:256]
-        # One password check at a time: the failure count is read and written with no other
-        # check between (guesses sent in parallel would each see the same count and never
-        # lock the account), and a flood of logins holds one scrypt (16 MiB), not one per thread.
-        async with login_turn:
-            return await check_login(name, password, token, target)
-
-    async def check_login(name: str, password: str, token: str, target: str) -> Response:
-        user = store.user(name) if name else None
-        now = time.time()
-        if user is not None and user.locked_until > now:
-            minutes = max(1, round((user.locked_until - now) / 60))
-            return page("Đăng nhập", login_form(token, target, LOCKED.format(minutes=minutes)), None, 429)
-        good = await asyncio.to_thread(check_password, password,
-                                       user.password_hash if user else DUMMY_HASH)
-        if user is None or not good:
-            message = WRONG
-            status = 401
-            if user is not None:
-                failures = user.failures + 1
-                locked = now + LOCK_S if failures >= MAX_FAILURES else 0.0
-                await role.writer.now(store.login_failed, user.name, 0 if locked else failures, locked)
-                if locked:
-                    message, status = LOCKED.format(minutes=round(LOCK_S / 60)), 429
-            return page("Đăng nhập", login_form(token, target, message), None, status)
-        await role.writer.now(store.login_failed, user.name, 0, 0.0)
-        response = RedirectResponse(target, status_code=303, headers=NO_STORE)
-        set_cookie(response, SESSION_COOKIE, sessions.open(user, now), int(sessions.max_s))
-        response.delete_cookie(LOGIN_COOKIE, path="/")
-        return response
-
-    async def logout(request: Request) -> Response:
-        session = current(request)
-        form = await read_form(request)
-        if session is not None and form is not None and csrf_ok(session, form.get("csrf")):
-            sessions.close(request.cookies.get(SESSION_COOKIE))
-        elif session is not None:
-            return page("Yêu cầu không hợp lệ", '<p class="box notice">Yêu cầu không hợp lệ.</p>',
-                        session, 403)
-        response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+    # -- log in and out: web/login.py ----------------------------------------------------
+    login = login_routes(sessions=sessions, user_of=store.user, login_failed=login_failed, page=page,
+                         home="/office")
 
     # -- the live view -------------------------------------------------------------------
     async def live_page(request: Request) -> Response:
@@ -276,24 +214,8 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
             clerk=session.role == UserRole.CLERK)
         return page("Đánh giá và lý do", body, session)
 
-    async def read_form(request: Request) -> dict[str, str] | None:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM:
-                return None
-        kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind != "application/x-www-form-urlencoded":
-            return None
-        try:
-            return {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
-        except (UnicodeDecodeError, ValueError):
-            return None
-
     return [
-        Route("/login", login_page),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
+        *login,
         Route("/office", live_page),
         Route("/office/events", live_events),
         Route("/office/report", report_page),
@@ -302,25 +224,9 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     ]
 
 
-WRONG = "Tên đăng nhập hoặc mật khẩu không đúng."
-LOCKED = ("Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. "
-          "Vui lòng thử lại sau {minutes} phút.")
-
-
-def sessions_token() -> str:
-    import secrets
-    return secrets.token_urlsafe(24)
-
-
-def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict")
-
-
 def safe_next(target: str | None) -> str:
     """Only our own office pages: never an address elsewhere."""
-    if target and target.startswith("/office") and "//" not in target and "\\" not in target:
-        return target
-    return "/office"
+    return landing(target, "/office")
 
 
 class ReportCache:
@@ -517,20 +423,6 @@ def layout(office: str, title: str, body: str, session: Session | None) -> str:
 </main>
 </body>
 </html>"""
-
-
-def login_form(token: str, target: str, error: str) -> str:
-    alert = f'<p class="box notice" role="alert" id="login-error">{esc(error)}</p>' if error else ""
-    return f"""{alert}
-<form method="post" action="/login" class="box login" id="login">
-  <input type="hidden" name="csrf" value="{esc(token)}">
-  <input type="hidden" name="next" value="{esc(target)}">
-  <label for="user">Tên đăng nhập</label>
-  <input id="user" name="user" autocomplete="username" required maxlength="64">
-  <label for="password">Mật khẩu</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit" id="login-button">Đăng nhập</button>
-</form>"""
 
 
 LIVE_BODY = """<div id="offline" class="banner hidden" role="alert">

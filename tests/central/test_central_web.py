@@ -258,6 +258,40 @@ def test_login_is_required_and_wrong_passwords_lock_out(centre: CentreWeb):
     assert attempt("mat-khau-dung-1") == 429            # locked: even the right password waits
 
 
+def test_guesses_sent_in_parallel_still_lock_the_centres_account(centre: CentreWeb):
+    """Twelve wrong passwords at once at the centre, as at the hub (tests/web/test_web_office.py):
+    each check sees the failures before it, so the account locks and the right password waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = ("song-song-tt", "dung-mat-khau-12")
+    centre.passwd(*user)
+    token = "t" * 32                                    # the login form's double-submit token
+
+    def attempt(password: str) -> int:
+        form = urllib.parse.urlencode({"csrf": token, "user": user[0], "password": password,
+                                       "next": "/centre"}).encode()
+        request = urllib.request.Request(centre.url + "/login", data=form, headers={
+            "Cookie": f"motcua_login={token}", "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.build_opener(NoRedirect).open(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(12) as pool:                # all twelve in flight together
+        statuses = list(pool.map(attempt, [f"sai-{n}" for n in range(12)]))
+    assert sorted(set(statuses)) == [401, 429], statuses
+    assert attempt(user[1]) == 429                      # locked: the right password is refused
+
+
+def test_the_centres_login_leads_only_to_its_own_pages():
+    from motcua.web.login import safe_next
+
+    assert safe_next("/centre/xa/xa-a?from=2026-01-01", "/centre") == "/centre/xa/xa-a?from=2026-01-01"
+    for bad in ("https://evil.example/", "//evil.example/centre", "/centre//evil", "/office", None, ""):
+        assert safe_next(bad, "/centre") == "/centre"
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
