@@ -47,7 +47,8 @@ class Terminal:
     """The demo on a pseudo-terminal, as in a technician's shell."""
 
     def __init__(self, out: Path) -> None:
-        env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+        env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+               "PYTHONFAULTHANDLER": "1"}     # a hung demo's threads, if a test must ask (stacks)
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         self.master, slave = pty.openpty()
@@ -60,6 +61,15 @@ class Terminal:
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
+
+    def stacks(self) -> str:
+        """What the terminal showed, then the demo's threads as faulthandler prints them on
+        SIGABRT, and its signal masks: for a demo that did not answer."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        masks = [line for line in status.splitlines() if line.startswith(("Sig", "State"))]
+        self.process.send_signal(signal.SIGABRT)
+        self.wait_for("\x00", timeout=3)
+        return self.text + "\n" + "\n".join(masks)
 
     def wait_for(self, needle: str, timeout: float = 60) -> bool:
         deadline = time.monotonic() + timeout
@@ -87,7 +97,7 @@ def test_events_print_as_they_happen_and_ctrl_c_stops_daemons_first(tmp_path: Pa
         term.type("7")                                          # the citizen rates it
         assert term.wait_for("⭐ Quầy số 1: Rất hài lòng"), term.text
         term.type("\x03")                                       # Ctrl-C in the terminal
-        assert term.wait_for("saving and stopping"), term.text
+        assert term.wait_for("saving and stopping"), term.stacks()
         assert term.wait_for("delete"), term.text
         assert term.process.wait(timeout=30) == 130
     finally:
