@@ -369,6 +369,10 @@ def keyboard() -> Iterator[Iterator[str]]:
 
 
 def run_demo(options: argparse.Namespace) -> int:
+    # Ctrl-C quits the demo even when it was started from a script in the background, whose
+    # shell makes it inherit SIGINT ignored (POSIX, for asynchronous commands): Python then
+    # keeps it ignored and Ctrl-C in the terminal would do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out = Path(options.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     source = Path(options.config) if options.config else find_example()

@@ -38,7 +38,9 @@ def test_every_service_with_a_key_is_served_and_ratings_have_keys(tmp_path: Path
 
 
 def _own_terminal() -> None:
-    """In the child: a new session whose controlling terminal is the pty, as a shell gives."""
+    """In the child: a new session whose controlling terminal is the pty, as a shell gives;
+    SIGINT stays as this test runner has it (ignored, when the suite was started in the
+    background by a script): the demo must answer Ctrl-C all the same."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
