@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from motcua.protocol import (
 
 from .bridge import CENTRE_TOPICS, CENTRE_USER
 from .sequencer import Sequencer
-from .store import CentralStore
+from .store import CentralStore, CentralStoreError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ BATCH_MAX = 2500          # half the central broker's in-flight window (5,000): 
                           # commits, the broker has already sent the next into the socket
 POLL_S = 0.2
 COMMIT_CHECK_S = 0.005    # while a batch commits: how soon its acknowledgement is looked for
+IN_FLIGHT_MAX = 2         # batches submitted, not yet acknowledged: one writing, one waiting
+STOP_WAIT_S = 60.0        # at a clean stop, how long the last commits are waited for
 # The frame polls the link, hands every message to handle(), then ticks: a batch grows while
 # the socket still holds messages and is written on the first turn that brings none.
 PACE = Pace(tick_every_turn=True, polled=True, batch=BATCH_MAX)
@@ -58,6 +63,50 @@ def centre_link(broker: Any, inbox: Any) -> Any:
                            subscriptions=SUBSCRIPTIONS)
 
 
+BIGINT_MAX = 2**63 - 1    # PostgreSQL's bigint (history.seq, prev; site_logs.upto, head)
+
+
+def _storable(value: Any, what: str) -> None:
+    """What PostgreSQL's text and jsonb refuse, refused here as a malformed message: a write
+    that fails stops the centre (a batch cannot be half written), a message dropped does not.
+    NUL (\\u0000), a lone surrogate (not UTF-8), NaN and infinities (not JSON numbers)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ProtocolError(f"{what}: a string holds NUL (\\u0000)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError(f"{what}: a string is not UTF-8 (a lone surrogate)") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ProtocolError(f"{what}: a number is not finite ({value})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, what)
+            _storable(item, what)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, what)
+
+
+def storable_event(event: HistoryEvent) -> None:
+    if event.seq > BIGINT_MAX:
+        raise ProtocolError(f"history event: seq {event.seq} is over {BIGINT_MAX}")
+    # Its text fields are free of control characters (HistoryEvent.decode), not of surrogates.
+    _storable([event.site, event.id, event.at, event.counter or "", event.log, event.body],
+              "history event")
+
+
+def storable_status(status: Status) -> Status:
+    _storable([status.role, status.device, status.at or "", status.health], "status")
+    if status.at is not None:
+        try:
+            datetime.fromisoformat(status.at)     # device_status.at is a timestamptz
+        except ValueError:
+            raise ProtocolError(f"status: at {status.at!r} is not a time") from None
+    return status
+
+
 class Centre:
     def __init__(self, store: CentralStore, link: Any, *, grace_s: float = 2.0,
                  retry_s: float = 10.0) -> None:
@@ -75,6 +124,9 @@ class Centre:
         # acknowledged to the broker, and confirmed to its hubs, only once it is committed.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-write")
         self.pending: deque[tuple[Future, list[Any], dict[str, tuple[str, int]]]] = deque()
+        # Set (on the writer's thread) when a write fails: every write queued behind it then
+        # refuses to run, so no later batch commits a position past the rows that failed.
+        self.broken = False
 
     @property
     def dropped(self) -> int:
@@ -91,13 +143,17 @@ class Centre:
     def tick(self, now: float) -> float:
         """After every turn of the frame: write the batch once the socket had no more for it
         (or it is full), acknowledge what is committed, ask again for gaps."""
-        if self.batch and (len(self.batch) >= BATCH_MAX or not self.grew):
+        self.finish(wait=False)
+        held = len(self.pending) >= IN_FLIGHT_MAX
+        if self.batch and not held and (len(self.batch) >= BATCH_MAX or not self.grew):
             batch, self.batch = self.batch, []
             self.write(batch)
         self.grew = False
-        self.finish(wait=False)
         self.ask(now)
-        if self.batch:
+        # Two batches in flight: the next keeps gathering (the broker's in-flight window
+        # bounds it) while the owner goes on polling, pinging the watchdog and keeping the
+        # broker's connection alive, however slow PostgreSQL is.
+        if self.batch and not held:
             return 0.0
         return COMMIT_CHECK_S if self.pending else POLL_S
 
@@ -110,14 +166,22 @@ class Centre:
         if self.batch:
             batch, self.batch = self.batch, []
             self.write(batch)
-        self.finish(wait=True)
-        self.writer.shutdown()
+        try:
+            self.finish(wait=True, timeout=STOP_WAIT_S)
+        except TimeoutError:
+            # Not acknowledged: the broker sends them again to the next run.
+            log.error("the last batches were not committed within %.0f s", STOP_WAIT_S)
+        self.writer.shutdown(wait=False, cancel_futures=True)
 
-    def finish(self, *, wait: bool) -> None:
-        """Acknowledge and confirm the committed batches, oldest first (``wait``: all)."""
+    def finish(self, *, wait: bool, timeout: float | None = None) -> None:
+        """Acknowledge and confirm the committed batches, oldest first (``wait``: all, within
+        ``timeout`` seconds in all or TimeoutError)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while self.pending and (wait or self.pending[0][0].done()):
-            done, batch, confirms = self.pending.popleft()
-            self.written += done.result()          # a database error ends the daemon here
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self.pending[0][0].result(left)        # a database error ends the daemon here,
+            done, batch, confirms = self.pending.popleft()   # nothing of it acknowledged
+            self.written += done.result()
             self.link.ack_all(batch)
             for site, (identity, upto) in confirms.items():
                 if self.confirmed.get(site) != (identity, upto):
@@ -148,18 +212,23 @@ class Centre:
                     event = HistoryEvent.decode(message.payload)
                     if event.site != site:
                         raise ProtocolError(f"event of site {event.site!r} on {topic}")
+                    storable_event(event)
                     ready.extend(offer(event))
                     touched.add((site, event.log))
                 elif parts[2] == "history" and len(parts) == 4 and parts[3] == "head":
                     head = HistoryHead.decode(message.payload)
+                    if head.last > BIGINT_MAX:
+                        raise ProtocolError(f"history head: last {head.last} is over {BIGINT_MAX}")
                     ready.extend(sequencer.head(site, head.last, head.log))
                     touched.add((site, head.log))
                 elif parts[2] == "status":
-                    statuses.append((site, Status.decode(message.payload)))
+                    statuses.append((site, storable_status(Status.decode(message.payload))))
                 else:
                     raise ProtocolError("not a topic the centre reads")
                 sites.add(site)
         adopted, sequencer.adopted = sequencer.adopted, []
+        touched.update(sequencer.switched)
+        sequencer.switched.clear()
         for site, identity in adopted:
             log.info("site %s: its log now has the identity %s (an upgraded hub)", site, identity)
         positions = {}
@@ -172,15 +241,22 @@ class Centre:
         current = {site: sequencer.current.get(site, "") for site in sites}
         confirms = {site: (identity, sequencer.site(site, identity).upto)
                     for site, identity in current.items() if site in sequencer.current}
-        if len(self.pending) >= 2:                   # bounded: one writing, one waiting
-            self.finish(wait=False)
-            while len(self.pending) >= 2:
-                self.pending[0][0].result()
-                self.finish(wait=False)
         log.debug("batch of %d messages: %d events ready", len(batch), len(ready))
-        self.pending.append((self.writer.submit(self.store.write, ready, positions, statuses,
-                                                current=current, adopted=adopted),
+        self.pending.append((self.writer.submit(self._commit, ready, positions, statuses,
+                                                current, adopted),
                              batch, confirms))
+
+    def _commit(self, ready: list[HistoryEvent], positions: dict[tuple[str, str], tuple[int, int]],
+                statuses: list[tuple[str, Status]], current: dict[str, str],
+                adopted: list[tuple[str, str]]) -> int:
+        """On the writer's thread: one batch's transaction, unless one before it failed."""
+        if self.broken:
+            raise CentralStoreError("not written: a write before it failed")
+        try:
+            return self.store.write(ready, positions, statuses, current=current, adopted=adopted)
+        except BaseException:
+            self.broken = True
+            raise
 
     def ask(self, now: float) -> None:
         for request in self.sequencer.requests(now):

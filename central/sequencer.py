@@ -54,6 +54,9 @@ class Sequencer:
         self.retry_s = retry_s
         self.copies = 0
         self.adopted: list[tuple[str, str]] = []     # (site, log) that took over LEGACY rows
+        # (site, log) left by a switch: their position may have moved with the rows flushed;
+        # the centre takes them (and empties this) with each batch it writes.
+        self.switched: list[tuple[str, str]] = []
 
     @property
     def sites(self) -> set[str]:
@@ -130,8 +133,9 @@ class Sequencer:
         self.current[site] = log
         self.logs.setdefault((site, log), SiteOrder())
         old = self.logs.get((site, before)) if before is not None else None
-        if old is None or before == log:
+        if old is None or before is None or before == log:
             return []
+        self.switched.append((site, before))
         flushed = sorted(old.waiting.values(), key=lambda e: e.seq)
         old.waiting.clear()
         old.gap_since = None

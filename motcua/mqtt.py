@@ -154,6 +154,8 @@ class Inbound:
     mid: int
     qos: int
     retain: bool
+    # The link's connection it came on (Link._connects): its mid means nothing on another.
+    connection: int = 0
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,8 @@ class Link(ABC):
 
     def ack(self, message: Inbound) -> None:
         """Acknowledge a message once its effect is durable (``Session.KEPT_UNTIL_ACKED``)."""
-        if self.session is Session.KEPT_UNTIL_ACKED and message.qos > 0:
+        if self.session is Session.KEPT_UNTIL_ACKED and message.qos > 0 \
+                and message.connection == self._connects:
             self.client.ack(message.mid, message.qos)
 
     def ack_all(self, messages: Sequence[Inbound]) -> None:
@@ -370,6 +373,10 @@ class Link(ABC):
         messages' own work (the centre, docs/central.md)."""
         if self.session is not Session.KEPT_UNTIL_ACKED:
             return
+        # A message of an earlier connection is not acknowledged: a new session may have given
+        # its mid to another message, not yet durable. The broker sends it again on this one.
+        now = self._connects
+        messages = [message for message in messages if message.connection == now]
         mids = [message.mid for message in messages if message.qos == 1]
         if len(mids) < len(messages):         # QoS 2 (never used by motcua): paho's own way
             for message in messages:
@@ -483,7 +490,8 @@ class Link(ABC):
                     client.ack(message.mid, message.qos)
                 return
         self.inbox.put(Inbound(topic=message.topic, payload=bytes(message.payload),
-                               mid=message.mid, qos=message.qos, retain=bool(message.retain)))
+                               mid=message.mid, qos=message.qos, retain=bool(message.retain),
+                               connection=self._connects))
 
     def _own_status(self, payload: bytes, retained: bool) -> None:
         """Another run's status left on ours while we were away from the broker: a second

@@ -57,3 +57,47 @@ def test_a_batch_acknowledged_in_one_write_is_not_delivered_again(broker) -> Non
     assert next_of(inbox, Inbound).payload == b"7"   # nothing else comes back
     third.stop()
     sender.close()
+
+
+def test_a_message_of_an_earlier_connection_is_not_acknowledged_on_a_later_one(broker) -> None:
+    # A mid is the connection's: on a new session the broker may give it to another message,
+    # not yet committed. The broker sends the old one again; its copy is acknowledged then.
+    sender = Listener(broker.url, "unused/#")
+    inbox: queue.Queue = queue.Queue()
+    settings = BrokerSettings(host="127.0.0.1", port=broker.port, tls=False, username=None,
+                              password_file=None, ca_file=None, keepalive=30)
+
+    def connect() -> Link:
+        link = ThreadedLink(settings, Topics("centre"), role="central", device="main", inbox=inbox,
+                            subscriptions=[(TOPIC, 1)], session=Session.KEPT_UNTIL_ACKED)
+        link.start()
+        assert link.connected.wait(10)
+        return link
+
+    first = connect()
+    next_of(inbox, LinkUp)
+    sender.publish(TOPIC, b"0")
+    old = next_of(inbox, Inbound)
+    first.client.socket().close()                    # the connection drops; paho reconnects
+    copy = next_of(inbox, Inbound)                   # the broker sends it again on this one
+    assert copy.payload == b"0"
+    first.ack_all([old])                             # committed late: of the connection before
+    first.ack(old)
+    after = first.publish("unused/after", b"", qos=1)
+    after.wait_for_publish(10)
+    assert after.is_published()
+    first.client.loop_stop()                         # a crash: the copy was never acknowledged
+    first.client.socket().close()
+
+    second = connect()
+    again = next_of(inbox, Inbound)
+    assert again.payload == b"0"                     # so it comes back
+    second.ack_all([again])
+    second.stop()
+
+    third = connect()
+    sender.publish(TOPIC, b"1")
+    assert next_of(inbox, Inbound).payload == b"1"   # acknowledged on its own connection
+    third.stop()
+    sender.close()
+    assert copy.connection == old.connection + 1
