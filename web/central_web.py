@@ -47,9 +47,11 @@ from .dashboard import (
     group_names,
     minutes,
     page_groupings,
+    read_period,
     report_body,
     report_form,
     share,
+    wait_target_s,
 )
 from .login import NO_STORE, login_routes, session_of, to_login
 from .settings import parse_listen
@@ -61,7 +63,6 @@ DEFAULT_SITES = "/etc/motcua/sites"        # each commune's site.toml (scripts/i
 DEFAULT_USERS = "/var/lib/motcua/central-web.db"
 DEFAULT_LISTEN = "0.0.0.0:8080"
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-MAX_DAYS = 366 * 2
 TITLE = "Bộ phận một cửa các xã, phường"
 KEEP_UP_S = 30.0            # the background count of new history
 BACKLOG_ROWS = 5000         # a count this large is logged (a hub catching up, the first start)
@@ -269,24 +270,11 @@ def build_central_app(centre: Centre) -> Starlette:
 def period(request: Request) -> tuple[date, date] | str:
     """From the query, else this month so far (the centre's calendar)."""
     today = datetime.now(TIMEZONE).date()
-    try:
-        start = date.fromisoformat(request.query_params.get("from") or today.replace(day=1).isoformat())
-        end = date.fromisoformat(request.query_params.get("to") or today.isoformat())
-    except ValueError:
-        return "Ngày không hợp lệ (viết theo dạng NNNN-TT-NN)."
-    if end < start:
-        return "Ngày kết thúc trước ngày bắt đầu."
-    if (end - start).days > MAX_DAYS:
-        return "Khoảng thời gian quá dài (tối đa hai năm)."
-    return start, end
+    return read_period(request.query_params, today.replace(day=1), today)
 
 
 def target_of(request: Request) -> float:
-    try:
-        value = float(request.query_params.get("target") or 15)
-    except ValueError:
-        value = 15.0
-    return min(max(value, 1.0), 240.0) * 60
+    return wait_target_s(request.query_params)
 
 
 # -- HTML --------------------------------------------------------------------------------------

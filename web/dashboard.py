@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,31 @@ HISTORY_DAYS = 731               # settled days kept as columns for reports: two
 SETTLE_DAYS = 2                  # days before the current service day that may still change
 MAX_DAYS = 366 * 2
 HEAD_ONLY = "Trang này chỉ dành cho lãnh đạo bộ phận một cửa."
+
+
+
+def read_period(query: Mapping[str, str], first: date, last: date | None = None) -> tuple[date, date] | str:
+    """A report's days from the query (``from``, ``to``), else ``first`` to ``last`` (default:
+    ``from`` alone); a sentence for the page when they are not a period."""
+    try:
+        start = date.fromisoformat(query.get("from") or first.isoformat())
+        end = date.fromisoformat(query.get("to") or (last or start).isoformat())
+    except ValueError:
+        return "Ngày không hợp lệ (viết theo dạng NNNN-TT-NN)."
+    if end < start:
+        return "Ngày kết thúc trước ngày bắt đầu."
+    if (end - start).days > MAX_DAYS:
+        return "Khoảng thời gian quá dài (tối đa hai năm)."
+    return start, end
+
+
+def wait_target_s(query: Mapping[str, str]) -> float:
+    """The waiting-time target of a report, in seconds (``target`` minutes, 1 to 240; 15)."""
+    try:
+        minutes = float(query.get("target") or 15)
+    except ValueError:
+        minutes = 15.0
+    return min(max(minutes, 1.0), 240.0) * 60
 
 
 def dashboard_routes(role: Any, config: Any) -> list[Route]:
@@ -128,23 +153,10 @@ def dashboard_routes(role: Any, config: Any) -> list[Route]:
     # -- reports -------------------------------------------------------------------------
     def period(request: Request) -> tuple[date, date] | str:
         today = service_day() or datetime.now(tz).date()
-        try:
-            start = date.fromisoformat(request.query_params.get("from") or today.isoformat())
-            end = date.fromisoformat(request.query_params.get("to") or start.isoformat())
-        except ValueError:
-            return "Ngày không hợp lệ (viết theo dạng NNNN-TT-NN)."
-        if end < start:
-            return "Ngày kết thúc trước ngày bắt đầu."
-        if (end - start).days > MAX_DAYS:
-            return "Khoảng thời gian quá dài (tối đa hai năm)."
-        return start, end
+        return read_period(request.query_params, today)
 
     def target_of(request: Request) -> float:
-        try:
-            minutes = float(request.query_params.get("target") or 15)
-        except ValueError:
-            minutes = 15.0
-        return min(max(minutes, 1.0), 240.0) * 60
+        return wait_target_s(request.query_params)
 
     async def report_page(request: Request) -> Response:
         session = current(request)
